@@ -1,7 +1,36 @@
-//! Verys client (work in progress).
+//! A Verys client (OAuth 2.0 / OpenID Connect relying party) whose types make
+//! an insecure sign-in flow impossible to write.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod builder;
+mod claims;
+mod client;
+mod clock;
+mod config;
+mod error;
+mod federation;
+mod flow;
+mod jwks;
+mod jwt;
+mod kind;
+mod pkce;
+mod protocol;
+mod timestamp;
+mod tokens;
+mod transport;
 
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
+
+pub use builder::ClientBuilder;
+pub use claims::{Audience, IdTokenClaims};
+pub use client::Client;
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::{Error, ServerError, TokenRule, TransportError, TransportErrorKind};
+pub use federation::ExternalToken;
+pub use flow::{AuthorizationRequest, CallbackReceived, PendingAuth, Prompt};
+pub use kind::{ClientAuthMethod, ClientKind, Confidential, Public};
+pub use tokens::{AccessToken, ExchangedToken, RefreshToken, Tokens};

@@ -1,0 +1,213 @@
+//! Typed ID token claims and the rules that tie them to one flow.
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
+use std::fmt;
+
+use crate::error::{Error, TokenRule};
+use crate::jwt;
+
+/// The `aud` claim: one audience or several.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Audience(Vec<String>);
+
+impl Audience {
+    /// Every audience the token names.
+    pub fn as_slice(&self) -> &[String] {
+        &self.0
+    }
+
+    /// Whether `audience` is among them.
+    pub fn contains(&self, audience: &str) -> bool {
+        self.0.iter().any(|a| a == audience)
+    }
+}
+
+impl<'de> Deserialize<'de> for Audience {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct AudienceVisitor;
+        impl<'de> Visitor<'de> for AudienceVisitor {
+            type Value = Audience;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string or an array of strings")
+            }
+            fn visit_str<E: de::Error>(self, value: &str) -> Result<Audience, E> {
+                Ok(Audience(vec![value.to_owned()]))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Audience, A::Error> {
+                let mut audiences = Vec::with_capacity(seq.size_hint().unwrap_or(1).min(16));
+                while let Some(audience) = seq.next_element::<String>()? {
+                    audiences.push(audience);
+                }
+                Ok(Audience(audiences))
+            }
+        }
+        deserializer.deserialize_any(AudienceVisitor)
+    }
+}
+
+/// The claims of a verified ID token.
+///
+/// Only a token that passed every rule is ever turned into this type, so its
+/// fields can be trusted as the identity provider's statement about the user.
+#[derive(Clone, Deserialize)]
+#[non_exhaustive]
+pub struct IdTokenClaims {
+    /// Issuer: the Verys base URL.
+    pub iss: String,
+    /// Subject: the user's stable identifier (a UUID at Verys).
+    pub sub: String,
+    /// Audience: this client's id.
+    pub aud: Audience,
+    /// Expiry, in seconds since the Unix epoch.
+    pub exp: u64,
+    /// Issue time, in seconds since the Unix epoch.
+    pub iat: u64,
+    /// When the user authenticated, in seconds since the Unix epoch.
+    pub auth_time: Option<u64>,
+    /// The nonce sent with the authorization request (absent after a refresh).
+    pub nonce: Option<String>,
+    /// Authorized party, present when there are several audiences.
+    pub azp: Option<String>,
+    /// Hash of the access token issued with this ID token.
+    pub at_hash: Option<String>,
+    /// E-mail address (scope `email`).
+    pub email: Option<String>,
+    /// Whether Verys has verified the e-mail address (scope `email`).
+    pub email_verified: Option<bool>,
+    /// Full name (scope `profile`).
+    pub name: Option<String>,
+    /// Given name (scope `profile`).
+    pub given_name: Option<String>,
+    /// Family name (scope `profile`).
+    pub family_name: Option<String>,
+    /// Where the identity came from, an ISO-8601 string (scope `profile`).
+    pub origination: Option<String>,
+    /// The user's roles.
+    #[serde(default)]
+    pub roles: Vec<String>,
+    #[serde(skip)]
+    payload: String,
+}
+
+impl IdTokenClaims {
+    /// Every claim of the token as JSON, including those without a field here.
+    pub fn to_json(&self) -> serde_json::Map<String, serde_json::Value> {
+        jwt::payload_map(&self.payload)
+    }
+
+    /// One claim by name, typed fields and others alike.
+    pub fn get(&self, name: &str) -> Option<serde_json::Value> {
+        self.to_json().remove(name)
+    }
+}
+
+impl fmt::Debug for IdTokenClaims {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IdTokenClaims")
+            .field("iss", &self.iss)
+            .field("sub", &self.sub)
+            .field("aud", &self.aud)
+            .field("exp", &self.exp)
+            .field("iat", &self.iat)
+            .field("auth_time", &self.auth_time)
+            .field("email", &self.email)
+            .field("name", &self.name)
+            .field("roles", &self.roles)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What an ID token must say to belong to this flow.
+pub(crate) struct IdTokenRules<'a> {
+    pub issuer: &'a str,
+    pub client_id: &'a str,
+    pub now: u64,
+    pub leeway: u64,
+    pub nonce: NonceRule<'a>,
+    pub access_token: &'a str,
+    pub require_at_hash: bool,
+    pub max_age: Option<u64>,
+    /// On refresh: the claims of the ID token being replaced.
+    pub previous: Option<&'a IdTokenClaims>,
+}
+
+/// How the `nonce` claim is checked.
+pub(crate) enum NonceRule<'a> {
+    /// Code flow: the claim must equal the nonce sent.
+    Equals(&'a str),
+    /// Refresh: absent (Verys) or equal to the original (other providers).
+    AbsentOrEquals(Option<&'a str>),
+}
+
+impl IdTokenClaims {
+    /// Decodes and checks a token whose signature has just been verified.
+    pub(crate) fn verify(
+        jws: &jwt::Jws<'_>,
+        key: &ed25519_dalek::VerifyingKey,
+        rules: &IdTokenRules<'_>,
+    ) -> Result<Self, Error> {
+        let mut claims: IdTokenClaims = jws.verify(key).map_err(Error::InvalidIdToken)?;
+        claims.check(rules)?;
+        claims.payload = jws.payload().to_owned();
+        Ok(claims)
+    }
+
+    fn check(&self, rules: &IdTokenRules<'_>) -> Result<(), Error> {
+        let rule = |ok: bool, rule: TokenRule| {
+            if ok {
+                Ok(())
+            } else {
+                Err(Error::InvalidIdToken(rule))
+            }
+        };
+        rule(self.iss == rules.issuer, TokenRule::Issuer)?;
+        rule(self.aud.contains(rules.client_id), TokenRule::Audience)?;
+        let azp_needed = self.aud.as_slice().len() > 1;
+        rule(
+            match &self.azp {
+                Some(azp) => azp == rules.client_id,
+                None => !azp_needed,
+            },
+            TokenRule::AuthorizedParty,
+        )?;
+        jwt::check_times(self.exp, self.iat, rules.now, rules.leeway)
+            .map_err(Error::InvalidIdToken)?;
+        let nonce_ok = match rules.nonce {
+            NonceRule::Equals(sent) => self
+                .nonce
+                .as_deref()
+                .is_some_and(|nonce| jwt::constant_time_eq(nonce, sent)),
+            NonceRule::AbsentOrEquals(original) => match (&self.nonce, original) {
+                (None, _) => true,
+                (Some(nonce), Some(original)) => jwt::constant_time_eq(nonce, original),
+                (Some(_), None) => false,
+            },
+        };
+        if !nonce_ok {
+            return Err(Error::NonceMismatch);
+        }
+        match &self.at_hash {
+            Some(at_hash) => rule(
+                jwt::constant_time_eq(at_hash, &jwt::access_token_hash(rules.access_token)),
+                TokenRule::AccessTokenHash,
+            )?,
+            None => rule(!rules.require_at_hash, TokenRule::MissingAccessTokenHash)?,
+        }
+        if let Some(max_age) = rules.max_age {
+            let recent = self.auth_time.is_some_and(|auth_time| {
+                auth_time
+                    .saturating_add(max_age)
+                    .saturating_add(rules.leeway)
+                    > rules.now
+            });
+            rule(recent, TokenRule::AuthTime)?;
+        }
+        if let Some(previous) = rules.previous {
+            rule(self.iss == previous.iss, TokenRule::Changed("issuer"))?;
+            rule(self.sub == previous.sub, TokenRule::Changed("subject"))?;
+            rule(self.aud == previous.aud, TokenRule::Changed("audience"))?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,93 @@
+//! What a client was built with, shared by the blocking and async clients and
+//! by every operation they start.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use secrecy::{ExposeSecret, SecretString};
+use std::sync::Arc;
+use url::{Url, form_urlencoded};
+
+use crate::clock::Clock;
+use crate::jwks::JwksCache;
+use crate::kind::ClientAuthMethod;
+use crate::transport::{HttpConfig, HttpRequest, Method};
+
+/// The Verys endpoints, all hanging off the issuer.
+#[derive(Debug, Clone)]
+pub(crate) struct Endpoints {
+    pub authorization: Url,
+    pub token: String,
+    pub jwks: String,
+    pub federation: Url,
+}
+
+impl Endpoints {
+    /// The fixed paths of the Verys protocol under `issuer`.
+    pub(crate) fn verys(issuer: &Url) -> Self {
+        Self {
+            authorization: endpoint(issuer, &["authorize"]),
+            token: endpoint(issuer, &["token"]).into(),
+            jwks: endpoint(issuer, &[".well-known", "jwks.json"]).into(),
+            federation: endpoint(issuer, &["federation"]),
+        }
+    }
+}
+
+/// `base` with `segments` appended to its path, each percent-encoded.
+pub(crate) fn endpoint(base: &Url, segments: &[&str]) -> Url {
+    let mut url = base.clone();
+    if let Ok(mut path) = url.path_segments_mut() {
+        path.pop_if_empty().extend(segments);
+    }
+    url
+}
+
+pub(crate) struct Config {
+    /// The base URL, exactly as `iss` must read.
+    pub issuer: String,
+    pub endpoints: Endpoints,
+    pub client_id: String,
+    pub client_secret: Option<SecretString>,
+    pub auth_method: ClientAuthMethod,
+    pub redirect_uri: String,
+    pub scopes: Vec<String>,
+    /// Whether authorization requests carry a PKCE challenge (always for
+    /// public clients).
+    pub pkce: bool,
+    pub leeway: u64,
+    pub require_at_hash: bool,
+    pub http: HttpConfig,
+    pub jwks: Arc<JwksCache>,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Config {
+    /// A form POST to the token endpoint with this client's authentication.
+    pub(crate) fn token_request(&self, params: &[(&str, &str)]) -> HttpRequest {
+        let mut form = form_urlencoded::Serializer::new(String::new());
+        form.extend_pairs(params);
+        let mut authorization = None;
+        match (&self.client_secret, self.auth_method) {
+            (None, _) => {
+                form.append_pair("client_id", &self.client_id);
+            }
+            (Some(secret), ClientAuthMethod::ClientSecretPost) => {
+                form.append_pair("client_id", &self.client_id);
+                form.append_pair("client_secret", secret.expose_secret());
+            }
+            (Some(secret), ClientAuthMethod::ClientSecretBasic) => {
+                let credentials = format!("{}:{}", self.client_id, secret.expose_secret());
+                authorization = Some(SecretString::from(format!(
+                    "Basic {}",
+                    STANDARD.encode(credentials)
+                )));
+            }
+        }
+        HttpRequest {
+            method: Method::Post,
+            url: self.endpoints.token.clone(),
+            authorization,
+            form: Some(SecretString::from(form.finish())),
+        }
+    }
+}

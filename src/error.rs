@@ -1,0 +1,302 @@
+//! The error hierarchy.
+//!
+//! Every failure of the crate is an [`Error`]. Its variants map one to one onto
+//! the exception table of the Python reference client, so code ported from it
+//! can match the same cases:
+//!
+//! | reference exception        | variant                                                   |
+//! |----------------------------|-----------------------------------------------------------|
+//! | `CallbackError`            | [`Error::Callback`]                                       |
+//! | `MissingCodeError`         | [`Error::MissingCode`]                                    |
+//! | `MissingStateError`        | [`Error::MissingState`]                                   |
+//! | (caller's own check)       | [`Error::StateMismatch`], [`Error::DuplicateParameter`], [`Error::IssuerMismatch`] |
+//! | `TokenError`               | [`Error::TokenRequest`], [`Error::InvalidIdToken`]        |
+//! | `NonceError`               | [`Error::NonceMismatch`]                                  |
+//! | `ExternalReauthError`      | [`Error::ExternalReauth`]                                 |
+//! | `JwksError`                | [`Error::JwksFetch`]                                      |
+//! | `PublicKeyNotFoundError`   | [`Error::NoUsableKey`]                                    |
+//!
+//! No variant ever carries a token, a code, a PKCE verifier or the client
+//! secret: the texts come from the server's OAuth error fields and from this
+//! crate.
+
+use std::fmt;
+
+/// Every error this crate returns.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The client configuration given to the builder is unusable.
+    #[error("invalid client configuration: {0}")]
+    Config(String),
+
+    /// The authorization server redirected back with an `error` parameter.
+    #[error("authorization failed: {}", describe(error, description.as_deref()))]
+    Callback {
+        /// The OAuth `error` code, such as `access_denied`.
+        error: String,
+        /// The optional human-readable `error_description`.
+        description: Option<String>,
+    },
+
+    /// The callback carries no `code` parameter.
+    #[error("callback is missing the code parameter")]
+    MissingCode,
+
+    /// The callback carries no `state` parameter.
+    #[error("callback is missing the state parameter")]
+    MissingState,
+
+    /// The callback's `state` differs from the one this flow sent: a forged or
+    /// mixed-up callback (CSRF).
+    #[error("callback state does not match the state of this flow")]
+    StateMismatch,
+
+    /// A callback parameter appears more than once.
+    #[error("callback repeats the {0} parameter")]
+    DuplicateParameter(String),
+
+    /// The callback's `iss` parameter (RFC 9207) names another issuer: a
+    /// mix-up attack or a misrouted callback.
+    #[error("callback comes from another issuer")]
+    IssuerMismatch,
+
+    /// The callback could not be parsed as a URL or query string.
+    #[error("malformed callback: {0}")]
+    MalformedCallback(String),
+
+    /// The token endpoint refused a request.
+    #[error("token request failed: {0}")]
+    TokenRequest(ServerError),
+
+    /// Another Verys endpoint (userinfo, federation, revocation, discovery)
+    /// answered with an error.
+    #[error("{endpoint} request failed: {error}")]
+    Endpoint {
+        /// Which endpoint answered.
+        endpoint: &'static str,
+        /// What it answered.
+        error: ServerError,
+    },
+
+    /// A response arrived but does not say what the protocol says it must
+    /// (not JSON, a missing field, a field of the wrong type).
+    #[error("invalid response from the {endpoint} endpoint: {reason}")]
+    InvalidResponse {
+        /// Which endpoint answered.
+        endpoint: &'static str,
+        /// What was wrong with it.
+        reason: String,
+    },
+
+    /// The ID token failed a verification rule.
+    #[error("invalid id token: {0}")]
+    InvalidIdToken(TokenRule),
+
+    /// An access token given to a resource-server verifier failed a rule.
+    #[error("invalid access token: {0}")]
+    InvalidAccessToken(TokenRule),
+
+    /// The ID token's `nonce` is missing or differs from the one this flow sent
+    /// (a replayed or substituted ID token).
+    #[error("id token nonce does not match the nonce of this flow")]
+    NonceMismatch,
+
+    /// The external provider's token expired upstream and could not be
+    /// refreshed: send the user's browser through federation again.
+    #[error("external provider {provider_id} requires re-authorization")]
+    ExternalReauth {
+        /// The provider to re-link, such as `github`.
+        provider_id: String,
+        /// The server's explanation, when it gave one.
+        description: Option<String>,
+    },
+
+    /// The JWKS document could not be retrieved or read.
+    #[error("jwks could not be fetched: {0}")]
+    JwksFetch(String),
+
+    /// The JWKS holds no key this client may use (`OKP`, `Ed25519`, for
+    /// signatures, not a weak key).
+    #[error("jwks has no usable ed25519 signing key")]
+    NoUsableKey,
+
+    /// These tokens carry no refresh token to refresh with.
+    #[error("no refresh token to refresh with")]
+    NoRefreshToken,
+
+    /// The flow state was created by another client (another client id or
+    /// redirect URI).
+    #[error("flow state belongs to another client")]
+    ClientMismatch,
+
+    /// The HTTP exchange itself failed: connection, timeout, size limit.
+    #[error("transport error: {0}")]
+    Transport(TransportError),
+}
+
+fn describe(error: &str, description: Option<&str>) -> String {
+    match description {
+        Some(description) => format!("{error}: {description}"),
+        None => error.to_owned(),
+    }
+}
+
+/// What a Verys endpoint answered when it refused a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ServerError {
+    /// The HTTP status code.
+    pub status: u16,
+    /// The OAuth `error` code (or the `error` text of non-OAuth endpoints),
+    /// when the body was a JSON object that had one.
+    pub error: Option<String>,
+    /// The OAuth `error_description`, when present.
+    pub description: Option<String>,
+    /// The response's content type, which explains a missing `error`: an HTML
+    /// error page of a proxy, for example.
+    pub content_type: Option<String>,
+}
+
+impl ServerError {
+    /// The OAuth `error` code, if the server sent one.
+    pub fn error(&self) -> Option<&str> {
+        self.error.as_deref()
+    }
+}
+
+impl fmt::Display for ServerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "http {}", self.status)?;
+        match (&self.error, &self.description) {
+            (Some(error), Some(description)) => write!(f, ": {error}: {description}"),
+            (Some(error), None) => write!(f, ": {error}"),
+            (None, _) => match &self.content_type {
+                Some(content_type) => write!(f, " with a non-oauth body ({content_type})"),
+                None => write!(f, " with a non-oauth body"),
+            },
+        }
+    }
+}
+
+/// The verification rule a token broke.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TokenRule {
+    /// Not a JWS compact serialization: the reason says which part is wrong.
+    #[error("malformed token: {0}")]
+    Malformed(&'static str),
+    /// The header or the claims are not the JSON the rules need.
+    #[error("malformed {part}: {reason}")]
+    MalformedJson {
+        /// `header` or `claims`.
+        part: &'static str,
+        /// serde's account of the problem (never the token itself).
+        reason: String,
+    },
+    /// The `alg` header is missing or is not `EdDSA` / `Ed25519`.
+    #[error("algorithm {0:?} is not allowed")]
+    Algorithm(Option<String>),
+    /// The `typ` header is present and is not `JWT`.
+    #[error("token type {0:?} is not allowed")]
+    Type(String),
+    /// The header lists `crit` extensions, none of which this client knows.
+    #[error("critical header extensions are not supported")]
+    CriticalHeader,
+    /// The header names no `kid`.
+    #[error("token names no key id")]
+    MissingKeyId,
+    /// No usable key in the JWKS has the token's `kid`, even after a refetch.
+    #[error("no key with the token's key id")]
+    UnknownKeyId,
+    /// Several keys of the JWKS share the token's `kid`.
+    #[error("the jwks has several keys with the token's key id")]
+    AmbiguousKeyId,
+    /// The signature does not verify with the key.
+    #[error("signature does not verify")]
+    Signature,
+    /// `iss` is not the configured issuer.
+    #[error("issuer does not match")]
+    Issuer,
+    /// `aud` is missing or does not contain the expected audience.
+    #[error("audience does not match")]
+    Audience,
+    /// `azp` is missing while there are several audiences, or names another client.
+    #[error("authorized party does not match")]
+    AuthorizedParty,
+    /// `exp` is past, beyond the leeway.
+    #[error("token has expired")]
+    Expired,
+    /// `iat` is in the future, beyond the leeway.
+    #[error("token is issued in the future")]
+    IssuedInFuture,
+    /// `at_hash` does not match the access token.
+    #[error("at_hash does not match the access token")]
+    AccessTokenHash,
+    /// `at_hash` is missing and this client requires it.
+    #[error("at_hash is missing")]
+    MissingAccessTokenHash,
+    /// `auth_time` is missing or too old for the `max_age` that was requested.
+    #[error("authentication is older than max_age")]
+    AuthTime,
+    /// A refreshed ID token names another subject, issuer or audience than the
+    /// original one.
+    #[error("refreshed id token changed its {0}")]
+    Changed(&'static str),
+}
+
+/// A failure of the HTTP exchange itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TransportError {
+    /// What kind of failure.
+    pub kind: TransportErrorKind,
+    /// The HTTP library's account of it.
+    pub message: String,
+}
+
+impl TransportError {
+    pub(crate) fn new(kind: TransportErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for TransportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.kind, self.message)
+    }
+}
+
+/// The kind of a [`TransportError`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TransportErrorKind {
+    /// The connection could not be made.
+    Connect,
+    /// The server did not answer within the configured timeout.
+    Timeout,
+    /// The response body is larger than the configured limit.
+    BodyTooLarge,
+    /// Any other I/O or protocol failure.
+    Other,
+}
+
+impl fmt::Display for TransportErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Connect => "connection failed",
+            Self::Timeout => "timed out",
+            Self::BodyTooLarge => "response body too large",
+            Self::Other => "http failure",
+        })
+    }
+}
+
+impl From<TransportError> for Error {
+    fn from(error: TransportError) -> Self {
+        Error::Transport(error)
+    }
+}

@@ -1,0 +1,137 @@
+//! Federated external tokens: the upstream providers' tokens (GitHub, …) that
+//! Verys holds for a user.
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use std::fmt;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::error::Error;
+use crate::protocol::{self, server_error};
+use crate::timestamp::parse_rfc3339;
+use crate::transport::HttpResponse;
+
+/// An upstream provider's token that Verys keeps for the user.
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct ExternalToken {
+    /// Verys's id of this token (a UUID), for [`crate::Client::external_token`].
+    pub token_id: String,
+    /// The provider, such as `github`.
+    pub provider_id: String,
+    /// The user's id at the provider.
+    pub subject: String,
+    /// The provider's token type, usually `Bearer`.
+    pub token_type: String,
+    /// When the provider's token expires, if it does.
+    pub expires_at: Option<SystemTime>,
+    /// The user's e-mail address at the provider.
+    pub email: Option<String>,
+    access_token: SecretString,
+}
+
+impl ExternalToken {
+    /// The provider's access token, to call the provider's API.
+    pub fn expose_secret(&self) -> &str {
+        self.access_token.expose_secret()
+    }
+}
+
+impl fmt::Debug for ExternalToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ExternalToken")
+            .field("token_id", &self.token_id)
+            .field("provider_id", &self.provider_id)
+            .field("subject", &self.subject)
+            .field("access_token", &"[REDACTED]")
+            .field("token_type", &self.token_type)
+            .field("expires_at", &self.expires_at)
+            .field("email", &self.email)
+            .finish()
+    }
+}
+
+#[derive(Deserialize)]
+struct WireToken {
+    token_id: String,
+    provider_id: String,
+    subject: String,
+    access_token: SecretString,
+    token_type: String,
+    expires_at: Option<String>,
+    email: Option<String>,
+}
+
+impl TryFrom<WireToken> for ExternalToken {
+    type Error = Error;
+    fn try_from(wire: WireToken) -> Result<Self, Error> {
+        let expires_at = match wire.expires_at {
+            None => None,
+            Some(text) => {
+                let seconds = parse_rfc3339(&text).ok_or_else(|| Error::InvalidResponse {
+                    endpoint: "federation",
+                    reason: "expires_at is not an rfc 3339 date-time".into(),
+                })?;
+                Some(match u64::try_from(seconds) {
+                    Ok(after) => UNIX_EPOCH + Duration::from_secs(after),
+                    Err(_) => UNIX_EPOCH - Duration::from_secs(seconds.unsigned_abs()),
+                })
+            }
+        };
+        Ok(Self {
+            token_id: wire.token_id,
+            provider_id: wire.provider_id,
+            subject: wire.subject,
+            token_type: wire.token_type,
+            expires_at,
+            email: wire.email,
+            access_token: wire.access_token,
+        })
+    }
+}
+
+#[derive(Deserialize)]
+struct TokenList {
+    tokens: Vec<WireToken>,
+}
+
+/// Reads `GET /federation/tokens`.
+pub(crate) fn decode_list(response: HttpResponse) -> Result<Vec<ExternalToken>, Error> {
+    let list: TokenList = protocol::decode_success(&federation_answer(response)?, "federation")?;
+    list.tokens
+        .into_iter()
+        .map(ExternalToken::try_from)
+        .collect()
+}
+
+/// Reads `GET /federation/{token_id}`.
+pub(crate) fn decode_one(response: HttpResponse) -> Result<ExternalToken, Error> {
+    let wire: WireToken = protocol::decode_success(&federation_answer(response)?, "federation")?;
+    ExternalToken::try_from(wire)
+}
+
+#[derive(Deserialize)]
+struct ReauthBody {
+    provider_id: String,
+}
+
+/// Turns the 401 `reauthorization_required` answer into its own error, so a
+/// caller can send the browser to link the provider again.
+fn federation_answer(response: HttpResponse) -> Result<HttpResponse, Error> {
+    if response.status == 401 {
+        let error = server_error(&response);
+        if error.error() == Some("reauthorization_required") {
+            let provider_id = serde_json::from_slice::<ReauthBody>(&response.body)
+                .map(|body| body.provider_id)
+                .map_err(|e| Error::InvalidResponse {
+                    endpoint: "federation",
+                    reason: protocol::json_reason(&e),
+                })?;
+            return Err(Error::ExternalReauth {
+                provider_id,
+                description: error.description,
+            });
+        }
+    }
+    Ok(response)
+}

@@ -1,0 +1,383 @@
+//! The authorization code flow as a chain of types:
+//! [`PendingAuth`] → [`CallbackReceived`] → [`Tokens`](crate::Tokens).
+//!
+//! Each step consumes the previous one, so a flow state cannot be used twice,
+//! and the only way to a `CallbackReceived` is a callback whose `state`
+//! matched. The PKCE verifier and the nonce stay inside the states from the
+//! authorization request to the token request: the caller never handles
+//! them, so cannot lose or mix them up.
+
+use secrecy::SecretString;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
+use std::marker::PhantomData;
+use std::time::Duration;
+use url::Url;
+
+use crate::config::Config;
+use crate::error::Error;
+use crate::jwt::constant_time_eq;
+use crate::kind::ClientKind;
+use crate::pkce::{PkceVerifier, random_value};
+
+/// The `prompt` parameter of an authorization request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Prompt {
+    /// Do not show any page; fail with `login_required` or
+    /// `consent_required` if the user would have to act.
+    None,
+    /// Ask the user to log in again.
+    Login,
+    /// Ask the user for consent again.
+    Consent,
+}
+
+impl Prompt {
+    fn as_str(self) -> &'static str {
+        match self {
+            Prompt::None => "none",
+            Prompt::Login => "login",
+            Prompt::Consent => "consent",
+        }
+    }
+}
+
+/// Optional parameters of an authorization request, from
+/// [`Client::authorization`](crate::Client::authorization).
+///
+/// ```no_run
+/// # fn demo(client: &verys_client::Client<verys_client::Public>) {
+/// use std::time::Duration;
+/// use verys_client::Prompt;
+///
+/// let pending = client
+///     .authorization()
+///     .prompt(Prompt::Login)
+///     .max_age(Duration::from_secs(300))
+///     .login_hint("ada@example.com")
+///     .scope("email")
+///     .start();
+/// # }
+/// ```
+#[must_use = "call start() to create the flow state"]
+pub struct AuthorizationRequest<'a, K: ClientKind> {
+    config: &'a Config,
+    prompt: Option<Prompt>,
+    max_age: Option<u64>,
+    login_hint: Option<String>,
+    extra_scopes: Vec<String>,
+    _kind: PhantomData<fn() -> K>,
+}
+
+impl<'a, K: ClientKind> AuthorizationRequest<'a, K> {
+    pub(crate) fn new(config: &'a Config) -> Self {
+        Self {
+            config,
+            prompt: None,
+            max_age: None,
+            login_hint: None,
+            extra_scopes: Vec::new(),
+            _kind: PhantomData,
+        }
+    }
+
+    /// Sets `prompt`.
+    pub fn prompt(mut self, prompt: Prompt) -> Self {
+        self.prompt = Some(prompt);
+        self
+    }
+
+    /// Sets `max_age`: the user must have authenticated within this time. The
+    /// ID token's `auth_time` is then checked against it.
+    pub fn max_age(mut self, max_age: Duration) -> Self {
+        self.max_age = Some(max_age.as_secs());
+        self
+    }
+
+    /// Sets `login_hint`, typically the user's e-mail address.
+    pub fn login_hint(mut self, hint: impl Into<String>) -> Self {
+        self.login_hint = Some(hint.into());
+        self
+    }
+
+    /// Asks for one more scope than the client's configured ones. A scope
+    /// that is empty or holds white space is ignored: it would change the
+    /// meaning of the space-separated `scope` parameter.
+    pub fn scope(mut self, scope: impl Into<String>) -> Self {
+        let scope = scope.into();
+        let new = !self.config.scopes.contains(&scope) && !self.extra_scopes.contains(&scope);
+        if crate::builder::valid_scope(&scope) && new {
+            self.extra_scopes.push(scope);
+        }
+        self
+    }
+
+    /// Generates `state`, `nonce` and the PKCE verifier and returns the flow
+    /// state holding them with the authorization URL.
+    pub fn start(self) -> PendingAuth<K> {
+        let mut rng = rand::rng();
+        let state = random_value(&mut rng, 32);
+        let nonce = random_value(&mut rng, 32);
+        let verifier = self.config.pkce.then(|| PkceVerifier::generate(&mut rng));
+        let scope = self
+            .config
+            .scopes
+            .iter()
+            .chain(&self.extra_scopes)
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mut url = self.config.endpoints.authorization.clone();
+        {
+            let mut query = url.query_pairs_mut();
+            query
+                .append_pair("response_type", "code")
+                .append_pair("client_id", &self.config.client_id)
+                .append_pair("redirect_uri", &self.config.redirect_uri)
+                .append_pair("scope", &scope)
+                .append_pair("state", &state)
+                .append_pair("nonce", &nonce);
+            if let Some(verifier) = &verifier {
+                query
+                    .append_pair("code_challenge", &verifier.challenge())
+                    .append_pair("code_challenge_method", "S256");
+            }
+            if let Some(prompt) = self.prompt {
+                query.append_pair("prompt", prompt.as_str());
+            }
+            if let Some(max_age) = self.max_age {
+                query.append_pair("max_age", &max_age.to_string());
+            }
+            if let Some(hint) = &self.login_hint {
+                query.append_pair("login_hint", hint);
+            }
+        }
+        PendingAuth {
+            url: url.into(),
+            issuer: self.config.issuer.clone(),
+            client_id: self.config.client_id.clone(),
+            redirect_uri: self.config.redirect_uri.clone(),
+            state,
+            nonce,
+            verifier,
+            max_age: self.max_age,
+            _kind: PhantomData,
+        }
+    }
+}
+
+/// A started authorization: the URL to send the user to, and what the
+/// callback and the token request will need.
+///
+/// Keep it between the redirect and the callback, for example in the user's
+/// server-side session: it is `Serialize + Deserialize`. Its serialized form
+/// holds the PKCE verifier, so it belongs in a server-side store, not in a
+/// cookie the browser can read. Deserializing checks that the state was made
+/// by a client of the same kind.
+pub struct PendingAuth<K: ClientKind> {
+    url: String,
+    issuer: String,
+    client_id: String,
+    redirect_uri: String,
+    state: String,
+    nonce: String,
+    verifier: Option<PkceVerifier>,
+    max_age: Option<u64>,
+    _kind: PhantomData<fn() -> K>,
+}
+
+impl<K: ClientKind> PendingAuth<K> {
+    /// The authorization URL to redirect the user's browser to.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Checks the authorization server's redirect back to the application.
+    ///
+    /// `callback` is the callback URL as the browser requested it, or just
+    /// its query string (with or without the leading `?`). Checked in this
+    /// order: an `error` parameter ([`Error::Callback`]), a missing `code`
+    /// ([`Error::MissingCode`]), a missing `state` ([`Error::MissingState`]),
+    /// a `state` other than this flow's ([`Error::StateMismatch`], compared
+    /// in constant time), an `iss` naming another issuer
+    /// ([`Error::IssuerMismatch`], RFC 9207), and repeated parameters
+    /// ([`Error::DuplicateParameter`]).
+    pub fn receive(self, callback: &str) -> Result<CallbackReceived<K>, Error> {
+        let params = callback_params(callback)?;
+        let first = |name: &str| {
+            params
+                .iter()
+                .find(|(key, _)| key == name)
+                .map(|(_, value)| value.as_str())
+        };
+        if let Some(error) = first("error") {
+            return Err(Error::Callback {
+                error: error.to_owned(),
+                description: first("error_description").map(str::to_owned),
+            });
+        }
+        let code = first("code")
+            .filter(|code| !code.is_empty())
+            .ok_or(Error::MissingCode)?;
+        let state = first("state")
+            .filter(|state| !state.is_empty())
+            .ok_or(Error::MissingState)?;
+        if !constant_time_eq(state, &self.state) {
+            return Err(Error::StateMismatch);
+        }
+        if first("iss").is_some_and(|iss| iss != self.issuer) {
+            return Err(Error::IssuerMismatch);
+        }
+        for (index, (name, _)) in params.iter().enumerate() {
+            if params[..index].iter().any(|(earlier, _)| earlier == name) {
+                return Err(Error::DuplicateParameter(name.clone()));
+            }
+        }
+        Ok(CallbackReceived {
+            code: SecretString::from(code.to_owned()),
+            pending: self,
+        })
+    }
+
+    pub(crate) fn client_id(&self) -> &str {
+        &self.client_id
+    }
+
+    pub(crate) fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    pub(crate) fn redirect_uri(&self) -> &str {
+        &self.redirect_uri
+    }
+
+    pub(crate) fn verifier(&self) -> Option<&PkceVerifier> {
+        self.verifier.as_ref()
+    }
+
+    pub(crate) fn into_nonce(self) -> (String, Option<u64>) {
+        (self.nonce, self.max_age)
+    }
+}
+
+/// A callback URL or query string as name/value pairs, percent-decoded.
+fn callback_params(callback: &str) -> Result<Vec<(String, String)>, Error> {
+    let callback = callback.trim();
+    let query = if callback.contains("://") {
+        let url =
+            Url::parse(callback).map_err(|error| Error::MalformedCallback(error.to_string()))?;
+        url.query().unwrap_or_default().to_owned()
+    } else {
+        callback.strip_prefix('?').unwrap_or(callback).to_owned()
+    };
+    Ok(url::form_urlencoded::parse(query.as_bytes())
+        .map(|(name, value)| (name.into_owned(), value.into_owned()))
+        .collect())
+}
+
+impl<K: ClientKind> fmt::Debug for PendingAuth<K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PendingAuth")
+            .field("kind", &K::NAME)
+            .field("url", &self.url)
+            .field("client_id", &self.client_id)
+            .field("verifier", &self.verifier)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The stored form of a [`PendingAuth`].
+#[derive(Serialize, Deserialize)]
+struct StoredPendingAuth {
+    kind: String,
+    url: String,
+    issuer: String,
+    client_id: String,
+    redirect_uri: String,
+    state: String,
+    nonce: String,
+    code_verifier: Option<String>,
+    max_age: Option<u64>,
+}
+
+impl<K: ClientKind> Serialize for PendingAuth<K> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        StoredPendingAuth {
+            kind: K::NAME.to_owned(),
+            url: self.url.clone(),
+            issuer: self.issuer.clone(),
+            client_id: self.client_id.clone(),
+            redirect_uri: self.redirect_uri.clone(),
+            state: self.state.clone(),
+            nonce: self.nonce.clone(),
+            code_verifier: self.verifier.as_ref().map(|v| v.expose().to_owned()),
+            max_age: self.max_age,
+        }
+        .serialize(serializer)
+    }
+}
+
+impl<'de, K: ClientKind> Deserialize<'de> for PendingAuth<K> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error as _;
+        let stored = StoredPendingAuth::deserialize(deserializer)?;
+        if stored.kind != K::NAME {
+            return Err(D::Error::custom(format!(
+                "flow state of a {} client cannot be finished by a {} client",
+                stored.kind,
+                K::NAME
+            )));
+        }
+        let verifier = match stored.code_verifier {
+            Some(value) => Some(
+                PkceVerifier::from_stored(value)
+                    .ok_or_else(|| D::Error::custom("stored pkce verifier is malformed"))?,
+            ),
+            None if K::NAME == crate::kind::Public::NAME => {
+                return Err(D::Error::custom(
+                    "flow state of a public client lacks its pkce verifier",
+                ));
+            }
+            None => None,
+        };
+        if stored.state.is_empty() || stored.nonce.is_empty() {
+            return Err(D::Error::custom(
+                "stored flow state lacks its state or nonce",
+            ));
+        }
+        Ok(PendingAuth {
+            url: stored.url,
+            issuer: stored.issuer,
+            client_id: stored.client_id,
+            redirect_uri: stored.redirect_uri,
+            state: stored.state,
+            nonce: stored.nonce,
+            verifier,
+            max_age: stored.max_age,
+            _kind: PhantomData,
+        })
+    }
+}
+
+/// A callback whose `state` matched: the authorization code, ready for
+/// [`Client::exchange_code`](crate::Client::exchange_code).
+pub struct CallbackReceived<K: ClientKind> {
+    code: SecretString,
+    pending: PendingAuth<K>,
+}
+
+impl<K: ClientKind> CallbackReceived<K> {
+    pub(crate) fn into_parts(self) -> (SecretString, PendingAuth<K>) {
+        (self.code, self.pending)
+    }
+}
+
+impl<K: ClientKind> fmt::Debug for CallbackReceived<K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CallbackReceived")
+            .field("code", &"[REDACTED]")
+            .field("pending", &self.pending)
+            .finish()
+    }
+}

@@ -1,0 +1,255 @@
+//! Compact JWS parsing, Ed25519 signature verification and the claim rules
+//! shared by ID tokens and access tokens (OpenID Connect Core 3.1.3.7,
+//! RFC 8725). Knows nothing of HTTP: keys come in already chosen.
+//!
+//! # Signature policy
+//!
+//! Only `EdDSA` (and its fully-specified name `Ed25519`, RFC 9864) is
+//! accepted; the algorithm is never taken from the token or the key to choose
+//! a verification method. Two Ed25519 oddities are refused:
+//!
+//! * weak keys (small-order points, which verify signatures for many
+//!   messages) are refused once, when the JWKS is loaded
+//!   ([`crate::jwks`]), so no such key ever reaches this module;
+//! * non-canonical signatures: `ed25519-dalek`'s `verify` refuses an `s` that
+//!   is not reduced and compares the recomputed `R` with the signature's
+//!   encoding byte for byte, so a signature has a single valid encoding.
+//!
+//! `verify_strict` would redo the weak-key check on every call and also refuse
+//! small-order `R` values, which no signer holding a non-weak key's secret
+//! can be tricked into accepting as a forgery. With weak keys filtered at load
+//! time, plain `verify` gives the same unforgeability and costs less per
+//! token; `benches/verify.rs` measures both.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ed25519_dalek::{Signature, Verifier as _, VerifyingKey};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha512};
+
+use crate::error::TokenRule;
+
+/// The JOSE header fields the rules look at.
+#[derive(Deserialize)]
+struct Header {
+    alg: Option<String>,
+    typ: Option<String>,
+    kid: Option<String>,
+    crit: Option<serde::de::IgnoredAny>,
+}
+
+/// A compact JWS split and its header checked, signature not yet verified.
+pub(crate) struct Jws<'a> {
+    signing_input: &'a str,
+    payload: &'a str,
+    signature: Signature,
+    kid: String,
+}
+
+/// Splits `token`, decodes the header and applies the header rules: `alg`
+/// `EdDSA` or `Ed25519`, `typ` `JWT` when present, no `crit`, a `kid`.
+pub(crate) fn parse(token: &str) -> Result<Jws<'_>, TokenRule> {
+    let mut parts = token.split('.');
+    let (Some(header_segment), Some(payload), Some(signature), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(TokenRule::Malformed("a compact jws has three segments"));
+    };
+    let header: Header = decode_json(header_segment, "header")?;
+    match header.alg.as_deref() {
+        Some("EdDSA" | "Ed25519") => {}
+        other => return Err(TokenRule::Algorithm(other.map(str::to_owned))),
+    }
+    if let Some(typ) = header.typ {
+        if !typ.eq_ignore_ascii_case("JWT") {
+            return Err(TokenRule::Type(typ));
+        }
+    }
+    if header.crit.is_some() {
+        return Err(TokenRule::CriticalHeader);
+    }
+    let kid = header.kid.ok_or(TokenRule::MissingKeyId)?;
+    let mut bytes = [0u8; 64];
+    match URL_SAFE_NO_PAD.decode_slice(signature, &mut bytes) {
+        Ok(64) => {}
+        _ => return Err(TokenRule::Malformed("signature is not 64 base64url bytes")),
+    }
+    Ok(Jws {
+        signing_input: &token[..header_segment.len() + 1 + payload.len()],
+        payload,
+        signature: Signature::from_bytes(&bytes),
+        kid,
+    })
+}
+
+impl Jws<'_> {
+    /// The `kid` header, which chooses the key.
+    pub(crate) fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// Verifies the signature, then decodes the claims. Claims are never read
+    /// before the signature holds.
+    pub(crate) fn verify<C: DeserializeOwned>(&self, key: &VerifyingKey) -> Result<C, TokenRule> {
+        key.verify(self.signing_input.as_bytes(), &self.signature)
+            .map_err(|_| TokenRule::Signature)?;
+        decode_json(self.payload, "claims")
+    }
+
+    /// The base64url claims segment, kept by verified tokens so that claims
+    /// without a typed field can be decoded on demand.
+    pub(crate) fn payload(&self) -> &str {
+        self.payload
+    }
+}
+
+fn decode_json<T: DeserializeOwned>(segment: &str, part: &'static str) -> Result<T, TokenRule> {
+    let bytes = URL_SAFE_NO_PAD
+        .decode(segment)
+        .map_err(|_| TokenRule::Malformed("a segment is not unpadded base64url"))?;
+    serde_json::from_slice(&bytes).map_err(|error| TokenRule::MalformedJson {
+        part,
+        reason: crate::protocol::json_reason(&error),
+    })
+}
+
+/// Decodes a verified payload segment into a JSON object.
+pub(crate) fn payload_map(segment: &str) -> serde_json::Map<String, serde_json::Value> {
+    URL_SAFE_NO_PAD
+        .decode(segment)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .unwrap_or_default()
+}
+
+/// The time rules: `exp` in the future and `iat` not in the future, each
+/// within `leeway` seconds. Saturating arithmetic keeps a huge `exp` from
+/// wrapping around into the past.
+pub(crate) fn check_times(exp: u64, iat: u64, now: u64, leeway: u64) -> Result<(), TokenRule> {
+    if exp.saturating_add(leeway) <= now {
+        return Err(TokenRule::Expired);
+    }
+    if iat > now.saturating_add(leeway) {
+        return Err(TokenRule::IssuedInFuture);
+    }
+    Ok(())
+}
+
+/// `at_hash` for an Ed25519-signed token: base64url of the left half of
+/// SHA-512 over the ASCII access token (OpenID Connect Core 3.1.3.6).
+pub(crate) fn access_token_hash(access_token: &str) -> String {
+    let digest = Sha512::digest(access_token.as_bytes());
+    URL_SAFE_NO_PAD.encode(&digest[..32])
+}
+
+/// Compares two strings in time independent of where they first differ, so
+/// a callback `state` cannot be guessed byte by byte.
+pub(crate) fn constant_time_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let difference = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    std::hint::black_box(difference) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ed25519_dalek::{Signer, SigningKey};
+
+    fn b64(value: &serde_json::Value) -> String {
+        URL_SAFE_NO_PAD.encode(value.to_string())
+    }
+
+    fn sign(key: &SigningKey, header: serde_json::Value, claims: serde_json::Value) -> String {
+        let input = format!("{}.{}", b64(&header), b64(&claims));
+        let signature = key.sign(input.as_bytes());
+        format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature.to_bytes()))
+    }
+
+    fn key() -> SigningKey {
+        SigningKey::from_bytes(&[7u8; 32])
+    }
+
+    fn header() -> serde_json::Value {
+        serde_json::json!({"alg": "EdDSA", "typ": "JWT", "kid": "k1"})
+    }
+
+    #[test]
+    fn verifies_a_well_formed_token() {
+        let token = sign(&key(), header(), serde_json::json!({"sub": "u"}));
+        let jws = parse(&token).unwrap();
+        assert_eq!(jws.kid(), "k1");
+        let claims: serde_json::Value = jws.verify(&key().verifying_key()).unwrap();
+        assert_eq!(claims["sub"], "u");
+    }
+
+    #[test]
+    fn header_rules_name_the_rule() {
+        let claims = serde_json::json!({});
+        let with = |h| sign(&key(), h, claims.clone());
+        let none = with(serde_json::json!({"alg": "none", "kid": "k1"}));
+        assert_eq!(
+            parse(&none).err(),
+            Some(TokenRule::Algorithm(Some("none".into())))
+        );
+        let missing = with(serde_json::json!({"kid": "k1"}));
+        assert_eq!(parse(&missing).err(), Some(TokenRule::Algorithm(None)));
+        let typ = with(serde_json::json!({"alg": "EdDSA", "typ": "at+jwt", "kid": "k1"}));
+        assert_eq!(parse(&typ).err(), Some(TokenRule::Type("at+jwt".into())));
+        let crit = with(serde_json::json!({"alg": "EdDSA", "kid": "k1", "crit": ["x"]}));
+        assert_eq!(parse(&crit).err(), Some(TokenRule::CriticalHeader));
+        let no_kid = with(serde_json::json!({"alg": "Ed25519"}));
+        assert_eq!(parse(&no_kid).err(), Some(TokenRule::MissingKeyId));
+    }
+
+    #[test]
+    fn wrong_key_fails_the_signature_rule() {
+        let token = sign(&key(), header(), serde_json::json!({}));
+        let other = SigningKey::from_bytes(&[8u8; 32]).verifying_key();
+        let result: Result<serde_json::Value, _> = parse(&token).unwrap().verify(&other);
+        assert_eq!(result.err(), Some(TokenRule::Signature));
+    }
+
+    #[test]
+    fn segment_count_and_encoding_are_checked() {
+        let token = sign(&key(), header(), serde_json::json!({}));
+        assert!(matches!(parse("a.b"), Err(TokenRule::Malformed(_))));
+        assert!(matches!(
+            parse(&format!("{token}.x")),
+            Err(TokenRule::Malformed(_))
+        ));
+        let padded = token.replacen('.', "=.", 1);
+        assert!(matches!(parse(&padded), Err(TokenRule::Malformed(_))));
+    }
+
+    #[test]
+    fn time_rules_respect_leeway_and_saturate() {
+        assert_eq!(check_times(100, 50, 159, 60), Ok(()));
+        assert_eq!(check_times(100, 50, 160, 60), Err(TokenRule::Expired));
+        assert_eq!(
+            check_times(500, 261, 200, 60),
+            Err(TokenRule::IssuedInFuture)
+        );
+        assert_eq!(check_times(u64::MAX, 0, 200, 60), Ok(()));
+    }
+
+    #[test]
+    fn at_hash_is_the_left_half_of_sha512() {
+        let digest = Sha512::digest(b"token");
+        assert_eq!(
+            access_token_hash("token"),
+            URL_SAFE_NO_PAD.encode(&digest[..32])
+        );
+        assert_eq!(access_token_hash("token").len(), 43);
+    }
+
+    #[test]
+    fn constant_time_eq_compares_content_and_length() {
+        assert!(constant_time_eq("abc", "abc"));
+        assert!(!constant_time_eq("abc", "abd"));
+        assert!(!constant_time_eq("abc", "abcd"));
+    }
+}

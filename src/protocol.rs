@@ -1,0 +1,434 @@
+//! The I/O-free core of every back-channel operation: which request to send,
+//! how to read the answer, when the JWKS is needed, and what to check.
+//!
+//! An operation is a small state machine. It starts with a first [`Step`]
+//! (usually a request to send) and is fed what the driver obtained
+//! ([`Operation::on_response`], [`Operation::on_keys`]) until it is done. The
+//! blocking and the async client each own one driver, a loop of a few lines
+//! that performs the steps with its HTTP stack; nothing else differs between
+//! them.
+
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use std::sync::Arc;
+
+use crate::claims::{IdTokenClaims, IdTokenRules, NonceRule};
+use crate::config::Config;
+use crate::error::{Error, ServerError};
+use crate::jwks::{FetchTicket, Lookup};
+use crate::jwt;
+use crate::tokens::{AccessToken, ExchangedToken, RefreshToken, Tokens};
+use crate::transport::{HttpRequest, HttpResponse};
+
+/// What an operation needs next.
+pub(crate) enum Step<T> {
+    /// Send this request and pass the response to [`Operation::on_response`].
+    Send(HttpRequest),
+    /// Fetch the JWKS with this ticket (under the single-flight gate), then
+    /// call [`Operation::on_keys`].
+    FetchKeys(FetchTicket),
+    /// Finished.
+    Done(T),
+}
+
+/// A back-channel operation as a state machine.
+pub(crate) trait Operation {
+    type Output;
+    fn on_response(&mut self, response: HttpResponse) -> Result<Step<Self::Output>, Error>;
+    /// Called after a JWKS fetch was done or waited for; the cache now holds
+    /// everything it will get before the cooldown ends.
+    fn on_keys(&mut self) -> Result<Step<Self::Output>, Error>;
+}
+
+/// An operation and its first step.
+pub(crate) struct Started<O: Operation> {
+    pub step: Step<O::Output>,
+    pub op: O,
+}
+
+impl<O: Operation> Started<O> {
+    pub(crate) fn send(request: HttpRequest, op: O) -> Self {
+        Self {
+            step: Step::Send(request),
+            op,
+        }
+    }
+}
+
+/// How a [`Call`] reads its answer.
+pub(crate) type Decode<T> = Box<dyn FnOnce(HttpResponse) -> Result<T, Error> + Send + Sync>;
+
+/// The simplest operation: one request, one decoded answer.
+pub(crate) struct Call<T> {
+    decode: Option<Decode<T>>,
+}
+
+impl<T> Call<T> {
+    pub(crate) fn start(
+        request: HttpRequest,
+        decode: impl FnOnce(HttpResponse) -> Result<T, Error> + Send + Sync + 'static,
+    ) -> Started<Self> {
+        Started::send(
+            request,
+            Self {
+                decode: Some(Box::new(decode)),
+            },
+        )
+    }
+}
+
+impl<T> Operation for Call<T> {
+    type Output = T;
+    fn on_response(&mut self, response: HttpResponse) -> Result<Step<T>, Error> {
+        let decode = self
+            .decode
+            .take()
+            .ok_or_else(|| unexpected("a second response"))?;
+        decode(response).map(Step::Done)
+    }
+    fn on_keys(&mut self) -> Result<Step<T>, Error> {
+        Err(unexpected("keys"))
+    }
+}
+
+fn unexpected(what: &str) -> Error {
+    Error::InvalidResponse {
+        endpoint: "client",
+        reason: format!("operation was not waiting for {what}"),
+    }
+}
+
+/// serde's account of a JSON problem with every quoted value cut out, so an
+/// error message cannot carry a token that happened to sit in a wrong place.
+pub(crate) fn json_reason(error: &serde_json::Error) -> String {
+    let message = error.to_string();
+    let mut out = String::with_capacity(message.len());
+    let mut quoted = false;
+    for c in message.chars() {
+        match (c, quoted) {
+            ('"', false) => {
+                quoted = true;
+                out.push_str("\"…");
+            }
+            ('"', true) => {
+                quoted = false;
+                out.push('"');
+            }
+            (_, false) => out.push(c),
+            (_, true) => {}
+        }
+    }
+    out
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    error: Option<serde_json::Value>,
+    error_description: Option<serde_json::Value>,
+}
+
+/// Reads an error answer: the OAuth `error`/`error_description` of a JSON
+/// body when there is one, and only the status otherwise (an HTML page of a
+/// proxy, an empty body).
+pub(crate) fn server_error(response: &HttpResponse) -> ServerError {
+    let body: Option<ErrorBody> = serde_json::from_slice(&response.body).ok();
+    let text = |value: Option<serde_json::Value>| match value {
+        Some(serde_json::Value::String(text)) => Some(text),
+        _ => None,
+    };
+    let (error, description) =
+        body.map_or((None, None), |b| (text(b.error), text(b.error_description)));
+    ServerError {
+        status: response.status,
+        error,
+        description,
+        content_type: response.content_type.clone(),
+    }
+}
+
+/// Decodes a successful JSON answer of a non-token endpoint.
+pub(crate) fn decode_success<T: DeserializeOwned>(
+    response: &HttpResponse,
+    endpoint: &'static str,
+) -> Result<T, Error> {
+    if !(200..300).contains(&response.status) {
+        return Err(Error::Endpoint {
+            endpoint,
+            error: server_error(response),
+        });
+    }
+    serde_json::from_slice(&response.body).map_err(|error| Error::InvalidResponse {
+        endpoint,
+        reason: json_reason(&error),
+    })
+}
+
+/// A successful token endpoint answer (all grants).
+#[derive(Deserialize)]
+pub(crate) struct TokenResponse {
+    pub access_token: secrecy::SecretString,
+    pub token_type: String,
+    pub expires_in: Option<u64>,
+    pub id_token: Option<String>,
+    pub refresh_token: Option<secrecy::SecretString>,
+    pub scope: Option<String>,
+    pub issued_token_type: Option<String>,
+}
+
+/// Reads a token endpoint answer. A 200 that carries an `error` field is
+/// treated as the refusal it is.
+pub(crate) fn decode_token_response(response: HttpResponse) -> Result<TokenResponse, Error> {
+    let refused = server_error(&response);
+    if response.status != 200 || refused.error.is_some() {
+        return Err(Error::TokenRequest(refused));
+    }
+    let decoded: TokenResponse =
+        serde_json::from_slice(&response.body).map_err(|error| Error::InvalidResponse {
+            endpoint: "token",
+            reason: json_reason(&error),
+        })?;
+    if !decoded.token_type.eq_ignore_ascii_case("bearer") {
+        return Err(Error::InvalidResponse {
+            endpoint: "token",
+            reason: format!("token_type {:?} is not bearer", decoded.token_type),
+        });
+    }
+    Ok(decoded)
+}
+
+/// What a grant's ID token must satisfy beyond the fixed rules.
+pub(crate) enum GrantKind {
+    /// `authorization_code`: the nonce sent, and `max_age` when requested.
+    Code { nonce: String, max_age: Option<u64> },
+    /// `refresh_token`: same subject, nonce absent or the original.
+    Refresh { previous: Box<Tokens> },
+}
+
+/// The `authorization_code` and `refresh_token` grants: post, then verify the
+/// ID token, fetching the JWKS first if its key is not cached.
+pub(crate) struct Grant {
+    config: Arc<Config>,
+    kind: GrantKind,
+    response: Option<TokenResponse>,
+}
+
+impl Grant {
+    pub(crate) fn start(
+        config: Arc<Config>,
+        request: HttpRequest,
+        kind: GrantKind,
+    ) -> Started<Self> {
+        Started::send(
+            request,
+            Self {
+                config,
+                kind,
+                response: None,
+            },
+        )
+    }
+
+    fn verify(&mut self, after_fetch: bool) -> Result<Step<Tokens>, Error> {
+        let Some(response) = self.response.as_ref() else {
+            return Err(unexpected("keys"));
+        };
+        let id_token = match (&response.id_token, &self.kind) {
+            (Some(id_token), _) => id_token,
+            (None, GrantKind::Refresh { .. }) => return self.finish_without_id_token(),
+            (None, GrantKind::Code { .. }) => {
+                return Err(Error::InvalidResponse {
+                    endpoint: "token",
+                    reason: "missing field `id_token`".into(),
+                });
+            }
+        };
+        let jws = jwt::parse(id_token).map_err(Error::InvalidIdToken)?;
+        let now = self.config.clock.now();
+        let key = match self.config.jwks.key(jws.kid(), now, after_fetch)? {
+            Lookup::Found(key) => key,
+            Lookup::Fetch(ticket) => return Ok(Step::FetchKeys(ticket)),
+        };
+        let access_token = secrecy::ExposeSecret::expose_secret(&response.access_token);
+        let (nonce, max_age, previous) = match &self.kind {
+            GrantKind::Code { nonce, max_age } => (NonceRule::Equals(nonce), *max_age, None),
+            GrantKind::Refresh { previous } => (
+                NonceRule::AbsentOrEquals(previous.original_nonce()),
+                None,
+                Some(previous.claims()),
+            ),
+        };
+        let rules = IdTokenRules {
+            issuer: &self.config.issuer,
+            client_id: &self.config.client_id,
+            now,
+            leeway: self.config.leeway,
+            nonce,
+            access_token,
+            require_at_hash: self.config.require_at_hash,
+            max_age,
+            previous,
+        };
+        let claims = IdTokenClaims::verify(&jws, &key, &rules)?;
+        let id_token = id_token.clone();
+        self.finish(id_token, claims)
+    }
+
+    fn finish(&mut self, id_token: String, claims: IdTokenClaims) -> Result<Step<Tokens>, Error> {
+        let response = self
+            .response
+            .take()
+            .ok_or_else(|| unexpected("a response"))?;
+        let now = self.config.clock.now();
+        let (original_nonce, previous_refresh) = match &mut self.kind {
+            GrantKind::Code { nonce, .. } => (Some(std::mem::take(nonce)), None),
+            GrantKind::Refresh { previous } => (
+                previous.original_nonce().map(str::to_owned),
+                previous.take_refresh_token(),
+            ),
+        };
+        let scopes = match &response.scope {
+            Some(scope) => scope.split_whitespace().map(str::to_owned).collect(),
+            None => self.config.scopes.clone(),
+        };
+        Ok(Step::Done(Tokens::new(
+            id_token,
+            claims,
+            AccessToken::new(
+                response.access_token,
+                response.expires_in.map(|e| now.saturating_add(e)),
+            ),
+            response
+                .refresh_token
+                .map(RefreshToken::new)
+                .or(previous_refresh),
+            scopes,
+            original_nonce,
+        )))
+    }
+
+    /// OpenID Connect Core 12.2 lets a refresh answer omit the ID token; the
+    /// identity is then the one already verified.
+    fn finish_without_id_token(&mut self) -> Result<Step<Tokens>, Error> {
+        let GrantKind::Refresh { previous } = &self.kind else {
+            return Err(unexpected("a refresh"));
+        };
+        let (id_token, claims) = (previous.id_token().to_owned(), previous.claims().clone());
+        self.finish(id_token, claims)
+    }
+}
+
+impl Operation for Grant {
+    type Output = Tokens;
+    fn on_response(&mut self, response: HttpResponse) -> Result<Step<Tokens>, Error> {
+        self.response = Some(decode_token_response(response)?);
+        self.verify(false)
+    }
+    fn on_keys(&mut self) -> Result<Step<Tokens>, Error> {
+        self.verify(true)
+    }
+}
+
+/// Reads an RFC 8693 token exchange answer to a request sent at `sent_at`.
+pub(crate) fn decode_exchange(
+    response: HttpResponse,
+    sent_at: u64,
+) -> Result<ExchangedToken, Error> {
+    let decoded = decode_token_response(response)?;
+    let issued_token_type = decoded
+        .issued_token_type
+        .ok_or_else(|| Error::InvalidResponse {
+            endpoint: "token",
+            reason: "missing field `issued_token_type`".into(),
+        })?;
+    let expires_at = decoded.expires_in.map(|e| sent_at.saturating_add(e));
+    Ok(ExchangedToken::new(
+        AccessToken::new(decoded.access_token, expires_at),
+        issued_token_type,
+    ))
+}
+
+const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
+
+/// The `authorization_code` grant for a callback whose state matched.
+pub(crate) fn code_grant<K: crate::kind::ClientKind>(
+    config: &Arc<Config>,
+    received: crate::flow::CallbackReceived<K>,
+) -> Result<Started<Grant>, Error> {
+    let (code, pending) = received.into_parts();
+    if pending.client_id() != config.client_id || pending.issuer() != config.issuer {
+        return Err(Error::ClientMismatch);
+    }
+    let code = secrecy::ExposeSecret::expose_secret(&code);
+    let mut params = vec![
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("redirect_uri", pending.redirect_uri()),
+    ];
+    if let Some(verifier) = pending.verifier() {
+        params.push(("code_verifier", verifier.expose()));
+    }
+    let request = config.token_request(&params);
+    let (nonce, max_age) = pending.into_nonce();
+    Ok(Grant::start(
+        Arc::clone(config),
+        request,
+        GrantKind::Code { nonce, max_age },
+    ))
+}
+
+/// The `refresh_token` grant.
+pub(crate) fn refresh_grant(
+    config: &Arc<Config>,
+    tokens: &Tokens,
+) -> Result<Started<Grant>, Error> {
+    let refresh_token = tokens.refresh_token().ok_or(Error::NoRefreshToken)?;
+    let request = config.token_request(&[
+        ("grant_type", "refresh_token"),
+        ("refresh_token", refresh_token.expose_secret()),
+    ]);
+    let previous = Box::new(tokens.clone());
+    Ok(Grant::start(
+        Arc::clone(config),
+        request,
+        GrantKind::Refresh { previous },
+    ))
+}
+
+/// RFC 8693 token exchange of `subject` for a token whose audience is the
+/// client `audience`.
+pub(crate) fn token_exchange(
+    config: &Config,
+    subject: &AccessToken,
+    audience: &str,
+) -> Started<Call<ExchangedToken>> {
+    let request = config.token_request(&[
+        ("grant_type", TOKEN_EXCHANGE),
+        ("subject_token", subject.expose_secret()),
+        ("subject_token_type", ACCESS_TOKEN_TYPE),
+        ("audience", audience),
+    ]);
+    let sent_at = config.clock.now();
+    Call::start(request, move |response| decode_exchange(response, sent_at))
+}
+
+/// `GET /federation/tokens`.
+pub(crate) fn external_tokens(
+    config: &Config,
+    access_token: &AccessToken,
+) -> Started<Call<Vec<crate::federation::ExternalToken>>> {
+    let url = crate::config::endpoint(&config.endpoints.federation, &["tokens"]);
+    let request = HttpRequest::get(url.as_str()).with_bearer(access_token.expose_secret());
+    Call::start(request, crate::federation::decode_list)
+}
+
+/// `GET /federation/{token_id}`.
+pub(crate) fn external_token(
+    config: &Config,
+    access_token: &AccessToken,
+    token_id: &str,
+) -> Started<Call<crate::federation::ExternalToken>> {
+    let url = crate::config::endpoint(&config.endpoints.federation, &[token_id]);
+    let request = HttpRequest::get(url.as_str()).with_bearer(access_token.expose_secret());
+    Call::start(request, crate::federation::decode_one)
+}

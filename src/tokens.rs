@@ -1,0 +1,202 @@
+//! The tokens a client holds after a successful flow.
+
+use secrecy::{ExposeSecret, SecretString};
+use std::fmt;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::claims::IdTokenClaims;
+use crate::clock::{Clock, SystemClock};
+
+/// A bearer access token. `Debug` and `Display` never show it; read it with
+/// [`AccessToken::expose_secret`] where it is sent.
+#[derive(Clone)]
+pub struct AccessToken {
+    value: SecretString,
+    expires_at: Option<u64>,
+}
+
+impl AccessToken {
+    pub(crate) fn new(value: SecretString, expires_at: Option<u64>) -> Self {
+        Self { value, expires_at }
+    }
+
+    /// The token itself, to put in an `Authorization: Bearer` header.
+    pub fn expose_secret(&self) -> &str {
+        self.value.expose_secret()
+    }
+
+    /// When the token expires, as computed from `expires_in` when it was
+    /// received; `None` if the server did not say.
+    pub fn expires_at(&self) -> Option<SystemTime> {
+        self.expires_at
+            .map(|at| UNIX_EPOCH + Duration::from_secs(at))
+    }
+
+    /// Whether the token has expired by the system clock. A token without a
+    /// known expiry is taken as valid: the server will say otherwise.
+    pub fn is_expired(&self) -> bool {
+        self.expires_within(&SystemClock, Duration::ZERO)
+    }
+
+    /// Whether the token will have expired `margin` from now by `clock`, the
+    /// check a holder makes to refresh ahead of time.
+    pub fn expires_within(&self, clock: &dyn Clock, margin: Duration) -> bool {
+        self.expires_at
+            .is_some_and(|at| clock.now().saturating_add(margin.as_secs()) >= at)
+    }
+}
+
+impl fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AccessToken")
+            .field("value", &"[REDACTED]")
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
+impl fmt::Display for AccessToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[REDACTED access token]")
+    }
+}
+
+/// A refresh token. Verys rotates them: each refresh returns a new one and
+/// revokes the old one, so persist the newest.
+#[derive(Clone)]
+pub struct RefreshToken(SecretString);
+
+impl RefreshToken {
+    pub(crate) fn new(value: SecretString) -> Self {
+        Self(value)
+    }
+
+    /// The token itself, to persist.
+    pub fn expose_secret(&self) -> &str {
+        self.0.expose_secret()
+    }
+}
+
+impl fmt::Debug for RefreshToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RefreshToken([REDACTED])")
+    }
+}
+
+impl fmt::Display for RefreshToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[REDACTED refresh token]")
+    }
+}
+
+/// The outcome of a successful sign-in or refresh: a verified ID token with
+/// its claims, and the access and refresh tokens issued with it.
+///
+/// There is no public constructor: a `Tokens` exists only after its ID token
+/// passed every verification rule.
+#[derive(Clone)]
+pub struct Tokens {
+    id_token: String,
+    claims: IdTokenClaims,
+    access_token: AccessToken,
+    refresh_token: Option<RefreshToken>,
+    scopes: Vec<String>,
+    /// The nonce of the original sign-in, which a refreshed ID token may repeat.
+    nonce: Option<String>,
+}
+
+impl Tokens {
+    pub(crate) fn new(
+        id_token: String,
+        claims: IdTokenClaims,
+        access_token: AccessToken,
+        refresh_token: Option<RefreshToken>,
+        scopes: Vec<String>,
+        nonce: Option<String>,
+    ) -> Self {
+        Self {
+            id_token,
+            claims,
+            access_token,
+            refresh_token,
+            scopes,
+            nonce,
+        }
+    }
+
+    /// The verified ID token's claims.
+    pub fn claims(&self) -> &IdTokenClaims {
+        &self.claims
+    }
+
+    /// The user's subject identifier, the stable key for a user account.
+    pub fn sub(&self) -> &str {
+        &self.claims.sub
+    }
+
+    /// The raw ID token, for `id_token_hint` at logout.
+    pub fn id_token(&self) -> &str {
+        &self.id_token
+    }
+
+    /// The access token for calls to Verys (userinfo, federation) and to
+    /// resource servers.
+    pub fn access_token(&self) -> &AccessToken {
+        &self.access_token
+    }
+
+    /// The refresh token, if the server issued one.
+    pub fn refresh_token(&self) -> Option<&RefreshToken> {
+        self.refresh_token.as_ref()
+    }
+
+    /// When the access token expires, if the server said.
+    pub fn expires_at(&self) -> Option<SystemTime> {
+        self.access_token.expires_at()
+    }
+
+    /// The scopes granted (as the server reported them, or as requested when
+    /// it did not say).
+    pub fn scopes(&self) -> &[String] {
+        &self.scopes
+    }
+
+    pub(crate) fn original_nonce(&self) -> Option<&str> {
+        self.nonce.as_deref()
+    }
+
+    pub(crate) fn take_refresh_token(&mut self) -> Option<RefreshToken> {
+        self.refresh_token.take()
+    }
+}
+
+impl fmt::Debug for Tokens {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Tokens")
+            .field("claims", &self.claims)
+            .field("access_token", &self.access_token)
+            .field("refresh_token", &self.refresh_token)
+            .field("scopes", &self.scopes)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An access token obtained by token exchange (RFC 8693) for another audience.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ExchangedToken {
+    /// The new access token, scoped to the requested audience.
+    pub access_token: AccessToken,
+    /// The `issued_token_type`, `urn:ietf:params:oauth:token-type:access_token`
+    /// at Verys.
+    pub issued_token_type: String,
+}
+
+impl ExchangedToken {
+    pub(crate) fn new(access_token: AccessToken, issued_token_type: String) -> Self {
+        Self {
+            access_token,
+            issued_token_type,
+        }
+    }
+}
