@@ -15,9 +15,9 @@ use crate::config::{Config, Endpoints};
 use crate::error::Error;
 use crate::jwks::{JwksCache, JwksPolicy};
 use crate::kind::{ClientAuthMethod, ClientKind, Confidential, Public};
-use crate::transport::HttpConfig;
+use crate::transport::{Blocking, HttpConfig};
 
-/// Configures a [`Client`] (or, with the `async` feature, an `AsyncClient`).
+/// Configures a [`Client`] (or, with the `async` feature, an [`AsyncClient`](crate::AsyncClient)).
 ///
 /// Every setting is checked by [`ClientBuilder::build`], so a misconfigured
 /// client fails at start-up rather than at a user's first sign-in.
@@ -187,10 +187,21 @@ impl<K: ClientKind> ClientBuilder<K> {
 
     /// Checks the configuration and builds the blocking client.
     pub fn build(self) -> Result<Client<K>, Error> {
-        Ok(Client::from_config(Arc::new(self.into_config()?)))
+        let config = self.into_config()?;
+        let http = Blocking::new(config.http);
+        Ok(Client::with_http(Arc::new(config), http))
     }
 
-    pub(crate) fn into_config(self) -> Result<Config, Error> {
+    /// Checks the configuration and builds the async client.
+    #[cfg(feature = "async")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "async")))]
+    pub fn build_async(self) -> Result<crate::AsyncClient<K>, Error> {
+        let config = self.into_config()?;
+        let http = crate::transport::Async::new(config.http)?;
+        Ok(Client::with_http(Arc::new(config), http))
+    }
+
+    fn into_config(self) -> Result<Config, Error> {
         let issuer = parse_http_url(&self.issuer, "issuer")?;
         if issuer.query().is_some() || issuer.fragment().is_some() {
             return Err(Error::Config(

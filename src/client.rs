@@ -1,4 +1,4 @@
-//! [`Client`], the blocking client.
+//! [`Client`]: the flow methods every client has, and the blocking client.
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -12,24 +12,36 @@ use crate::jwks::FetchTicket;
 use crate::kind::ClientKind;
 use crate::protocol::{self, Operation, Started, Step};
 use crate::tokens::{AccessToken, ExchangedToken, Tokens};
-use crate::transport::BlockingHttp;
+use crate::transport::Blocking;
 
-/// A blocking Verys client of kind `K` ([`Public`](crate::Public) or
+pub(crate) mod sealed {
+    pub trait Sealed {}
+}
+
+/// How a client performs I/O: [`Blocking`], or [`Async`](crate::Async) with
+/// the `async` feature. Sealed.
+pub trait Transport: sealed::Sealed + Clone + Send + Sync + 'static {}
+
+/// A Verys client of kind `K` ([`Public`](crate::Public) or
 /// [`Confidential`](crate::Confidential)), built with [`Client::builder`].
+///
+/// `Client<K>` is the blocking client; [`AsyncClient<K>`](crate::AsyncClient)
+/// (feature `async`) is the same type with the async transport, and has the
+/// same methods as `async fn`s. Flow states work with both.
 ///
 /// Cheap to clone; clones share one connection pool and one JWKS cache, so
 /// build one client per service and share it.
-pub struct Client<K: ClientKind> {
-    config: Arc<Config>,
-    http: BlockingHttp,
+pub struct Client<K: ClientKind, T: Transport = Blocking> {
+    pub(crate) config: Arc<Config>,
+    pub(crate) http: T,
     _kind: PhantomData<fn() -> K>,
 }
 
-impl<K: ClientKind> Client<K> {
-    pub(crate) fn from_config(config: Arc<Config>) -> Self {
+impl<K: ClientKind, T: Transport> Client<K, T> {
+    pub(crate) fn with_http(config: Arc<Config>, http: T) -> Self {
         Self {
-            http: BlockingHttp::new(config.http),
             config,
+            http,
             _kind: PhantomData,
         }
     }
@@ -46,6 +58,24 @@ impl<K: ClientKind> Client<K> {
         AuthorizationRequest::new(&self.config)
     }
 
+    /// The issuer this client trusts.
+    pub fn issuer(&self) -> &str {
+        &self.config.issuer
+    }
+
+    /// This client's id.
+    pub fn client_id(&self) -> &str {
+        &self.config.client_id
+    }
+
+    /// The redirect URI sent with authorization requests.
+    pub fn redirect_uri(&self) -> &str {
+        &self.config.redirect_uri
+    }
+
+}
+
+impl<K: ClientKind> Client<K, Blocking> {
     /// Exchanges the code of a checked callback for tokens, sending the PKCE
     /// verifier kept in the flow state, and verifies the ID token (signature,
     /// `iss`, `aud`, `azp`, `exp`, `iat`, `nonce`, `at_hash`, `auth_time`).
@@ -96,21 +126,6 @@ impl<K: ClientKind> Client<K> {
         )))
     }
 
-    /// The issuer this client trusts.
-    pub fn issuer(&self) -> &str {
-        &self.config.issuer
-    }
-
-    /// This client's id.
-    pub fn client_id(&self) -> &str {
-        &self.config.client_id
-    }
-
-    /// The redirect URI sent with authorization requests.
-    pub fn redirect_uri(&self) -> &str {
-        &self.config.redirect_uri
-    }
-
     /// Drives an operation of the I/O-free core with the blocking stack.
     fn run<O: Operation>(&self, started: Result<Started<O>, Error>) -> Result<O::Output, Error> {
         let Started { mut step, mut op } = started?;
@@ -141,7 +156,7 @@ impl<K: ClientKind> Client<K> {
     }
 }
 
-impl<K: ClientKind> Clone for Client<K> {
+impl<K: ClientKind, T: Transport> Clone for Client<K, T> {
     fn clone(&self) -> Self {
         Self {
             config: Arc::clone(&self.config),
@@ -151,7 +166,7 @@ impl<K: ClientKind> Clone for Client<K> {
     }
 }
 
-impl<K: ClientKind> fmt::Debug for Client<K> {
+impl<K: ClientKind, T: Transport> fmt::Debug for Client<K, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Client")
             .field("kind", &K::NAME)

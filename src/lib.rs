@@ -4,6 +4,8 @@
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "async")]
+mod async_client;
 mod builder;
 mod claims;
 mod client;
@@ -27,7 +29,14 @@ pub mod testing;
 
 pub use builder::ClientBuilder;
 pub use claims::{Audience, IdTokenClaims};
-pub use client::Client;
+#[cfg(feature = "async")]
+#[cfg_attr(docsrs, doc(cfg(feature = "async")))]
+pub use async_client::AsyncClient;
+pub use client::{Client, Transport};
+#[cfg(feature = "async")]
+#[cfg_attr(docsrs, doc(cfg(feature = "async")))]
+pub use transport::Async;
+pub use transport::Blocking;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{Error, ServerError, TokenRule, TransportError, TransportErrorKind};
 pub use federation::ExternalToken;

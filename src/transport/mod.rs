@@ -1,0 +1,97 @@
+//! The one HTTP seam: plain request and response values that the I/O-free
+//! core produces and consumes, and the HTTP libraries that carry them (ureq
+//! for the blocking client, reqwest for the async one).
+
+use secrecy::SecretString;
+use std::fmt;
+use std::time::Duration;
+
+mod blocking;
+#[cfg(feature = "async")]
+mod nonblocking;
+
+pub use blocking::Blocking;
+#[cfg(feature = "async")]
+pub use nonblocking::Async;
+
+
+/// HTTP methods the Verys protocol uses from the back channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Method {
+    Get,
+    Post,
+}
+
+/// A request as the core wants it sent. Its `Authorization` header and its
+/// form body may hold secrets, so `Debug` shows neither.
+pub(crate) struct HttpRequest {
+    pub method: Method,
+    pub url: String,
+    pub authorization: Option<SecretString>,
+    /// `application/x-www-form-urlencoded` body.
+    pub form: Option<SecretString>,
+}
+
+impl HttpRequest {
+    pub(crate) fn get(url: &str) -> Self {
+        Self {
+            method: Method::Get,
+            url: url.to_owned(),
+            authorization: None,
+            form: None,
+        }
+    }
+
+    pub(crate) fn with_bearer(mut self, token: &str) -> Self {
+        self.authorization = Some(SecretString::from(format!("Bearer {token}")));
+        self
+    }
+}
+
+impl fmt::Debug for HttpRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpRequest")
+            .field("method", &self.method)
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A response as read from the wire, body already bounded by the size limit.
+#[derive(Debug)]
+pub(crate) struct HttpResponse {
+    pub status: u16,
+    pub content_type: Option<String>,
+    pub body: Vec<u8>,
+}
+
+impl HttpResponse {
+    pub(crate) fn new(status: u16, content_type: Option<&str>, body: Vec<u8>) -> Self {
+        Self {
+            status,
+            content_type: content_type.map(str::to_owned),
+            body,
+        }
+    }
+}
+
+/// Timeouts and limits of the back channel, shared by both HTTP stacks.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct HttpConfig {
+    pub timeout: Duration,
+    pub connect_timeout: Duration,
+    pub max_response_bytes: u64,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            max_response_bytes: 1024 * 1024,
+        }
+    }
+}
+
+pub(crate) const USER_AGENT: &str = concat!("verys-client/", env!("CARGO_PKG_VERSION"));
+
