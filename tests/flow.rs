@@ -1,0 +1,652 @@
+//! Every public method of both clients against the embedded Verys over real
+//! HTTP, including each error variant the server can provoke. Each scenario
+//! runs once per transport (see `common::scenarios!`).
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Flavor, callback, confidential_builder, manual_clock, public_builder, sign_in};
+use verys_client::testing::{IdTokenFault, RawResponse, VerysServer, seed};
+use verys_client::{ClientAuthMethod, Error, PendingAuth, Public, TokenRule, TransportErrorKind};
+
+scenarios!(
+    public_client_signs_in_with_pkce_and_no_secret,
+    confidential_client_signs_in_with_client_secret_post,
+    confidential_client_signs_in_with_client_secret_basic,
+    confidential_client_can_turn_pkce_off,
+    wrong_client_secret_is_a_token_request_error,
+    callback_error_from_the_server_is_kept,
+    replayed_code_is_refused_by_the_server,
+    flow_state_of_another_client_is_refused,
+    pending_auth_survives_a_serde_round_trip,
+    id_token_rules_name_the_broken_rule,
+    missing_at_hash_is_accepted_unless_required,
+    several_audiences_need_a_matching_azp,
+    unknown_kid_refetches_once_then_fails,
+    key_rotation_is_followed_by_one_refetch,
+    jwks_failure_is_a_jwks_error,
+    jwks_without_usable_key_is_no_usable_key,
+    old_keys_are_refetched_after_max_age,
+    refresh_rotates_and_the_old_refresh_token_dies,
+    refresh_that_changes_the_subject_is_refused,
+    refresh_with_revoked_token_fails,
+    token_exchange_returns_a_token_for_the_audience,
+    token_exchange_errors_keep_the_oauth_error,
+    federation_lists_and_fetches_external_tokens,
+    federation_reauthorization_is_its_own_error,
+    federation_unknown_token_is_an_endpoint_error,
+    html_error_page_gives_a_clear_error,
+    success_status_with_error_field_is_a_refusal,
+    wrong_shape_or_empty_body_is_an_invalid_response,
+    body_over_the_limit_is_not_read,
+    slow_server_times_out,
+    redirect_on_the_token_endpoint_is_not_followed,
+    unreachable_server_is_a_connect_error,
+    secrets_never_show_in_debug_display_or_errors,
+);
+
+fn public_client_signs_in_with_pkce_and_no_secret<F: Flavor>() {
+    let server = VerysServer::start();
+    let client = F::build(public_builder(&server)).unwrap();
+    let pending = client.authorize();
+    let url = url::Url::parse(pending.url()).unwrap();
+    let query: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+    let get = |name: &str| query.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    assert_eq!(get("response_type").as_deref(), Some("code"));
+    assert_eq!(get("client_id").as_deref(), Some(seed::PUBLIC_CLIENT_ID));
+    assert_eq!(get("redirect_uri").as_deref(), Some(seed::REDIRECT_URI));
+    assert_eq!(get("code_challenge_method").as_deref(), Some("S256"));
+    assert_eq!(get("code_challenge").map(|c| c.len()), Some(43));
+    assert_eq!(get("state").map(|s| s.len()), Some(43));
+    assert_eq!(get("nonce").map(|s| s.len()), Some(43));
+    let received = pending.receive(&server.login(url.as_str())).unwrap();
+    let tokens = F::exchange_code(&client, received).unwrap();
+
+    let claims = tokens.claims();
+    assert_eq!(tokens.sub(), seed::USER_SUB);
+    assert_eq!(claims.email.as_deref(), Some(seed::USER_EMAIL));
+    assert_eq!(claims.email_verified, Some(true));
+    assert_eq!(claims.name.as_deref(), Some("Ada Lovelace"));
+    assert_eq!(claims.given_name.as_deref(), Some("Ada"));
+    assert_eq!(claims.family_name.as_deref(), Some("Lovelace"));
+    assert_eq!(claims.roles, ["admin", "reader"]);
+    assert!(claims.auth_time.is_some());
+    assert_eq!(
+        claims.get("origination"),
+        Some(serde_json::json!("2024-05-01T12:00:00+00:00"))
+    );
+    assert!(!tokens.access_token().is_expired());
+    let lifetime = tokens
+        .expires_at()
+        .unwrap()
+        .duration_since(std::time::SystemTime::now())
+        .unwrap();
+    assert!(lifetime > Duration::from_secs(290) && lifetime <= Duration::from_secs(300));
+    assert!(tokens.refresh_token().is_some());
+    assert!(tokens.scopes().iter().any(|s| s == "openid"));
+    assert_eq!(tokens.id_token().split('.').count(), 3);
+}
+
+fn confidential_client_signs_in_with_client_secret_post<F: Flavor>() {
+    let server = VerysServer::start();
+    let client = F::build(confidential_builder(&server)).unwrap();
+    let tokens = sign_in::<F, _>(&server, &client);
+    assert_eq!(tokens.sub(), seed::USER_SUB);
+    assert_eq!(server.token_requests("authorization_code"), 1);
+}
+
+fn confidential_client_signs_in_with_client_secret_basic<F: Flavor>() {
+    let server = VerysServer::start();
+    let builder = confidential_builder(&server).auth_method(ClientAuthMethod::ClientSecretBasic);
+    let client = F::build(builder).unwrap();
+    assert_eq!(sign_in::<F, _>(&server, &client).sub(), seed::USER_SUB);
+}
+
+fn confidential_client_can_turn_pkce_off<F: Flavor>() {
+    let server = VerysServer::start();
+    let client = F::build(confidential_builder(&server).pkce(false)).unwrap();
+    let pending = client.authorize();
+    assert!(!pending.url().contains("code_challenge"));
+    let callback_url = server.login(pending.url());
+    let received = pending.receive(&callback_url).unwrap();
+    assert_eq!(F::exchange_code(&client, received).unwrap().sub(), seed::USER_SUB);
+}
+
+fn wrong_client_secret_is_a_token_request_error<F: Flavor>() {
+    let server = VerysServer::start();
+    let builder = verys_client::Client::builder(server.issuer(), seed::CONFIDENTIAL_CLIENT_ID)
+        .redirect_uri(seed::REDIRECT_URI)
+        .client_secret("not-the-secret");
+    let client = F::build(builder).unwrap();
+    match F::exchange_code(&client, callback(&server, &client)) {
+        Err(Error::TokenRequest(error)) => {
+            assert_eq!(error.status, 401);
+            assert_eq!(error.error(), Some("invalid_client"));
+        }
+        other => panic!("expected invalid_client, got {other:?}"),
+    }
+}
+
+fn callback_error_from_the_server_is_kept<F: Flavor>() {
+    let server = VerysServer::start();
+    let client = F::build(public_builder(&server)).unwrap();
+    server.set_authorize_error(Some(("access_denied".into(), "The user said no".into())));
+    let pending = client.authorize();
+    let callback_url = server.login(pending.url());
+    match pending.receive(&callback_url) {
+        Err(Error::Callback { error, description }) => {
+            assert_eq!(error, "access_denied");
+            assert_eq!(description.as_deref(), Some("The user said no"));
+        }
+        other => panic!("expected a callback error, got {other:?}"),
+    }
+}
+
+fn replayed_code_is_refused_by_the_server<F: Flavor>() {
+    let server = VerysServer::start();
+    let client = F::build(public_builder(&server)).unwrap();
+    let pending = client.authorize();
+    let stored = serde_json::to_string(&pending).unwrap();
+    let callback_url = server.login(pending.url());
+    let first = pending.receive(&callback_url).unwrap();
+    F::exchange_code(&client, first).unwrap();
+    let copy: PendingAuth<Public> = serde_json::from_str(&stored).unwrap();
+    let second = copy.receive(&callback_url).unwrap();
+    match F::exchange_code(&client, second) {
+        Err(Error::TokenRequest(error)) => {
+            assert_eq!(error.status, 400);
+            assert_eq!(error.error(), Some("invalid_grant"));
+        }
+        other => panic!("expected invalid_grant, got {other:?}"),
+    }
+}
+
+fn flow_state_of_another_client_is_refused<F: Flavor>() {
+    let server = VerysServer::start();
+    let other_server = VerysServer::start();
+    let client = F::build(public_builder(&server)).unwrap();
+    let other = F::build(public_builder(&other_server)).unwrap();
+    let received = callback(&server, &client);
+    assert!(matches!(
+        F::exchange_code(&other, received),
+        Err(Error::ClientMismatch)
+    ));
+    assert_eq!(other_server.token_requests("authorization_code"), 0);
+}
+
+fn pending_auth_survives_a_serde_round_trip<F: Flavor>() {
+    let server = VerysServer::start();
+    let client = F::build(confidential_builder(&server)).unwrap();
+    let pending = client.authorize();
+    let url = pending.url().to_owned();
+    let stored = serde_json::to_value(&pending).unwrap();
+    drop(pending);
+    let restored: PendingAuth<verys_client::Confidential> = serde_json::from_value(stored.clone()).unwrap();
+    assert_eq!(restored.url(), url);
+    let received = restored.receive(&server.login(&url)).unwrap();
+    assert_eq!(F::exchange_code(&client, received).unwrap().sub(), seed::USER_SUB);
+    // A confidential flow state is not a public one, even through a store.
+    let as_public = serde_json::from_value::<PendingAuth<Public>>(stored);
+    assert!(as_public.unwrap_err().to_string().contains("confidential"));
+}
+
+fn id_token_rules_name_the_broken_rule<F: Flavor>() {
+    let server = VerysServer::start();
+    let client = F::build(confidential_builder(&server)).unwrap();
+    let cases: Vec<(IdTokenFault, fn(&Error) -> bool)> = vec![
+        (IdTokenFault::WrongNonce, |e| matches!(e, Error::NonceMismatch)),
+        (IdTokenFault::NoNonce, |e| matches!(e, Error::NonceMismatch)),
+        (IdTokenFault::WrongAudience, |e| {
+            matches!(e, Error::InvalidIdToken(TokenRule::Audience))
+        }),
+        (IdTokenFault::WrongIssuer, |e| {
+            matches!(e, Error::InvalidIdToken(TokenRule::Issuer))
+        }),
+        (IdTokenFault::Expired, |e| {
+            matches!(e, Error::InvalidIdToken(TokenRule::Expired))
+        }),
+        (IdTokenFault::IssuedInFuture, |e| {
+            matches!(e, Error::InvalidIdToken(TokenRule::IssuedInFuture))
+        }),
+        (IdTokenFault::BadSignature, |e| {
+            matches!(e, Error::InvalidIdToken(TokenRule::Signature))
+        }),
+        (IdTokenFault::SignedByOtherKey, |e| {
+            matches!(e, Error::InvalidIdToken(TokenRule::Signature))
+        }),
+        (IdTokenFault::BadAtHash, |e| {
+            matches!(e, Error::InvalidIdToken(TokenRule::AccessTokenHash))
+        }),
+        (IdTokenFault::AlgNone, |e| {
+            matches!(e, Error::InvalidIdToken(TokenRule::Algorithm(Some(alg))) if alg == "none")
+        }),
+        (IdTokenFault::AlgHs256, |e| {
+            matches!(e, Error::InvalidIdToken(TokenRule::Algorithm(Some(alg))) if alg == "HS256")
+        }),
+        (IdTokenFault::AlgRs256, |e| {
+            matches!(e, Error::InvalidIdToken(TokenRule::Algorithm(Some(alg))) if alg == "RS256")
+        }),
+        (IdTokenFault::NoAlg, |e| {
+            matches!(e, Error::InvalidIdToken(TokenRule::Algorithm(None)))
+        }),
+    ];
+    for (fault, expected) in cases {
+        let name = format!("{fault:?}");
+        server.set_id_token_fault(Some(fault));
+        let result = F::exchange_code(&client, callback(&server, &client));
+        match result {
+            Err(error) => assert!(expected(&error), "{name}: wrong error {error:?}"),
+            Ok(_) => panic!("{name}: a broken id token was accepted"),
+        }
+    }
+    server.set_id_token_fault(None);
+    assert!(F::exchange_code(&client, callback(&server, &client)).is_ok());
+}
+
+fn missing_at_hash_is_accepted_unless_required<F: Flavor>() {
+    let server = VerysServer::start();
+    server.set_id_token_fault(Some(IdTokenFault::NoAtHash));
+    let lenient = F::build(confidential_builder(&server)).unwrap();
+    assert!(F::exchange_code(&lenient, callback(&server, &lenient)).is_ok());
+    let strict = F::build(confidential_builder(&server).require_at_hash(true)).unwrap();
+    assert!(matches!(
+        F::exchange_code(&strict, callback(&server, &strict)),
+        Err(Error::InvalidIdToken(TokenRule::MissingAccessTokenHash))
+    ));
+}
+
+fn several_audiences_need_a_matching_azp<F: Flavor>() {
+    let server = VerysServer::start();
+    let client = F::build(confidential_builder(&server)).unwrap();
+    server.set_id_token_fault(Some(IdTokenFault::AudArrayWithAzp));
+    assert!(F::exchange_code(&client, callback(&server, &client)).is_ok());
+    for fault in [IdTokenFault::AudArrayWithClient, IdTokenFault::WrongAzp] {
+        server.set_id_token_fault(Some(fault));
+        assert!(matches!(
+            F::exchange_code(&client, callback(&server, &client)),
+            Err(Error::InvalidIdToken(TokenRule::AuthorizedParty))
+        ));
+    }
+}
+
+fn unknown_kid_refetches_once_then_fails<F: Flavor>() {
+    let server = VerysServer::start();
+    let clock = manual_clock();
+    let client = F::build(confidential_builder(&server).clock(clock.clone())).unwrap();
+    sign_in::<F, _>(&server, &client);
+    assert_eq!(server.jwks_fetches(), 1);
+    server.set_id_token_fault(Some(IdTokenFault::UnknownKid));
+    clock.advance(31);
+    server.set_clock_offset(31);
+    assert!(matches!(
+        F::exchange_code(&client, callback(&server, &client)),
+        Err(Error::InvalidIdToken(TokenRule::UnknownKeyId))
+    ));
+    assert_eq!(server.jwks_fetches(), 2, "one refetch for the unknown kid");
+    // Within the cooldown a second unknown kid does not fetch again.
+    assert!(matches!(
+        F::exchange_code(&client, callback(&server, &client)),
+        Err(Error::InvalidIdToken(TokenRule::UnknownKeyId))
+    ));
+    assert_eq!(server.jwks_fetches(), 2);
+}
+
+fn key_rotation_is_followed_by_one_refetch<F: Flavor>() {
+    let server = VerysServer::start();
+    let clock = manual_clock();
+    let client = F::build(confidential_builder(&server).clock(clock.clone())).unwrap();
+    sign_in::<F, _>(&server, &client);
+    sign_in::<F, _>(&server, &client);
+    assert_eq!(server.jwks_fetches(), 1, "the key is cached");
+    server.rotate_key();
+    // Past the refetch cooldown, on both sides.
+    clock.advance(31);
+    server.set_clock_offset(31);
+    sign_in::<F, _>(&server, &client);
+    sign_in::<F, _>(&server, &client);
+    assert_eq!(server.jwks_fetches(), 2, "one refetch for the new kid");
+}
+
+fn jwks_failure_is_a_jwks_error<F: Flavor>() {
+    let server = VerysServer::start();
+    server.set_jwks_failure(true);
+    let client = F::build(confidential_builder(&server)).unwrap();
+    match F::exchange_code(&client, callback(&server, &client)) {
+        Err(Error::JwksFetch(reason)) => assert!(reason.contains("500"), "{reason}"),
+        other => panic!("expected a jwks error, got {other:?}"),
+    }
+}
+
+fn jwks_without_usable_key_is_no_usable_key<F: Flavor>() {
+    let server = VerysServer::start();
+    server.set_jwks_body(Some(
+        r#"{"keys":[{"kty":"RSA","kid":"r1","n":"AQAB","e":"AQAB"},{"kty":"OKP","crv":"X25519","kid":"x","x":"AAAA"}]}"#.into(),
+    ));
+    let client = F::build(confidential_builder(&server)).unwrap();
+    assert!(matches!(
+        F::exchange_code(&client, callback(&server, &client)),
+        Err(Error::NoUsableKey)
+    ));
+}
+
+fn old_keys_are_refetched_after_max_age<F: Flavor>() {
+    let server = VerysServer::start();
+    let clock = manual_clock();
+    let builder = confidential_builder(&server)
+        .clock(clock.clone())
+        .jwks_max_age(Duration::from_secs(600));
+    let client = F::build(builder).unwrap();
+    sign_in::<F, _>(&server, &client);
+    // Server and client clocks move together, so tokens stay valid.
+    clock.advance(599);
+    server.set_clock_offset(599);
+    sign_in::<F, _>(&server, &client);
+    assert_eq!(server.jwks_fetches(), 1);
+    clock.advance(2);
+    server.set_clock_offset(601);
+    sign_in::<F, _>(&server, &client);
+    assert_eq!(server.jwks_fetches(), 2);
+}
+
+fn refresh_rotates_and_the_old_refresh_token_dies<F: Flavor>() {
+    let server = VerysServer::start();
+    let client = F::build(confidential_builder(&server)).unwrap();
+    let tokens = sign_in::<F, _>(&server, &client);
+    assert!(tokens.claims().nonce.is_some());
+    let refreshed = F::refresh(&client, &tokens).unwrap();
+    assert_eq!(refreshed.sub(), tokens.sub());
+    assert!(refreshed.claims().nonce.is_none(), "verys drops the nonce on refresh");
+    assert_ne!(
+        refreshed.refresh_token().unwrap().expose_secret(),
+        tokens.refresh_token().unwrap().expose_secret()
+    );
+    match F::refresh(&client, &tokens) {
+        Err(Error::TokenRequest(error)) => {
+            assert_eq!(error.error(), Some("invalid_grant"));
+            assert_eq!(
+                error.description.as_deref(),
+                Some("Refresh token is revoked or expired")
+            );
+        }
+        other => panic!("expected invalid_grant, got {other:?}"),
+    }
+    let again = F::refresh(&client, &refreshed).unwrap();
+    assert_eq!(again.sub(), seed::USER_SUB);
+    assert_eq!(server.token_requests("refresh_token"), 3);
+}
+
+fn refresh_that_changes_the_subject_is_refused<F: Flavor>() {
+    let server = VerysServer::start();
+    let client = F::build(confidential_builder(&server)).unwrap();
+    let tokens = sign_in::<F, _>(&server, &client);
+    server.set_id_token_fault(Some(IdTokenFault::WrongSub));
+    assert!(matches!(
+        F::refresh(&client, &tokens),
+        Err(Error::InvalidIdToken(TokenRule::Changed("subject")))
+    ));
+}
+
+fn refresh_with_revoked_token_fails<F: Flavor>() {
+    let server = VerysServer::start();
+    let client = F::build(public_builder(&server)).unwrap();
+    let tokens = sign_in::<F, _>(&server, &client);
+    server.revoke_all_refresh_tokens();
+    match F::refresh(&client, &tokens) {
+        Err(Error::TokenRequest(error)) => assert_eq!(error.error(), Some("invalid_grant")),
+        other => panic!("expected invalid_grant, got {other:?}"),
+    }
+}
+
+fn token_exchange_returns_a_token_for_the_audience<F: Flavor>() {
+    let server = VerysServer::start();
+    let client = F::build(confidential_builder(&server)).unwrap();
+    let tokens = sign_in::<F, _>(&server, &client);
+    let exchanged = F::exchange_token(&client, tokens.access_token(), seed::API_CLIENT_ID).unwrap();
+    assert_eq!(
+        exchanged.issued_token_type,
+        "urn:ietf:params:oauth:token-type:access_token"
+    );
+    assert!(!exchanged.access_token.is_expired());
+    assert!(exchanged.access_token.expires_at().is_some());
+    let claims = payload(exchanged.access_token.expose_secret());
+    assert_eq!(claims["aud"], seed::API_CLIENT_ID);
+    assert_eq!(claims["sub"], seed::USER_SUB);
+}
+
+fn payload(jwt: &str) -> serde_json::Value {
+    use base64::Engine as _;
+    let segment = jwt.split('.').nth(1).unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(segment).unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+fn token_exchange_errors_keep_the_oauth_error<F: Flavor>() {
+    let server = VerysServer::start();
+    let client = F::build(confidential_builder(&server)).unwrap();
+    let tokens = sign_in::<F, _>(&server, &client);
+    let refused = |audience: &str| match F::exchange_token(&client, tokens.access_token(), audience) {
+        Err(Error::TokenRequest(error)) => (error.status, error.error.unwrap_or_default()),
+        other => panic!("expected a refusal for {audience}, got {other:?}"),
+    };
+    assert_eq!(refused("no-such-client"), (400, "invalid_target".into()));
+    assert_eq!(refused(seed::UNCONSENTED_CLIENT_ID), (403, "access_denied".into()));
+    let narrow = F::build(public_builder(&server).scopes(["openid", "profile"])).unwrap();
+    let narrow_tokens = sign_in::<F, _>(&server, &narrow);
+    match F::exchange_token(&narrow, narrow_tokens.access_token(), seed::API_CLIENT_ID) {
+        Err(Error::TokenRequest(error)) => {
+            assert_eq!((error.status, error.error()), (403, Some("insufficient_scope")));
+        }
+        other => panic!("expected insufficient_scope, got {other:?}"),
+    }
+}
+
+fn federation_lists_and_fetches_external_tokens<F: Flavor>() {
+    let server = VerysServer::start();
+    let client = F::build(public_builder(&server)).unwrap();
+    let tokens = sign_in::<F, _>(&server, &client);
+    let all = F::external_tokens(&client, tokens.access_token()).unwrap();
+    let github = all
+        .iter()
+        .find(|t| t.provider_id == "github")
+        .expect("the github token is listed");
+    assert_eq!(github.token_id, seed::GITHUB_TOKEN_ID);
+    assert!(all.iter().any(|t| t.provider_id == "gitlab"));
+    let one = F::external_token(&client, tokens.access_token(), seed::GITHUB_TOKEN_ID).unwrap();
+    assert_eq!(one.subject, "ada-gh");
+    assert_eq!(one.token_type, "Bearer");
+    assert_eq!(one.email.as_deref(), Some("ada@users.github.example"));
+    assert_eq!(one.expose_secret(), "gho_embedded_github_token");
+    let expires_in = one
+        .expires_at
+        .unwrap()
+        .duration_since(std::time::SystemTime::now())
+        .unwrap();
+    assert!(expires_in > Duration::from_secs(3000) && expires_in <= Duration::from_secs(3600));
+}
+
+fn federation_reauthorization_is_its_own_error<F: Flavor>() {
+    let server = VerysServer::start();
+    let client = F::build(public_builder(&server)).unwrap();
+    let tokens = sign_in::<F, _>(&server, &client);
+    match F::external_token(&client, tokens.access_token(), seed::GITLAB_TOKEN_ID) {
+        Err(Error::ExternalReauth { provider_id, .. }) => assert_eq!(provider_id, "gitlab"),
+        other => panic!("expected re-authorization, got {other:?}"),
+    }
+}
+
+fn federation_unknown_token_is_an_endpoint_error<F: Flavor>() {
+    let server = VerysServer::start();
+    let client = F::build(public_builder(&server)).unwrap();
+    let tokens = sign_in::<F, _>(&server, &client);
+    let unknown = "00000000-0000-4000-8000-000000000000";
+    match F::external_token(&client, tokens.access_token(), unknown) {
+        Err(Error::Endpoint { endpoint, error }) => {
+            assert_eq!(endpoint, "federation");
+            assert_eq!(error.status, 404);
+            assert_eq!(error.error(), Some("External token not found"));
+        }
+        other => panic!("expected 404, got {other:?}"),
+    }
+    // A token id that is not a path segment cannot escape the federation path.
+    assert!(matches!(
+        F::external_token(&client, tokens.access_token(), "../token"),
+        Err(Error::Endpoint { .. })
+    ));
+    assert_eq!(server.requests("/token"), 1);
+}
+
+fn token_endpoint_answering<F: Flavor>(response: RawResponse) -> (VerysServer, Result<verys_client::Tokens, Error>) {
+    let server = VerysServer::start();
+    let client = F::build(confidential_builder(&server).max_response_bytes(64 * 1024)).unwrap();
+    let received = callback(&server, &client);
+    server.override_response("/token", Some(response));
+    let result = F::exchange_code(&client, received);
+    (server, result)
+}
+
+fn html_error_page_gives_a_clear_error<F: Flavor>() {
+    let page = "<html><body><h1>502 Bad Gateway</h1></body></html>";
+    let (_server, result) = token_endpoint_answering::<F>(RawResponse::new(502, "text/html", page));
+    match result {
+        Err(Error::TokenRequest(error)) => {
+            assert_eq!(error.status, 502);
+            assert_eq!(error.error, None);
+            assert_eq!(error.content_type.as_deref(), Some("text/html"));
+            assert_eq!(
+                Error::TokenRequest(error).to_string(),
+                "token request failed: http 502 with a non-oauth body (text/html)"
+            );
+        }
+        other => panic!("expected a 502 refusal, got {other:?}"),
+    }
+}
+
+fn success_status_with_error_field_is_a_refusal<F: Flavor>() {
+    let body = r#"{"error":"server_error","error_description":"try later"}"#;
+    let (_server, result) = token_endpoint_answering::<F>(RawResponse::new(200, "application/json", body));
+    match result {
+        Err(Error::TokenRequest(error)) => {
+            assert_eq!((error.status, error.error()), (200, Some("server_error")));
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+fn wrong_shape_or_empty_body_is_an_invalid_response<F: Flavor>() {
+    for body in [
+        "",
+        "[]",
+        r#"{"access_token": 42, "token_type": "Bearer"}"#,
+        r#"{"access_token": "a", "token_type": "Bearer", "expires_in": "soon", "id_token": "x"}"#,
+        r#"{"access_token": "a", "token_type": "mac", "id_token": "x"}"#,
+        r#"{"access_token": "a", "token_type": "Bearer"}"#,
+    ] {
+        let (_server, result) = token_endpoint_answering::<F>(RawResponse::new(200, "application/json", body));
+        match result {
+            Err(Error::InvalidResponse { endpoint, .. }) => assert_eq!(endpoint, "token", "{body}"),
+            other => panic!("{body}: expected an invalid response, got {other:?}"),
+        }
+    }
+}
+
+fn body_over_the_limit_is_not_read<F: Flavor>() {
+    let huge = format!(r#"{{"access_token":"{}"}}"#, "a".repeat(1024 * 1024));
+    let (_server, result) = token_endpoint_answering::<F>(RawResponse::new(200, "application/json", huge));
+    match result {
+        Err(Error::Transport(error)) => assert_eq!(error.kind, TransportErrorKind::BodyTooLarge),
+        other => panic!("expected body too large, got {other:?}"),
+    }
+}
+
+fn slow_server_times_out<F: Flavor>() {
+    let server = VerysServer::start();
+    let client = F::build(confidential_builder(&server).timeout(Duration::from_millis(300))).unwrap();
+    let received = callback(&server, &client);
+    server.set_response_delay("/token", Some(Duration::from_secs(3)));
+    let started = std::time::Instant::now();
+    match F::exchange_code(&client, received) {
+        Err(Error::Transport(error)) => assert_eq!(error.kind, TransportErrorKind::Timeout),
+        other => panic!("expected a timeout, got {other:?}"),
+    }
+    // Not a timing assertion on speed: only that the client did not wait for
+    // the server's full delay.
+    assert!(started.elapsed() < Duration::from_secs(3));
+}
+
+fn redirect_on_the_token_endpoint_is_not_followed<F: Flavor>() {
+    let redirect = RawResponse::new(302, "text/plain", "").header("location", "http://127.0.0.1:9/steal");
+    let (server, result) = token_endpoint_answering::<F>(redirect);
+    match result {
+        Err(Error::TokenRequest(error)) => assert_eq!(error.status, 302),
+        other => panic!("expected the 302 as a refusal, got {other:?}"),
+    }
+    assert_eq!(server.requests("/token"), 1);
+}
+
+fn unreachable_server_is_a_connect_error<F: Flavor>() {
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let server = VerysServer::start();
+    let builder = verys_client::Client::builder(format!("http://127.0.0.1:{port}"), seed::PUBLIC_CLIENT_ID)
+        .redirect_uri(seed::REDIRECT_URI);
+    let client = F::build(builder).unwrap();
+    let real = F::build(public_builder(&server)).unwrap();
+    let tokens = sign_in::<F, _>(&server, &real);
+    match F::external_tokens(&client, tokens.access_token()) {
+        Err(Error::Transport(error)) => assert_eq!(error.kind, TransportErrorKind::Connect),
+        other => panic!("expected a connect error, got {other:?}"),
+    }
+}
+
+fn secrets_never_show_in_debug_display_or_errors<F: Flavor>() {
+    let server = VerysServer::start();
+    let client = F::build(confidential_builder(&server)).unwrap();
+    let builder_debug = format!("{:?}", confidential_builder(&server));
+    let pending = client.authorize();
+    let stored = serde_json::to_value(&pending).unwrap();
+    let verifier = stored["code_verifier"].as_str().unwrap().to_owned();
+    let pending_debug = format!("{pending:?}");
+    let received = pending.receive(&server.login(stored["url"].as_str().unwrap())).unwrap();
+    let received_debug = format!("{received:?}");
+    let tokens = F::exchange_code(&client, received).unwrap();
+    let access = tokens.access_token().expose_secret().to_owned();
+    let refresh = tokens.refresh_token().unwrap().expose_secret().to_owned();
+    let external = F::external_token(&client, tokens.access_token(), seed::GITHUB_TOKEN_ID).unwrap();
+    let texts = [
+        format!("{client:?}"),
+        builder_debug,
+        pending_debug,
+        received_debug,
+        format!("{tokens:?}"),
+        format!("{:?}", tokens.access_token()),
+        format!("{}", tokens.access_token()),
+        format!("{:?}", tokens.refresh_token().unwrap()),
+        format!("{}", tokens.refresh_token().unwrap()),
+        format!("{external:?}"),
+    ];
+    let secrets = [
+        seed::CONFIDENTIAL_CLIENT_SECRET,
+        verifier.as_str(),
+        access.as_str(),
+        refresh.as_str(),
+        external.expose_secret(),
+    ];
+    for text in &texts {
+        assert!(text.contains("REDACTED") || text.contains("Client"), "{text}");
+        for secret in secrets {
+            assert!(!text.contains(secret), "a secret leaked into {text}");
+        }
+    }
+    // Errors after real use of the secrets quote none of them.
+    let refreshed = F::refresh(&client, &tokens).unwrap();
+    let error = F::refresh(&client, &tokens).unwrap_err();
+    drop(refreshed);
+    for text in [format!("{error}"), format!("{error:?}")] {
+        for secret in secrets {
+            assert!(!text.contains(secret), "a secret leaked into {text}");
+        }
+    }
+}
