@@ -264,12 +264,14 @@ impl<K: ClientKind> PendingAuth<K> {
 /// A callback URL or query string as name/value pairs, percent-decoded.
 fn callback_params(callback: &str) -> Result<Vec<(String, String)>, Error> {
     let callback = callback.trim();
-    let query = if callback.contains("://") {
-        let url =
-            Url::parse(callback).map_err(|error| Error::MalformedCallback(error.to_string()))?;
-        url.query().unwrap_or_default().to_owned()
-    } else {
-        callback.strip_prefix('?').unwrap_or(callback).to_owned()
+    let query = match callback.strip_prefix('?') {
+        Some(query) => query.to_owned(),
+        None => match Url::parse(callback) {
+            Ok(url) => url.query().unwrap_or_default().to_owned(),
+            // Not a URL of its own (no scheme): the query string alone.
+            Err(url::ParseError::RelativeUrlWithoutBase) => callback.to_owned(),
+            Err(error) => return Err(Error::MalformedCallback(error.to_string())),
+        },
     };
     Ok(url::form_urlencoded::parse(query.as_bytes())
         .map(|(name, value)| (name.into_owned(), value.into_owned()))

@@ -1,0 +1,409 @@
+//! An embedded Verys: a real OAuth 2.0 / OpenID Connect server on `127.0.0.1`, for tests.
+//!
+//! [`VerysServer::start`] binds a free port and serves the Verys wire protocol: discovery, JWKS,
+//! `/authorize`, `/token` (authorization code with PKCE, refresh with rotation, RFC 8693 token
+//! exchange), `/userinfo`, revocation, RP-initiated logout and the `/federation` routes. It signs
+//! with its own Ed25519 key, knows the clients and users of [`seed`], and logs a user in without
+//! a browser ([`VerysServer::login`]). Fault switches make it misbehave in every way a client must
+//! survive: broken tokens ([`IdTokenFault`]), key rotation, a failing or hostile JWKS, error
+//! redirects, canned responses, slow answers and a skewed clock.
+//!
+//! ```
+//! use verys_client::testing::{VerysServer, seed};
+//!
+//! let server = VerysServer::start();
+//! let authorize_url = format!(
+//!     "{}/authorize?response_type=code&client_id={}&redirect_uri={}&scope=openid%20email&state=xyz",
+//!     server.issuer(),
+//!     seed::CONFIDENTIAL_CLIENT_ID,
+//!     seed::REDIRECT_URI,
+//! );
+//! // What the browser would come back with: `REDIRECT_URI?code=...&state=xyz`.
+//! let callback = server.login(&authorize_url);
+//! assert!(callback.starts_with(seed::REDIRECT_URI));
+//! assert!(callback.contains("code=") && callback.ends_with("state=xyz"));
+//! ```
+//!
+//! # Behaviour worth knowing
+//!
+//! - **Login.** `/authorize` acts as if the browser had a session: the user is the one whose email
+//!   is in `login_hint`, otherwise Ada ([`seed::USER_EMAIL`]); an unknown `login_hint` redirects
+//!   with `error=access_denied`. Consent is automatic; `prompt` and `max_age` are validated but
+//!   every login counts as fresh (`auth_time` is the time of the request).
+//! - **Redirect URIs.** Every client has [`seed::REDIRECT_URI`] registered; the public client
+//!   also accepts any RFC 8252 loopback URI `http://127.0.0.1:{any port}/{any path}` (native apps
+//!   choose their port at run time). Post-logout redirect URIs follow the same rule.
+//! - **Client authentication.** HTTP Basic is checked first, with the credentials taken verbatim
+//!   after base64 decoding (no form-decoding of `client_id:client_secret`), split at the first
+//!   `:`; otherwise `client_id` and `client_secret` form fields. Sending a secret both ways is an
+//!   `invalid_request`.
+//! - **Guessed rules.** Where the protocol is silent this server guesses, and says so here: a
+//!   federation token is visible to a caller when the access token's `scopes` contain the
+//!   provider's id (`github`, `gitlab`); exchanged tokens keep the subject token's scopes; refresh
+//!   tokens never expire by time (only by rotation, revocation, code replay or logout);
+//!   `/userinfo`, `/federation` and token exchange accept any unexpired access token this server
+//!   signed with a key its JWKS publishes, whatever its `aud`; `/federation/initiate` has no
+//!   upstream, so it (re)links the provider for the session's user at once (this clears the
+//!   `gitlab` token's need for re-authorization) and redirects straight back with `provider_id`
+//!   (and `state` if one was sent).
+//! - **Verification by the server itself.** Token exchange, `/userinfo`, `/federation` and
+//!   `id_token_hint` check tokens against the keys the JWKS currently publishes, so after
+//!   [`rotate_key`](VerysServer::rotate_key) tokens signed with the old key are refused, and
+//!   tokens broken by [`set_access_token_fault`](VerysServer::set_access_token_fault) usually are.
+//! - **Malformed requests** get the protocol's JSON errors, never a dropped connection: wrong
+//!   methods 405, unknown paths 404, non-form bodies `invalid_request`, and a bug in the server
+//!   500 `{"error": "Internal Server Error"}`.
+//! - **Concurrency.** Eight worker threads answer requests, so concurrent clients (and slow
+//!   responses from [`set_response_delay`](VerysServer::set_response_delay)) do not serialise.
+//!   Dropping the [`VerysServer`] stops them, after any request in progress is answered.
+
+mod authorize;
+mod claims;
+mod clock;
+mod directory;
+mod faults;
+mod federation;
+mod ids;
+mod routes;
+pub mod seed;
+mod session;
+mod signer;
+mod state;
+mod token;
+mod userinfo;
+mod wire;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+use serde_json::Value;
+
+pub use faults::{IdTokenFault, RawResponse, TokenEdit};
+use signer::Key;
+use state::Shared;
+
+const WORKERS: usize = 8;
+
+/// A running embedded Verys. See the [module documentation](self).
+///
+/// It is `Send` and `Sync`, so one server can be shared by the threads of a test. Dropping it
+/// shuts the server down.
+pub struct VerysServer {
+    shared: Arc<Shared>,
+    http: Arc<tiny_http::Server>,
+    stopping: Arc<AtomicBool>,
+    workers: Vec<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for VerysServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerysServer")
+            .field("issuer", &self.shared.issuer)
+            .finish_non_exhaustive()
+    }
+}
+
+impl VerysServer {
+    /// Starts a server on `127.0.0.1` with a port chosen by the operating system.
+    ///
+    /// # Panics
+    ///
+    /// If no port can be bound on `127.0.0.1`, or a worker thread cannot be spawned: a test
+    /// cannot go on without its server.
+    pub fn start() -> VerysServer {
+        let http = tiny_http::Server::http("127.0.0.1:0")
+            .unwrap_or_else(|e| panic!("VerysServer: cannot bind 127.0.0.1:0: {e}"));
+        let port = http
+            .server_addr()
+            .to_ip()
+            .map(|addr| addr.port())
+            .unwrap_or_else(|| panic!("VerysServer: the listener has no IP address"));
+        let shared = Arc::new(Shared::new(format!("http://127.0.0.1:{port}")));
+        let http = Arc::new(http);
+        let stopping = Arc::new(AtomicBool::new(false));
+        let workers = (0..WORKERS)
+            .map(|i| {
+                let (shared, http, stopping) = (shared.clone(), http.clone(), stopping.clone());
+                thread::Builder::new()
+                    .name(format!("verys-embedded-{i}"))
+                    .spawn(move || {
+                        loop {
+                            match http.recv() {
+                                Ok(request) => routes::serve(&shared, request),
+                                // `recv` also fails on accept errors, which must not stop a worker.
+                                Err(_) if stopping.load(Ordering::SeqCst) => break,
+                                Err(_) => thread::sleep(Duration::from_millis(10)),
+                            }
+                        }
+                    })
+                    .unwrap_or_else(|e| panic!("VerysServer: cannot spawn a worker thread: {e}"))
+            })
+            .collect();
+        VerysServer {
+            shared,
+            http,
+            stopping,
+            workers,
+        }
+    }
+
+    /// The issuer, `http://127.0.0.1:PORT` without a trailing slash: the base URL of every
+    /// endpoint and the `iss` of every token.
+    pub fn issuer(&self) -> String {
+        self.shared.issuer.clone()
+    }
+
+    /// Logs the default user (Ada, or the one named by the URL's `login_hint`) in, the way a
+    /// browser would: sends a real `GET` to `authorize_url` (a URL of this server's `/authorize`,
+    /// as a client built it) and returns the redirect's `Location` — the callback URL with `code`
+    /// and `state`, or with `error` and `error_description`.
+    ///
+    /// This opens a connection of its own, which [`connections`](Self::connections) and
+    /// [`requests`](Self::requests) count.
+    ///
+    /// # Panics
+    ///
+    /// If the request fails or the answer is not a `302` with a `Location` (a 400 or 422 from
+    /// `/authorize`, for example); the message has the status and body.
+    pub fn login(&self, authorize_url: &str) -> String {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .max_redirects(0)
+            .http_status_as_error(false)
+            // A test environment's HTTP_PROXY must not capture a loopback request.
+            .proxy(None)
+            .build()
+            .into();
+        let mut response = agent
+            .get(authorize_url)
+            .call()
+            .unwrap_or_else(|e| panic!("VerysServer::login: GET {authorize_url} failed: {e}"));
+        let status = response.status().as_u16();
+        let location = response
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        match location {
+            Some(location) if status == 302 => location,
+            _ => {
+                let body = response.body_mut().read_to_string().unwrap_or_default();
+                panic!(
+                    "VerysServer::login: expected a 302 from {authorize_url}, got {status}: {body}"
+                )
+            }
+        }
+    }
+
+    /// Like [`login`](Self::login), logging in the user with this email (it replaces any
+    /// `login_hint` of the URL).
+    ///
+    /// # Panics
+    ///
+    /// As [`login`](Self::login), and if `authorize_url` is not a URL.
+    pub fn login_as(&self, authorize_url: &str, email: &str) -> String {
+        let mut url = url::Url::parse(authorize_url)
+            .unwrap_or_else(|e| panic!("VerysServer::login_as: bad URL {authorize_url}: {e}"));
+        let kept: Vec<(String, String)> = url
+            .query_pairs()
+            .filter(|(k, _)| k != "login_hint")
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        url.query_pairs_mut()
+            .clear()
+            .extend_pairs(kept)
+            .append_pair("login_hint", email);
+        self.login(url.as_str())
+    }
+
+    /// Breaks the ID token of every later `/token` response (code and refresh grants) this way;
+    /// `None` repairs them.
+    pub fn set_id_token_fault(&self, fault: Option<IdTokenFault>) {
+        self.shared.lock().faults.id_token = fault;
+    }
+
+    /// Breaks the access token of every later `/token` response (all grants) this way; `None`
+    /// repairs them. The nonce and `at_hash` faults do not apply to access tokens and leave them
+    /// intact.
+    pub fn set_access_token_fault(&self, fault: Option<IdTokenFault>) {
+        self.shared.lock().faults.access_token = fault;
+    }
+
+    /// Signs with a new key (hence a new `kid`) from now on; the JWKS publishes only the new key.
+    pub fn rotate_key(&self) {
+        self.shared.lock().keys.rotate(false);
+    }
+
+    /// Signs with a new key from now on, while the JWKS keeps publishing the previous key(s) too,
+    /// new key first: the overlap of a graceful rotation.
+    pub fn rotate_key_keep_old(&self) {
+        self.shared.lock().keys.rotate(true);
+    }
+
+    /// While `true`, the JWKS answers 500 `{"error": "Internal Server Error"}`.
+    pub fn set_jwks_failure(&self, fail: bool) {
+        self.shared.lock().faults.jwks_failure = fail;
+    }
+
+    /// Serves this exact body (200, `application/json`) as the JWKS instead of the real one;
+    /// `None` restores the real one. The server's own checks keep using its real keys.
+    pub fn set_jwks_body(&self, body: Option<String>) {
+        self.shared.lock().faults.jwks_body = body;
+    }
+
+    /// Makes `/authorize` redirect with `error`, `error_description` (and `state`, if sent)
+    /// instead of a code, once the client and redirect URI are known to be valid; `None` restores
+    /// normal logins.
+    pub fn set_authorize_error(&self, error: Option<(String, String)>) {
+        self.shared.lock().faults.authorize_error = error;
+    }
+
+    /// Answers every request to `path` (without query, e.g. `/token`) with this canned response,
+    /// whatever its method; `None` restores the real endpoint. Counters still count.
+    ///
+    /// # Panics
+    ///
+    /// If a header name or value (or the content type) cannot be sent in HTTP/1.1.
+    pub fn override_response(&self, path: &str, response: Option<RawResponse>) {
+        if let Some(response) = &response {
+            let content_type = response
+                .content_type
+                .as_ref()
+                .map(|ct| ("Content-Type", ct.as_str()));
+            let headers = response
+                .headers
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()));
+            for (name, value) in content_type.into_iter().chain(headers) {
+                assert!(
+                    tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes()).is_ok(),
+                    "VerysServer::override_response: invalid header {name:?}: {value:?}"
+                );
+            }
+        }
+        let mut state = self.shared.lock();
+        match response {
+            Some(response) => state.faults.overrides.insert(path.to_owned(), response),
+            None => state.faults.overrides.remove(path),
+        };
+    }
+
+    /// Waits this long before answering each request to `path` (without query); `None` answers
+    /// at once again.
+    pub fn set_response_delay(&self, path: &str, delay: Option<Duration>) {
+        let mut state = self.shared.lock();
+        match delay {
+            Some(delay) => state.faults.delays.insert(path.to_owned(), delay),
+            None => state.faults.delays.remove(path),
+        };
+    }
+
+    /// Shifts the server's "now" by `seconds` (replacing any earlier shift): the `iat`, `exp` and
+    /// `auth_time` of the tokens it issues, and its own expiry checks (authorization codes,
+    /// access tokens presented to it, federation `expires_at`).
+    pub fn set_clock_offset(&self, seconds: i64) {
+        self.shared.lock().clock_offset = seconds;
+    }
+
+    /// Revokes every refresh token issued so far.
+    pub fn revoke_all_refresh_tokens(&self) {
+        for grant in self.shared.lock().refresh_tokens.values_mut() {
+            grant.revoked = true;
+        }
+    }
+
+    /// The `kid` of the current signing key (its RFC 7638 thumbprint).
+    pub fn key_id(&self) -> String {
+        self.shared.lock().keys.current().kid().to_owned()
+    }
+
+    /// Signs `claims` with the current key, with `header` used verbatim as the JOSE header (so
+    /// it may lie about `alg` or `kid`).
+    pub fn sign_jwt(&self, header: &Value, claims: &Value) -> String {
+        signer::sign_jwt(self.shared.lock().keys.current(), header, claims)
+    }
+
+    /// Like [`sign_jwt`](Self::sign_jwt) but with a fresh key that is in no JWKS: a valid
+    /// Ed25519 signature no client should accept.
+    pub fn sign_jwt_with_random_key(&self, header: &Value, claims: &Value) -> String {
+        signer::sign_jwt(&Key::generate(), header, claims)
+    }
+
+    /// A correctly signed access token, as `/token` would issue it: `iss` the issuer, this `sub`
+    /// and `aud`, `scopes`, `roles` of the user if `sub` is a seeded user (else none), `iat` now
+    /// and `exp` `lifetime_secs` later (negative for an expired token). Fault switches do not
+    /// apply. For resource-server tests.
+    ///
+    /// ```
+    /// use verys_client::testing::{VerysServer, seed};
+    ///
+    /// let server = VerysServer::start();
+    /// let token = server.issue_access_token(seed::USER_SUB, &server.issuer(), &["openid"], 300);
+    /// assert_eq!(token.split('.').count(), 3);
+    /// ```
+    pub fn issue_access_token(
+        &self,
+        sub: &str,
+        audience: &str,
+        scopes: &[&str],
+        lifetime_secs: i64,
+    ) -> String {
+        let scopes: Vec<String> = scopes.iter().map(|s| (*s).to_owned()).collect();
+        let state = self.shared.lock();
+        claims::access_token(
+            &state,
+            &self.shared.issuer,
+            sub,
+            audience,
+            &scopes,
+            lifetime_secs,
+            None,
+        )
+    }
+
+    /// How many `GET /.well-known/jwks.json` the server answered, whatever the status.
+    pub fn jwks_fetches(&self) -> usize {
+        self.shared.lock().counters.jwks_fetches
+    }
+
+    /// How many `POST /token` carried this `grant_type` (counted before any check; `""` counts
+    /// those without one).
+    pub fn token_requests(&self, grant_type: &str) -> usize {
+        let state = self.shared.lock();
+        state
+            .counters
+            .token_requests
+            .get(grant_type)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// How many requests, of any method, went to `path` (without query).
+    pub fn requests(&self, path: &str) -> usize {
+        let state = self.shared.lock();
+        state.counters.requests.get(path).copied().unwrap_or(0)
+    }
+
+    /// How many distinct TCP connections have sent requests, counted as distinct remote socket
+    /// addresses (each connection has its own client port). A client that reuses connections
+    /// (keep-alive) keeps this low. Connections that never sent a request are not counted, and
+    /// over a very long test the OS could in principle reuse a closed connection's port.
+    pub fn connections(&self) -> usize {
+        self.shared.lock().counters.peers.len()
+    }
+}
+
+impl Drop for VerysServer {
+    fn drop(&mut self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        // Each `unblock` releases one blocked `recv`.
+        for _ in 0..self.workers.len() {
+            self.http.unblock();
+        }
+        for worker in self.workers.drain(..) {
+            // A worker's panic was already reported on its thread; a drop must not panic again.
+            let _ = worker.join();
+        }
+    }
+}

@@ -1,0 +1,150 @@
+//! Everything the server remembers between requests.
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use super::clock;
+use super::faults::{IdTokenFault, RawResponse};
+use super::seed;
+use super::signer::Keyring;
+
+/// Shared by the worker threads and the [`VerysServer`](super::VerysServer) handle.
+pub(super) struct Shared {
+    pub issuer: String,
+    state: Mutex<State>,
+}
+
+impl Shared {
+    pub fn new(issuer: String) -> Shared {
+        Shared {
+            issuer,
+            state: Mutex::new(State::new()),
+        }
+    }
+
+    /// A panicking handler must not take the whole server down with a poisoned lock: the state
+    /// is plain data, still usable.
+    pub fn lock(&self) -> MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+pub(super) struct State {
+    pub keys: Keyring,
+    pub faults: Faults,
+    pub clock_offset: i64,
+    pub codes: HashMap<String, AuthCode>,
+    pub refresh_tokens: HashMap<String, RefreshGrant>,
+    pub external_tokens: Vec<ExternalToken>,
+    pub counters: Counters,
+}
+
+impl State {
+    fn new() -> State {
+        State {
+            keys: Keyring::new(),
+            faults: Faults::default(),
+            clock_offset: 0,
+            codes: HashMap::new(),
+            refresh_tokens: HashMap::new(),
+            external_tokens: ExternalToken::seeded(),
+            counters: Counters::default(),
+        }
+    }
+
+    pub fn now(&self) -> i64 {
+        clock::now(self.clock_offset)
+    }
+
+    /// Revokes every refresh token `sub` holds for `client_id` (code replay, logout).
+    pub fn revoke_refresh_tokens(&mut self, sub: &str, client_id: &str) {
+        for grant in self.refresh_tokens.values_mut() {
+            if grant.sub == sub && grant.client_id == client_id {
+                grant.revoked = true;
+            }
+        }
+    }
+}
+
+#[derive(Default)]
+pub(super) struct Faults {
+    pub id_token: Option<IdTokenFault>,
+    pub access_token: Option<IdTokenFault>,
+    pub jwks_failure: bool,
+    pub jwks_body: Option<String>,
+    pub authorize_error: Option<(String, String)>,
+    pub overrides: HashMap<String, RawResponse>,
+    pub delays: HashMap<String, Duration>,
+}
+
+#[derive(Default)]
+pub(super) struct Counters {
+    pub jwks_fetches: usize,
+    pub token_requests: HashMap<String, usize>,
+    pub requests: HashMap<String, usize>,
+    pub peers: HashSet<SocketAddr>,
+}
+
+/// What `/authorize` granted, for `/token` to redeem once.
+pub(super) struct AuthCode {
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub code_challenge: Option<String>,
+    pub nonce: Option<String>,
+    pub scopes: Vec<String>,
+    pub sub: String,
+    pub auth_time: i64,
+    pub issued_at: i64,
+    pub used: bool,
+}
+
+/// What a refresh token stands for.
+pub(super) struct RefreshGrant {
+    pub client_id: String,
+    pub sub: String,
+    pub scopes: Vec<String>,
+    pub auth_time: i64,
+    pub revoked: bool,
+}
+
+/// A user's token at an upstream provider.
+pub(super) struct ExternalToken {
+    pub token_id: String,
+    pub owner: String,
+    pub provider_id: String,
+    pub subject: String,
+    pub access_token: String,
+    pub email: String,
+    /// The upstream token expired and its refresh failed: only a new `/federation/initiate`
+    /// helps.
+    pub needs_reauthorization: bool,
+}
+
+impl ExternalToken {
+    fn seeded() -> Vec<ExternalToken> {
+        vec![
+            ExternalToken {
+                token_id: seed::GITHUB_TOKEN_ID.to_owned(),
+                owner: seed::USER_SUB.to_owned(),
+                provider_id: "github".to_owned(),
+                subject: "ada-gh".to_owned(),
+                access_token: "gho_embedded_github_token".to_owned(),
+                email: "ada@users.github.example".to_owned(),
+                needs_reauthorization: false,
+            },
+            ExternalToken {
+                token_id: seed::GITLAB_TOKEN_ID.to_owned(),
+                owner: seed::USER_SUB.to_owned(),
+                provider_id: "gitlab".to_owned(),
+                subject: "ada-gl".to_owned(),
+                access_token: "glpat_embedded_expired_token".to_owned(),
+                email: "ada@users.gitlab.example".to_owned(),
+                needs_reauthorization: true,
+            },
+        ]
+    }
+}
