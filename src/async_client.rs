@@ -20,7 +20,8 @@ impl<K: ClientKind> Client<K, Async> {
     /// verifier kept in the flow state, and verifies the ID token (signature,
     /// `iss`, `aud`, `azp`, `exp`, `iat`, `nonce`, `at_hash`, `auth_time`).
     pub async fn exchange_code(&self, received: CallbackReceived<K>) -> Result<Tokens, Error> {
-        self.drive(protocol::code_grant(&self.config, received)).await
+        self.drive(protocol::code_grant(&self.config, received))
+            .await
     }
 
     /// Refreshes `tokens`. Verys rotates refresh tokens: the returned
@@ -28,7 +29,8 @@ impl<K: ClientKind> Client<K, Async> {
     /// and the old one stops working. The new ID token must name the same
     /// issuer, subject and audience.
     pub async fn refresh(&self, tokens: &Tokens) -> Result<Tokens, Error> {
-        self.drive(protocol::refresh_grant(&self.config, tokens)).await
+        self.drive(protocol::refresh_grant(&self.config, tokens))
+            .await
     }
 
     /// Exchanges an access token for one whose audience is the client
@@ -44,7 +46,10 @@ impl<K: ClientKind> Client<K, Async> {
 
     /// Lists the user's federated external tokens that the access token's
     /// scopes cover.
-    pub async fn external_tokens(&self, access_token: &AccessToken) -> Result<Vec<ExternalToken>, Error> {
+    pub async fn external_tokens(
+        &self,
+        access_token: &AccessToken,
+    ) -> Result<Vec<ExternalToken>, Error> {
         let started = protocol::external_tokens(&self.config, access_token);
         self.drive(Ok(started)).await
     }

@@ -72,7 +72,6 @@ impl<K: ClientKind, T: Transport> Client<K, T> {
     pub fn redirect_uri(&self) -> &str {
         &self.config.redirect_uri
     }
-
 }
 
 impl<K: ClientKind> Client<K, Blocking> {

@@ -1,5 +1,70 @@
-//! A Verys client (OAuth 2.0 / OpenID Connect relying party) whose types make
-//! an insecure sign-in flow impossible to write.
+//! A client for the Verys identity provider (OAuth 2.0 / OpenID Connect) whose
+//! types make an insecure sign-in flow impossible to write.
+//!
+//! # Quickstart
+//!
+//! A confidential web application signs a user in. Here the embedded Verys of
+//! the `testing` feature plays the identity provider and its browser:
+//!
+//! ```
+//! # #[cfg(feature = "testing")] {
+//! use verys_client::Client;
+//! use verys_client::testing::{VerysServer, seed};
+//!
+//! # fn main() -> Result<(), verys_client::Error> {
+//! let verys = VerysServer::start(); // your Verys URL in production
+//! let client = Client::builder(verys.issuer(), seed::CONFIDENTIAL_CLIENT_ID)
+//!     .redirect_uri(seed::REDIRECT_URI)
+//!     .scopes(["openid", "profile", "email"])
+//!     .client_secret(seed::CONFIDENTIAL_CLIENT_SECRET)
+//!     .build()?;
+//!
+//! // 1. Send the browser to `pending.url()`; keep `pending` in the session.
+//! let pending = client.authorize();
+//! // 2. The browser comes back to the redirect URI; check the callback.
+//! let callback_url = verys.login(pending.url());
+//! let received = pending.receive(&callback_url)?;
+//! // 3. Exchange the code; the ID token is verified before `Tokens` exists.
+//! let tokens = client.exchange_code(received)?;
+//! assert_eq!(tokens.claims().email.as_deref(), Some(seed::USER_EMAIL));
+//!
+//! // Later: refresh (the refresh token rotates), exchange, federation.
+//! let tokens = client.refresh(&tokens)?;
+//! # let _ = tokens;
+//! # Ok(()) }
+//! # main().unwrap();
+//! # }
+//! ```
+//!
+//! A public client (a CLI, a native app) is built the same way without
+//! [`client_secret`](ClientBuilder::client_secret); it always uses PKCE.
+//! With the `async` feature, [`ClientBuilder::build_async`] gives an
+//! [`AsyncClient`] with the same methods as `async fn`s.
+//!
+//! # What the types promise
+//!
+//! Code that compiles cannot:
+//!
+//! 1. exchange a code without checking `state`: [`Client::exchange_code`]
+//!    takes a [`CallbackReceived`], which only [`PendingAuth::receive`] makes;
+//! 2. hold [`Tokens`] whose ID token skipped a check: they have no public
+//!    constructor and no `Deserialize`;
+//! 3. forget the PKCE verifier or send a secret from a public client: the
+//!    verifier travels inside the flow state, and `Client<Public>` has no
+//!    secret;
+//! 4. finish one client kind's flow with the other kind's client;
+//! 5. reuse a consumed flow state: each step takes `self`;
+//! 6. print a secret: the client secret, PKCE verifier, codes, access and
+//!    refresh tokens are redacted in `Debug` and `Display`, and errors never
+//!    quote them.
+//!
+//! # Features
+//!
+//! | feature   | brings                                    | dependencies added            |
+//! |-----------|-------------------------------------------|-------------------------------|
+//! | (default) | the blocking [`Client`]                   | ureq (rustls)                 |
+//! | `async`   | [`AsyncClient`]       | reqwest (rustls), tokio sync  |
+//! | `testing` | [`testing::VerysServer`], an embedded Verys | an HTTP server on tokio     |
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -27,19 +92,24 @@ mod transport;
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 
-pub use builder::ClientBuilder;
-pub use claims::{Audience, IdTokenClaims};
 #[cfg(feature = "async")]
 #[cfg_attr(docsrs, doc(cfg(feature = "async")))]
 pub use async_client::AsyncClient;
+pub use builder::ClientBuilder;
+pub use claims::{Audience, IdTokenClaims};
 pub use client::{Client, Transport};
-#[cfg(feature = "async")]
-#[cfg_attr(docsrs, doc(cfg(feature = "async")))]
-pub use transport::Async;
-pub use transport::Blocking;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{Error, ServerError, TokenRule, TransportError, TransportErrorKind};
 pub use federation::ExternalToken;
 pub use flow::{AuthorizationRequest, CallbackReceived, PendingAuth, Prompt};
 pub use kind::{ClientAuthMethod, ClientKind, Confidential, Public};
 pub use tokens::{AccessToken, ExchangedToken, RefreshToken, Tokens};
+#[cfg(feature = "async")]
+#[cfg_attr(docsrs, doc(cfg(feature = "async")))]
+pub use transport::Async;
+pub use transport::Blocking;
+
+/// The README's examples, compiled as doc tests so they cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -10,7 +10,10 @@ fn pending() -> (PendingAuth<Public>, String) {
         .host("https://app.example.com")
         .build()
         .unwrap();
-    assert_eq!(client.redirect_uri(), "https://app.example.com/auth/callback");
+    assert_eq!(
+        client.redirect_uri(),
+        "https://app.example.com/auth/callback"
+    );
     let pending = client.authorize();
     let state = url::Url::parse(pending.url())
         .unwrap()
@@ -28,7 +31,9 @@ fn receive(query: impl FnOnce(&str) -> String) -> Result<(), Error> {
 
 #[test]
 fn full_url_and_bare_query_are_both_accepted() {
-    assert!(receive(|s| format!("https://app.example.com/auth/callback?code=abc&state={s}")).is_ok());
+    assert!(
+        receive(|s| format!("https://app.example.com/auth/callback?code=abc&state={s}")).is_ok()
+    );
     assert!(receive(|s| format!("?code=abc&state={s}")).is_ok());
     assert!(receive(|s| format!("code=abc&state={s}")).is_ok());
 }
@@ -54,9 +59,18 @@ fn error_parameter_wins_and_keeps_its_description() {
 #[test]
 fn missing_code_comes_before_missing_state() {
     assert!(matches!(receive(|_| "".into()), Err(Error::MissingCode)));
-    assert!(matches!(receive(|s| format!("code=&state={s}")), Err(Error::MissingCode)));
-    assert!(matches!(receive(|_| "code=abc".into()), Err(Error::MissingState)));
-    assert!(matches!(receive(|_| "code=abc&state=".into()), Err(Error::MissingState)));
+    assert!(matches!(
+        receive(|s| format!("code=&state={s}")),
+        Err(Error::MissingCode)
+    ));
+    assert!(matches!(
+        receive(|_| "code=abc".into()),
+        Err(Error::MissingState)
+    ));
+    assert!(matches!(
+        receive(|_| "code=abc&state=".into()),
+        Err(Error::MissingState)
+    ));
 }
 
 #[test]
@@ -117,9 +131,20 @@ fn bad_configuration_fails_at_build() {
         other => panic!("expected a configuration error, got {other:?}"),
     };
     let base = || Client::builder(ISSUER, "app").host("https://app.example.com");
-    assert!(config_error(Client::builder("ftp://x", "app").host("https://a").build()).contains("http"));
-    assert!(config_error(Client::builder("not a url", "app").host("https://a").build()).contains("url"));
-    assert!(config_error(Client::builder(ISSUER, " ").host("https://a").build()).contains("client id"));
+    assert!(
+        config_error(Client::builder("ftp://x", "app").host("https://a").build()).contains("http")
+    );
+    assert!(
+        config_error(
+            Client::builder("not a url", "app")
+                .host("https://a")
+                .build()
+        )
+        .contains("url")
+    );
+    assert!(
+        config_error(Client::builder(ISSUER, " ").host("https://a").build()).contains("client id")
+    );
     assert!(config_error(base().scopes(["profile"]).build()).contains("openid"));
     assert!(config_error(base().scopes(["openid", "two words"]).build()).contains("scope"));
     assert!(config_error(Client::builder(ISSUER, "app").build()).contains("redirect_uri"));

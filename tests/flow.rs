@@ -52,7 +52,12 @@ fn public_client_signs_in_with_pkce_and_no_secret<F: Flavor>() {
     let pending = client.authorize();
     let url = url::Url::parse(pending.url()).unwrap();
     let query: Vec<(String, String)> = url.query_pairs().into_owned().collect();
-    let get = |name: &str| query.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    let get = |name: &str| {
+        query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
     assert_eq!(get("response_type").as_deref(), Some("code"));
     assert_eq!(get("client_id").as_deref(), Some(seed::PUBLIC_CLIENT_ID));
     assert_eq!(get("redirect_uri").as_deref(), Some(seed::REDIRECT_URI));
@@ -110,7 +115,10 @@ fn confidential_client_can_turn_pkce_off<F: Flavor>() {
     assert!(!pending.url().contains("code_challenge"));
     let callback_url = server.login(pending.url());
     let received = pending.receive(&callback_url).unwrap();
-    assert_eq!(F::exchange_code(&client, received).unwrap().sub(), seed::USER_SUB);
+    assert_eq!(
+        F::exchange_code(&client, received).unwrap().sub(),
+        seed::USER_SUB
+    );
 }
 
 fn wrong_client_secret_is_a_token_request_error<F: Flavor>() {
@@ -182,20 +190,29 @@ fn pending_auth_survives_a_serde_round_trip<F: Flavor>() {
     let url = pending.url().to_owned();
     let stored = serde_json::to_value(&pending).unwrap();
     drop(pending);
-    let restored: PendingAuth<verys_client::Confidential> = serde_json::from_value(stored.clone()).unwrap();
+    let restored: PendingAuth<verys_client::Confidential> =
+        serde_json::from_value(stored.clone()).unwrap();
     assert_eq!(restored.url(), url);
     let received = restored.receive(&server.login(&url)).unwrap();
-    assert_eq!(F::exchange_code(&client, received).unwrap().sub(), seed::USER_SUB);
+    assert_eq!(
+        F::exchange_code(&client, received).unwrap().sub(),
+        seed::USER_SUB
+    );
     // A confidential flow state is not a public one, even through a store.
     let as_public = serde_json::from_value::<PendingAuth<Public>>(stored);
     assert!(as_public.unwrap_err().to_string().contains("confidential"));
 }
 
+/// Whether an error is the one a case expects.
+type ErrorCheck = fn(&Error) -> bool;
+
 fn id_token_rules_name_the_broken_rule<F: Flavor>() {
     let server = VerysServer::start();
     let client = F::build(confidential_builder(&server)).unwrap();
-    let cases: Vec<(IdTokenFault, fn(&Error) -> bool)> = vec![
-        (IdTokenFault::WrongNonce, |e| matches!(e, Error::NonceMismatch)),
+    let cases: Vec<(IdTokenFault, ErrorCheck)> = vec![
+        (IdTokenFault::WrongNonce, |e| {
+            matches!(e, Error::NonceMismatch)
+        }),
         (IdTokenFault::NoNonce, |e| matches!(e, Error::NonceMismatch)),
         (IdTokenFault::WrongAudience, |e| {
             matches!(e, Error::InvalidIdToken(TokenRule::Audience))
@@ -218,15 +235,18 @@ fn id_token_rules_name_the_broken_rule<F: Flavor>() {
         (IdTokenFault::BadAtHash, |e| {
             matches!(e, Error::InvalidIdToken(TokenRule::AccessTokenHash))
         }),
-        (IdTokenFault::AlgNone, |e| {
-            matches!(e, Error::InvalidIdToken(TokenRule::Algorithm(Some(alg))) if alg == "none")
-        }),
-        (IdTokenFault::AlgHs256, |e| {
-            matches!(e, Error::InvalidIdToken(TokenRule::Algorithm(Some(alg))) if alg == "HS256")
-        }),
-        (IdTokenFault::AlgRs256, |e| {
-            matches!(e, Error::InvalidIdToken(TokenRule::Algorithm(Some(alg))) if alg == "RS256")
-        }),
+        (
+            IdTokenFault::AlgNone,
+            |e| matches!(e, Error::InvalidIdToken(TokenRule::Algorithm(Some(alg))) if alg == "none"),
+        ),
+        (
+            IdTokenFault::AlgHs256,
+            |e| matches!(e, Error::InvalidIdToken(TokenRule::Algorithm(Some(alg))) if alg == "HS256"),
+        ),
+        (
+            IdTokenFault::AlgRs256,
+            |e| matches!(e, Error::InvalidIdToken(TokenRule::Algorithm(Some(alg))) if alg == "RS256"),
+        ),
         (IdTokenFault::NoAlg, |e| {
             matches!(e, Error::InvalidIdToken(TokenRule::Algorithm(None)))
         }),
@@ -356,7 +376,10 @@ fn refresh_rotates_and_the_old_refresh_token_dies<F: Flavor>() {
     assert!(tokens.claims().nonce.is_some());
     let refreshed = F::refresh(&client, &tokens).unwrap();
     assert_eq!(refreshed.sub(), tokens.sub());
-    assert!(refreshed.claims().nonce.is_none(), "verys drops the nonce on refresh");
+    assert!(
+        refreshed.claims().nonce.is_none(),
+        "verys drops the nonce on refresh"
+    );
     assert_ne!(
         refreshed.refresh_token().unwrap().expose_secret(),
         tokens.refresh_token().unwrap().expose_secret()
@@ -417,7 +440,9 @@ fn token_exchange_returns_a_token_for_the_audience<F: Flavor>() {
 fn payload(jwt: &str) -> serde_json::Value {
     use base64::Engine as _;
     let segment = jwt.split('.').nth(1).unwrap();
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(segment).unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(segment)
+        .unwrap();
     serde_json::from_slice(&bytes).unwrap()
 }
 
@@ -425,17 +450,24 @@ fn token_exchange_errors_keep_the_oauth_error<F: Flavor>() {
     let server = VerysServer::start();
     let client = F::build(confidential_builder(&server)).unwrap();
     let tokens = sign_in::<F, _>(&server, &client);
-    let refused = |audience: &str| match F::exchange_token(&client, tokens.access_token(), audience) {
+    let refused = |audience: &str| match F::exchange_token(&client, tokens.access_token(), audience)
+    {
         Err(Error::TokenRequest(error)) => (error.status, error.error.unwrap_or_default()),
         other => panic!("expected a refusal for {audience}, got {other:?}"),
     };
     assert_eq!(refused("no-such-client"), (400, "invalid_target".into()));
-    assert_eq!(refused(seed::UNCONSENTED_CLIENT_ID), (403, "access_denied".into()));
+    assert_eq!(
+        refused(seed::UNCONSENTED_CLIENT_ID),
+        (403, "access_denied".into())
+    );
     let narrow = F::build(public_builder(&server).scopes(["openid", "profile"])).unwrap();
     let narrow_tokens = sign_in::<F, _>(&server, &narrow);
     match F::exchange_token(&narrow, narrow_tokens.access_token(), seed::API_CLIENT_ID) {
         Err(Error::TokenRequest(error)) => {
-            assert_eq!((error.status, error.error()), (403, Some("insufficient_scope")));
+            assert_eq!(
+                (error.status, error.error()),
+                (403, Some("insufficient_scope"))
+            );
         }
         other => panic!("expected insufficient_scope, got {other:?}"),
     }
@@ -496,7 +528,9 @@ fn federation_unknown_token_is_an_endpoint_error<F: Flavor>() {
     assert_eq!(server.requests("/token"), 1);
 }
 
-fn token_endpoint_answering<F: Flavor>(response: RawResponse) -> (VerysServer, Result<verys_client::Tokens, Error>) {
+fn token_endpoint_answering<F: Flavor>(
+    response: RawResponse,
+) -> (VerysServer, Result<verys_client::Tokens, Error>) {
     let server = VerysServer::start();
     let client = F::build(confidential_builder(&server).max_response_bytes(64 * 1024)).unwrap();
     let received = callback(&server, &client);
@@ -524,7 +558,8 @@ fn html_error_page_gives_a_clear_error<F: Flavor>() {
 
 fn success_status_with_error_field_is_a_refusal<F: Flavor>() {
     let body = r#"{"error":"server_error","error_description":"try later"}"#;
-    let (_server, result) = token_endpoint_answering::<F>(RawResponse::new(200, "application/json", body));
+    let (_server, result) =
+        token_endpoint_answering::<F>(RawResponse::new(200, "application/json", body));
     match result {
         Err(Error::TokenRequest(error)) => {
             assert_eq!((error.status, error.error()), (200, Some("server_error")));
@@ -542,7 +577,8 @@ fn wrong_shape_or_empty_body_is_an_invalid_response<F: Flavor>() {
         r#"{"access_token": "a", "token_type": "mac", "id_token": "x"}"#,
         r#"{"access_token": "a", "token_type": "Bearer"}"#,
     ] {
-        let (_server, result) = token_endpoint_answering::<F>(RawResponse::new(200, "application/json", body));
+        let (_server, result) =
+            token_endpoint_answering::<F>(RawResponse::new(200, "application/json", body));
         match result {
             Err(Error::InvalidResponse { endpoint, .. }) => assert_eq!(endpoint, "token", "{body}"),
             other => panic!("{body}: expected an invalid response, got {other:?}"),
@@ -552,7 +588,8 @@ fn wrong_shape_or_empty_body_is_an_invalid_response<F: Flavor>() {
 
 fn body_over_the_limit_is_not_read<F: Flavor>() {
     let huge = format!(r#"{{"access_token":"{}"}}"#, "a".repeat(1024 * 1024));
-    let (_server, result) = token_endpoint_answering::<F>(RawResponse::new(200, "application/json", huge));
+    let (_server, result) =
+        token_endpoint_answering::<F>(RawResponse::new(200, "application/json", huge));
     match result {
         Err(Error::Transport(error)) => assert_eq!(error.kind, TransportErrorKind::BodyTooLarge),
         other => panic!("expected body too large, got {other:?}"),
@@ -561,7 +598,8 @@ fn body_over_the_limit_is_not_read<F: Flavor>() {
 
 fn slow_server_times_out<F: Flavor>() {
     let server = VerysServer::start();
-    let client = F::build(confidential_builder(&server).timeout(Duration::from_millis(300))).unwrap();
+    let client =
+        F::build(confidential_builder(&server).timeout(Duration::from_millis(300))).unwrap();
     let received = callback(&server, &client);
     server.set_response_delay("/token", Some(Duration::from_secs(3)));
     let started = std::time::Instant::now();
@@ -575,7 +613,8 @@ fn slow_server_times_out<F: Flavor>() {
 }
 
 fn redirect_on_the_token_endpoint_is_not_followed<F: Flavor>() {
-    let redirect = RawResponse::new(302, "text/plain", "").header("location", "http://127.0.0.1:9/steal");
+    let redirect =
+        RawResponse::new(302, "text/plain", "").header("location", "http://127.0.0.1:9/steal");
     let (server, result) = token_endpoint_answering::<F>(redirect);
     match result {
         Err(Error::TokenRequest(error)) => assert_eq!(error.status, 302),
@@ -590,8 +629,9 @@ fn unreachable_server_is_a_connect_error<F: Flavor>() {
         listener.local_addr().unwrap().port()
     };
     let server = VerysServer::start();
-    let builder = verys_client::Client::builder(format!("http://127.0.0.1:{port}"), seed::PUBLIC_CLIENT_ID)
-        .redirect_uri(seed::REDIRECT_URI);
+    let builder =
+        verys_client::Client::builder(format!("http://127.0.0.1:{port}"), seed::PUBLIC_CLIENT_ID)
+            .redirect_uri(seed::REDIRECT_URI);
     let client = F::build(builder).unwrap();
     let real = F::build(public_builder(&server)).unwrap();
     let tokens = sign_in::<F, _>(&server, &real);
@@ -609,12 +649,15 @@ fn secrets_never_show_in_debug_display_or_errors<F: Flavor>() {
     let stored = serde_json::to_value(&pending).unwrap();
     let verifier = stored["code_verifier"].as_str().unwrap().to_owned();
     let pending_debug = format!("{pending:?}");
-    let received = pending.receive(&server.login(stored["url"].as_str().unwrap())).unwrap();
+    let received = pending
+        .receive(&server.login(stored["url"].as_str().unwrap()))
+        .unwrap();
     let received_debug = format!("{received:?}");
     let tokens = F::exchange_code(&client, received).unwrap();
     let access = tokens.access_token().expose_secret().to_owned();
     let refresh = tokens.refresh_token().unwrap().expose_secret().to_owned();
-    let external = F::external_token(&client, tokens.access_token(), seed::GITHUB_TOKEN_ID).unwrap();
+    let external =
+        F::external_token(&client, tokens.access_token(), seed::GITHUB_TOKEN_ID).unwrap();
     let texts = [
         format!("{client:?}"),
         builder_debug,
@@ -635,7 +678,10 @@ fn secrets_never_show_in_debug_display_or_errors<F: Flavor>() {
         external.expose_secret(),
     ];
     for text in &texts {
-        assert!(text.contains("REDACTED") || text.contains("Client"), "{text}");
+        assert!(
+            text.contains("REDACTED") || text.contains("Client"),
+            "{text}"
+        );
         for secret in secrets {
             assert!(!text.contains(secret), "a secret leaked into {text}");
         }

@@ -14,7 +14,6 @@ pub use blocking::Blocking;
 #[cfg(feature = "async")]
 pub use nonblocking::Async;
 
-
 /// HTTP methods the Verys protocol uses from the back channel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Method {
@@ -94,4 +93,3 @@ impl Default for HttpConfig {
 }
 
 pub(crate) const USER_AGENT: &str = concat!("verys-client/", env!("CARGO_PKG_VERSION"));
-

@@ -21,7 +21,10 @@ pub trait Flavor {
         client: &Client<K, Self::T>,
         received: CallbackReceived<K>,
     ) -> Result<Tokens, Error>;
-    fn refresh<K: ClientKind>(client: &Client<K, Self::T>, tokens: &Tokens) -> Result<Tokens, Error>;
+    fn refresh<K: ClientKind>(
+        client: &Client<K, Self::T>,
+        tokens: &Tokens,
+    ) -> Result<Tokens, Error>;
     fn exchange_token<K: ClientKind>(
         client: &Client<K, Self::T>,
         access_token: &AccessToken,
@@ -45,7 +48,10 @@ impl Flavor for BlockingFlavor {
     fn build<K: ClientKind>(builder: ClientBuilder<K>) -> Result<Client<K>, Error> {
         builder.build()
     }
-    fn exchange_code<K: ClientKind>(client: &Client<K>, received: CallbackReceived<K>) -> Result<Tokens, Error> {
+    fn exchange_code<K: ClientKind>(
+        client: &Client<K>,
+        received: CallbackReceived<K>,
+    ) -> Result<Tokens, Error> {
         client.exchange_code(received)
     }
     fn refresh<K: ClientKind>(client: &Client<K>, tokens: &Tokens) -> Result<Tokens, Error> {
@@ -58,7 +64,10 @@ impl Flavor for BlockingFlavor {
     ) -> Result<ExchangedToken, Error> {
         client.exchange_token(access_token, audience)
     }
-    fn external_tokens<K: ClientKind>(client: &Client<K>, access_token: &AccessToken) -> Result<Vec<ExternalToken>, Error> {
+    fn external_tokens<K: ClientKind>(
+        client: &Client<K>,
+        access_token: &AccessToken,
+    ) -> Result<Vec<ExternalToken>, Error> {
         client.external_tokens(access_token)
     }
     fn external_token<K: ClientKind>(
@@ -88,7 +97,9 @@ pub struct AsyncFlavor;
 #[cfg(feature = "async")]
 impl Flavor for AsyncFlavor {
     type T = verys_client::Async;
-    fn build<K: ClientKind>(builder: ClientBuilder<K>) -> Result<verys_client::AsyncClient<K>, Error> {
+    fn build<K: ClientKind>(
+        builder: ClientBuilder<K>,
+    ) -> Result<verys_client::AsyncClient<K>, Error> {
         builder.build_async()
     }
     fn exchange_code<K: ClientKind>(
@@ -97,7 +108,10 @@ impl Flavor for AsyncFlavor {
     ) -> Result<Tokens, Error> {
         runtime().block_on(client.exchange_code(received))
     }
-    fn refresh<K: ClientKind>(client: &verys_client::AsyncClient<K>, tokens: &Tokens) -> Result<Tokens, Error> {
+    fn refresh<K: ClientKind>(
+        client: &verys_client::AsyncClient<K>,
+        tokens: &Tokens,
+    ) -> Result<Tokens, Error> {
         runtime().block_on(client.refresh(tokens))
     }
     fn exchange_token<K: ClientKind>(
@@ -152,10 +166,15 @@ pub fn confidential_builder(server: &VerysServer) -> ClientBuilder<Confidential>
 
 /// Logs the seeded user in through the embedded server and returns the
 /// checked callback.
-pub fn callback<K: ClientKind, T: Transport>(server: &VerysServer, client: &Client<K, T>) -> CallbackReceived<K> {
+pub fn callback<K: ClientKind, T: Transport>(
+    server: &VerysServer,
+    client: &Client<K, T>,
+) -> CallbackReceived<K> {
     let pending = client.authorize();
     let callback = server.login(pending.url());
-    pending.receive(&callback).expect("callback of a real login")
+    pending
+        .receive(&callback)
+        .expect("callback of a real login")
 }
 
 /// A full sign-in.
