@@ -1220,3 +1220,121 @@ fn a_slow_endpoint_does_not_block_the_others() {
         assert!(slow.join().unwrap() >= Duration::from_millis(800));
     });
 }
+
+#[test]
+fn many_keep_alive_connections_are_served_at_once() {
+    const CLIENTS: usize = 16;
+    let server = VerysServer::start();
+    let issuer = server.issuer();
+    let barrier = std::sync::Barrier::new(CLIENTS);
+    std::thread::scope(|s| {
+        let clients: Vec<_> = (0..CLIENTS)
+            .map(|_| {
+                s.spawn(|| {
+                    // Its own agent, so its own keep-alive connection, held across both requests.
+                    let agent: ureq::Agent = ureq::Agent::config_builder()
+                        .http_status_as_error(false)
+                        .proxy(None)
+                        .timeout_global(Some(Duration::from_secs(10)))
+                        .build()
+                        .into();
+                    barrier.wait();
+                    let token = post_form(
+                        &agent,
+                        &format!("{issuer}/token"),
+                        &[("grant_type", "refresh_token"), ("refresh_token", "nope")],
+                        Some(&basic(
+                            seed::CONFIDENTIAL_CLIENT_ID,
+                            seed::CONFIDENTIAL_CLIENT_SECRET,
+                        )),
+                    );
+                    let discovery = get(
+                        &agent,
+                        &format!("{issuer}/.well-known/openid-configuration"),
+                        None,
+                    );
+                    (token.status, discovery.status)
+                })
+            })
+            .collect();
+        for client in clients {
+            assert_eq!(client.join().unwrap(), (400, 200));
+        }
+    });
+    assert_eq!(server.token_requests("refresh_token"), CLIENTS);
+    assert_eq!(
+        server.requests("/.well-known/openid-configuration"),
+        CLIENTS
+    );
+    assert_eq!(server.connections(), CLIENTS, "one connection per agent");
+}
+
+#[test]
+fn connections_counts_every_accepted_connection() {
+    let server = VerysServer::start();
+    let discovery = format!("{}/.well-known/openid-configuration", server.issuer());
+    let first = agent();
+    for _ in 0..5 {
+        assert_eq!(get(&first, &discovery, None).status, 200);
+    }
+    assert_eq!(
+        server.connections(),
+        1,
+        "one keep-alive agent, one connection"
+    );
+
+    let agents: Vec<ureq::Agent> = (0..4).map(|_| agent()).collect();
+    for agent in &agents {
+        assert_eq!(get(agent, &discovery, None).status, 200);
+        assert_eq!(get(agent, &discovery, None).status, 200);
+    }
+    assert_eq!(server.connections(), 1 + agents.len(), "one per agent");
+
+    // A connection counts even if it never sends a request.
+    let idle = std::net::TcpStream::connect(server.issuer().trim_start_matches("http://")).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while server.connections() < 2 + agents.len() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(server.connections(), 2 + agents.len());
+    drop(idle);
+}
+
+#[test]
+fn dropping_the_server_closes_its_keep_alive_connections() {
+    let server = VerysServer::start();
+    let discovery = format!("{}/.well-known/openid-configuration", server.issuer());
+    let agent = agent();
+    assert_eq!(get(&agent, &discovery, None).status, 200);
+    // Idle keep-alive connections must not keep the drop waiting.
+    let idle = std::net::TcpStream::connect(server.issuer().trim_start_matches("http://")).unwrap();
+    drop(server);
+    assert!(agent.get(&discovery).call().is_err());
+    drop(idle);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_starts_and_drops_inside_a_tokio_runtime() {
+    let server = VerysServer::start();
+    let discovery = format!("{}/.well-known/openid-configuration", server.issuer());
+    let status = tokio::task::spawn_blocking(move || get(&agent(), &discovery, None).status)
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
+    drop(server);
+}
+
+#[test]
+#[should_panic(expected = "invalid status")]
+fn a_canned_status_must_be_sendable() {
+    VerysServer::start().override_response("/token", Some(RawResponse::new(42, "text/plain", "")));
+}
+
+#[test]
+#[should_panic(expected = "invalid header")]
+fn a_canned_header_must_be_sendable() {
+    VerysServer::start().override_response(
+        "/token",
+        Some(RawResponse::new(502, "text/plain", "").header("X-Injected", "a\r\nSet-Cookie: x")),
+    );
+}

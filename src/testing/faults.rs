@@ -225,7 +225,10 @@ pub struct RawResponse {
     pub status: u16,
     /// The `Content-Type` header, if any.
     pub content_type: Option<String>,
-    /// More headers, sent in this order. The server adds `Content-Length`, `Date` and `Server`.
+    /// More headers, sent in this order; a `Content-Type` among them replaces
+    /// [`content_type`](Self::content_type). The server adds `Content-Length`, `Date` and (unless
+    /// given) `Server`; `Content-Length`, `Transfer-Encoding`, `Connection`, `Trailer` and
+    /// `Upgrade` headers are ignored, the framing of the message being the server's.
     pub headers: Vec<(String, String)>,
     /// The body, sent verbatim.
     pub body: Vec<u8>,

@@ -53,9 +53,16 @@
 //! - **Malformed requests** get the protocol's JSON errors, never a dropped connection: wrong
 //!   methods 405, unknown paths 404, non-form bodies `invalid_request`, and a bug in the server
 //!   500 `{"error": "Internal Server Error"}`.
-//! - **Concurrency.** Eight worker threads answer requests, so concurrent clients (and slow
+//! - **Concurrency.** The server speaks HTTP/1.1 with keep-alive (hyper, on a two-thread tokio
+//!   runtime of its own, independent of any runtime the test uses). Every connection is served
+//!   as soon as it is accepted, however many arrive at once and however long clients keep them
+//!   open, and the endpoints run on tokio's blocking pool, so concurrent clients (and slow
 //!   responses from [`set_response_delay`](VerysServer::set_response_delay)) do not serialise.
-//!   Dropping the [`VerysServer`] stops them, after any request in progress is answered.
+//! - **Shutdown.** Dropping the [`VerysServer`] stops accepting connections and closes idle
+//!   keep-alive connections at once. It waits for requests in progress to be answered, for at
+//!   most five seconds (a longer [`set_response_delay`](VerysServer::set_response_delay) is cut
+//!   short and its connection closed without an answer). It never panics, and may happen inside
+//!   an async runtime.
 
 mod authorize;
 mod claims;
@@ -66,6 +73,7 @@ mod federation;
 mod ids;
 mod routes;
 pub mod seed;
+mod server;
 mod session;
 mod signer;
 mod state;
@@ -73,9 +81,8 @@ mod token;
 mod userinfo;
 mod wire;
 
+use std::net::TcpListener;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -84,17 +91,14 @@ pub use faults::{IdTokenFault, RawResponse, TokenEdit};
 use signer::Key;
 use state::Shared;
 
-const WORKERS: usize = 8;
-
 /// A running embedded Verys. See the [module documentation](self).
 ///
 /// It is `Send` and `Sync`, so one server can be shared by the threads of a test. Dropping it
 /// shuts the server down.
 pub struct VerysServer {
     shared: Arc<Shared>,
-    http: Arc<tiny_http::Server>,
-    stopping: Arc<AtomicBool>,
-    workers: Vec<JoinHandle<()>>,
+    /// Shuts the HTTP layer down when dropped.
+    _http: server::Server,
 }
 
 impl std::fmt::Debug for VerysServer {
@@ -110,42 +114,20 @@ impl VerysServer {
     ///
     /// # Panics
     ///
-    /// If no port can be bound on `127.0.0.1`, or a worker thread cannot be spawned: a test
+    /// If no port can be bound on `127.0.0.1`, or the server's runtime cannot be started: a test
     /// cannot go on without its server.
     pub fn start() -> VerysServer {
-        let http = tiny_http::Server::http("127.0.0.1:0")
+        let listener = TcpListener::bind("127.0.0.1:0")
             .unwrap_or_else(|e| panic!("VerysServer: cannot bind 127.0.0.1:0: {e}"));
-        let port = http
-            .server_addr()
-            .to_ip()
-            .map(|addr| addr.port())
-            .unwrap_or_else(|| panic!("VerysServer: the listener has no IP address"));
+        let port = listener
+            .local_addr()
+            .unwrap_or_else(|e| panic!("VerysServer: the listener has no address: {e}"))
+            .port();
         let shared = Arc::new(Shared::new(format!("http://127.0.0.1:{port}")));
-        let http = Arc::new(http);
-        let stopping = Arc::new(AtomicBool::new(false));
-        let workers = (0..WORKERS)
-            .map(|i| {
-                let (shared, http, stopping) = (shared.clone(), http.clone(), stopping.clone());
-                thread::Builder::new()
-                    .name(format!("verys-embedded-{i}"))
-                    .spawn(move || {
-                        loop {
-                            match http.recv() {
-                                Ok(request) => routes::serve(&shared, request),
-                                // `recv` also fails on accept errors, which must not stop a worker.
-                                Err(_) if stopping.load(Ordering::SeqCst) => break,
-                                Err(_) => thread::sleep(Duration::from_millis(10)),
-                            }
-                        }
-                    })
-                    .unwrap_or_else(|e| panic!("VerysServer: cannot spawn a worker thread: {e}"))
-            })
-            .collect();
+        let http = server::Server::start(listener, shared.clone());
         VerysServer {
             shared,
-            http,
-            stopping,
-            workers,
+            _http: http,
         }
     }
 
@@ -264,9 +246,15 @@ impl VerysServer {
     ///
     /// # Panics
     ///
-    /// If a header name or value (or the content type) cannot be sent in HTTP/1.1.
+    /// If the status (not `100..=999`), a header name or value (not visible ASCII, spaces and
+    /// tabs), or the content type cannot be sent in HTTP/1.1.
     pub fn override_response(&self, path: &str, response: Option<RawResponse>) {
         if let Some(response) = &response {
+            assert!(
+                server::valid_status(response.status),
+                "VerysServer::override_response: invalid status {}",
+                response.status
+            );
             let content_type = response
                 .content_type
                 .as_ref()
@@ -277,7 +265,7 @@ impl VerysServer {
                 .map(|(k, v)| (k.as_str(), v.as_str()));
             for (name, value) in content_type.into_iter().chain(headers) {
                 assert!(
-                    tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes()).is_ok(),
+                    server::header(name, value).is_some(),
                     "VerysServer::override_response: invalid header {name:?}: {value:?}"
                 );
             }
@@ -385,25 +373,11 @@ impl VerysServer {
         state.counters.requests.get(path).copied().unwrap_or(0)
     }
 
-    /// How many distinct TCP connections have sent requests, counted as distinct remote socket
-    /// addresses (each connection has its own client port). A client that reuses connections
-    /// (keep-alive) keeps this low. Connections that never sent a request are not counted, and
-    /// over a very long test the OS could in principle reuse a closed connection's port.
+    /// How many TCP connections the server has accepted, counted exactly as it accepts them,
+    /// whether or not they then send a (valid) request. A client that reuses connections
+    /// (keep-alive) keeps this low. A connection is counted before its first request is
+    /// answered, so after a client has had an answer its connection is in the count.
     pub fn connections(&self) -> usize {
-        self.shared.lock().counters.peers.len()
-    }
-}
-
-impl Drop for VerysServer {
-    fn drop(&mut self) {
-        self.stopping.store(true, Ordering::SeqCst);
-        // Each `unblock` releases one blocked `recv`.
-        for _ in 0..self.workers.len() {
-            self.http.unblock();
-        }
-        for worker in self.workers.drain(..) {
-            // A worker's panic was already reported on its thread; a drop must not panic again.
-            let _ = worker.join();
-        }
+        self.shared.lock().counters.connections
     }
 }

@@ -1,7 +1,7 @@
 //! Request dispatch: counters, fault switches, then the endpoint; plus the two static documents.
 
 use std::panic::{self, AssertUnwindSafe};
-use std::thread;
+use std::time::Duration;
 
 use serde_json::json;
 
@@ -13,45 +13,40 @@ use super::{authorize, federation, session, token, userinfo};
 
 const JWKS_PATH: &str = "/.well-known/jwks.json";
 
-/// Answers one request; never panics, whatever the request holds.
-pub(super) fn serve(shared: &Shared, mut request: tiny_http::Request) {
-    let (incoming, unreadable) = Incoming::read(&mut request);
-    let (delay, canned) = {
-        let mut state = shared.lock();
-        let counters = &mut state.counters;
-        *counters.requests.entry(incoming.path.clone()).or_default() += 1;
-        if let Some(peer) = incoming.remote {
-            counters.peers.insert(peer);
-        }
-        if incoming.path == JWKS_PATH && incoming.method == "GET" {
-            counters.jwks_fetches += 1;
-        }
-        if incoming.path == "/token" && incoming.method == "POST" {
-            let grant_type = incoming
-                .form()
-                .and_then(|form| form.get("grant_type").map(str::to_owned))
-                .unwrap_or_default();
-            *counters.token_requests.entry(grant_type).or_default() += 1;
-        }
-        let faults = &state.faults;
-        (
-            faults.delays.get(&incoming.path).copied(),
-            faults.overrides.get(&incoming.path).cloned(),
-        )
-    };
-    if let Some(delay) = delay {
-        thread::sleep(delay);
+/// Counts a request and looks up the fault switches for its path: how long to wait before
+/// answering, and the canned response to answer with instead of routing it.
+pub(super) fn admit(
+    shared: &Shared,
+    incoming: &Incoming,
+) -> (Option<Duration>, Option<RawResponse>) {
+    let mut state = shared.lock();
+    let counters = &mut state.counters;
+    *counters.requests.entry(incoming.path.clone()).or_default() += 1;
+    if incoming.path == JWKS_PATH && incoming.method == "GET" {
+        counters.jwks_fetches += 1;
     }
-    let reply = canned.or(unreadable).unwrap_or_else(|| {
-        // A bug in a handler becomes the protocol's 500, not a dead worker thread and a hung
-        // client.
-        panic::catch_unwind(AssertUnwindSafe(|| route(shared, &incoming)))
-            .unwrap_or_else(|_| wire::error(500, "Internal Server Error"))
-    });
-    respond(request, reply);
+    if incoming.path == "/token" && incoming.method == "POST" {
+        let grant_type = incoming
+            .form()
+            .and_then(|form| form.get("grant_type").map(str::to_owned))
+            .unwrap_or_default();
+        *counters.token_requests.entry(grant_type).or_default() += 1;
+    }
+    let faults = &state.faults;
+    (
+        faults.delays.get(&incoming.path).copied(),
+        faults.overrides.get(&incoming.path).cloned(),
+    )
 }
 
-fn route(shared: &Shared, rq: &Incoming) -> RawResponse {
+/// Answers a request with the endpoint its method and path name; never panics.
+pub(super) fn route(shared: &Shared, rq: &Incoming) -> RawResponse {
+    // A bug in a handler becomes the protocol's 500, not a dropped connection and a hung client.
+    panic::catch_unwind(AssertUnwindSafe(|| dispatch(shared, rq)))
+        .unwrap_or_else(|_| wire::error(500, "Internal Server Error"))
+}
+
+fn dispatch(shared: &Shared, rq: &Incoming) -> RawResponse {
     let method = rq.method.as_str();
     match rq.path.as_str() {
         "/.well-known/openid-configuration" => match method {
@@ -149,21 +144,4 @@ fn jwks(shared: &Shared) -> RawResponse {
         Some(body) => RawResponse::new(200, "application/json", body.clone()),
         None => RawResponse::json(200, &state.keys.jwks()),
     }
-}
-
-fn respond(request: tiny_http::Request, reply: RawResponse) {
-    let mut response = tiny_http::Response::from_data(reply.body).with_status_code(reply.status);
-    let headers = reply
-        .content_type
-        .map(|ct| ("Content-Type".to_owned(), ct))
-        .into_iter()
-        .chain(reply.headers);
-    for (name, value) in headers {
-        // Canned headers are validated when set; nothing invalid can reach this point.
-        if let Ok(header) = tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes()) {
-            response.add_header(header);
-        }
-    }
-    // The client may have hung up (timeout tests do); nobody is left to tell.
-    let _ = request.respond(response);
 }

@@ -1,7 +1,6 @@
 //! Everything the server remembers between requests.
 
-use std::collections::{HashMap, HashSet};
-use std::net::SocketAddr;
+use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -10,7 +9,8 @@ use super::faults::{IdTokenFault, RawResponse};
 use super::seed;
 use super::signer::Keyring;
 
-/// Shared by the worker threads and the [`VerysServer`](super::VerysServer) handle.
+/// Shared by the HTTP layer, the request handlers and the [`VerysServer`](super::VerysServer)
+/// handle.
 pub(super) struct Shared {
     pub issuer: String,
     state: Mutex<State>,
@@ -86,7 +86,8 @@ pub(super) struct Counters {
     pub jwks_fetches: usize,
     pub token_requests: HashMap<String, usize>,
     pub requests: HashMap<String, usize>,
-    pub peers: HashSet<SocketAddr>,
+    /// TCP connections accepted, counted as they are accepted.
+    pub connections: usize,
 }
 
 /// What `/authorize` granted, for `/token` to redeem once.

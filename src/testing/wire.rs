@@ -1,15 +1,18 @@
 //! What the routes see of a request, and the reply shapes the protocol repeats.
 
-use std::io::Read as _;
-use std::net::SocketAddr;
-
+use http_body_util::{BodyExt as _, LengthLimitError, Limited};
+use hyper::Request;
+use hyper::body::Incoming as Body;
 use serde_json::{Value, json};
 
 use super::faults::RawResponse;
 
 /// Bodies beyond this are refused: no legitimate request to an identity provider comes close, and
 /// a test server must not be made to buffer whatever a buggy client streams at it.
-const MAX_BODY: u64 = 1 << 20;
+const MAX_BODY: usize = 1 << 20;
+
+/// How much of a refused body is still read, and discarded, before giving up on it.
+const MAX_DRAIN: usize = 64 << 20;
 
 /// A request read in full, detached from the connection.
 pub(super) struct Incoming {
@@ -18,45 +21,47 @@ pub(super) struct Incoming {
     query: String,
     headers: Vec<(String, String)>,
     pub body: Vec<u8>,
-    pub remote: Option<SocketAddr>,
 }
 
 impl Incoming {
     /// Reads the request in full. A body that cannot be read still yields the request (the
     /// counters want it) together with the error reply to send instead of routing it.
-    pub fn read(request: &mut tiny_http::Request) -> (Incoming, Option<RawResponse>) {
-        let target = request.url().to_owned();
-        let (path, query) = match target.split_once('?') {
-            Some((p, q)) => (p.to_owned(), q.to_owned()),
-            None => (target, String::new()),
-        };
-        let headers = request
-            .headers()
+    pub async fn read(request: Request<Body>) -> (Incoming, Option<RawResponse>) {
+        let (parts, mut body) = request.into_parts();
+        // An absolute-form target (`GET http://host/path`) routes by its path too.
+        let path = parts.uri.path().to_owned();
+        let query = parts.uri.query().unwrap_or_default().to_owned();
+        let headers = parts
+            .headers
             .iter()
-            .map(|h| {
-                (
-                    h.field.as_str().as_str().to_owned(),
-                    h.value.as_str().to_owned(),
-                )
+            .map(|(name, value)| {
+                let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+                (name.as_str().to_owned(), value)
             })
             .collect();
-        let mut body = Vec::new();
-        let read = request
-            .as_reader()
-            .take(MAX_BODY + 1)
-            .read_to_end(&mut body);
-        let problem = match read {
-            Err(_) => Some(error(400, "Could not read the request body")),
-            Ok(_) if body.len() as u64 > MAX_BODY => Some(error(413, "Request body too large")),
-            Ok(_) => None,
+        let mut bytes = Vec::new();
+        let mut limited = Limited::new(&mut body, MAX_BODY);
+        let problem = loop {
+            match limited.frame().await {
+                None => break None,
+                Some(Ok(frame)) => {
+                    if let Ok(data) = frame.into_data() {
+                        bytes.extend_from_slice(&data);
+                    }
+                }
+                Some(Err(e)) if e.is::<LengthLimitError>() => {
+                    drain(&mut body).await;
+                    break Some(error(413, "Request body too large"));
+                }
+                Some(Err(_)) => break Some(error(400, "Could not read the request body")),
+            }
         };
         let incoming = Incoming {
-            method: request.method().as_str().to_ascii_uppercase(),
+            method: parts.method.as_str().to_ascii_uppercase(),
             path,
             query,
             headers,
-            body,
-            remote: request.remote_addr().copied(),
+            body: bytes,
         };
         (incoming, problem)
     }
@@ -94,6 +99,19 @@ impl Incoming {
             Ok(Some(token))
         } else {
             Err(())
+        }
+    }
+}
+
+/// Reads and discards the rest of a refused body (up to [`MAX_DRAIN`]): a client still sending
+/// it then reads the refusal, where closing the connection on unread data would reset it.
+async fn drain(body: &mut Body) {
+    let mut left = MAX_DRAIN;
+    while let Some(Ok(frame)) = body.frame().await {
+        let len = frame.data_ref().map_or(0, |data| data.len());
+        match left.checked_sub(len) {
+            Some(rest) => left = rest,
+            None => break,
         }
     }
 }
