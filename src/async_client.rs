@@ -1,14 +1,15 @@
 //! [`AsyncClient`]: the client with the async transport (feature `async`).
 
+use crate::claims::IdTokenClaims;
 use crate::client::Client;
 use crate::error::Error;
 use crate::federation::ExternalToken;
 use crate::flow::CallbackReceived;
-use crate::jwks::FetchTicket;
 use crate::kind::ClientKind;
-use crate::protocol::{self, Operation, Started, Step};
-use crate::tokens::{AccessToken, ExchangedToken, Tokens};
+use crate::protocol;
+use crate::tokens::{AccessToken, ExchangedToken, RefreshToken, Tokens};
 use crate::transport::Async;
+use crate::userinfo::{self, UserInfo};
 
 /// The async Verys client: [`Client`] with the async transport, built with
 /// [`ClientBuilder::build_async`](crate::ClientBuilder::build_async). Its
@@ -20,7 +21,12 @@ impl<K: ClientKind> Client<K, Async> {
     /// verifier kept in the flow state, and verifies the ID token (signature,
     /// `iss`, `aud`, `azp`, `exp`, `iat`, `nonce`, `at_hash`, `auth_time`).
     pub async fn exchange_code(&self, received: CallbackReceived<K>) -> Result<Tokens, Error> {
-        self.drive(protocol::code_grant(&self.config, received))
+        self.http
+            .drive(
+                &self.config.jwks,
+                &*self.config.clock,
+                protocol::code_grant(&self.config, received),
+            )
             .await
     }
 
@@ -29,7 +35,12 @@ impl<K: ClientKind> Client<K, Async> {
     /// and the old one stops working. The new ID token must name the same
     /// issuer, subject and audience.
     pub async fn refresh(&self, tokens: &Tokens) -> Result<Tokens, Error> {
-        self.drive(protocol::refresh_grant(&self.config, tokens))
+        self.http
+            .drive(
+                &self.config.jwks,
+                &*self.config.clock,
+                protocol::refresh_grant(&self.config, tokens),
+            )
             .await
     }
 
@@ -41,7 +52,53 @@ impl<K: ClientKind> Client<K, Async> {
         audience: &str,
     ) -> Result<ExchangedToken, Error> {
         let started = protocol::token_exchange(&self.config, access_token, audience);
-        self.drive(Ok(started)).await
+        self.http
+            .drive(&self.config.jwks, &*self.config.clock, Ok(started))
+            .await
+    }
+
+    /// Verifies an ID token obtained outside this client's flows (a token
+    /// handed over by a front end, an `id_token_hint`): signature, `iss`,
+    /// `aud`/`azp`, `exp`, `iat`, and `nonce` equal to `nonce` (or absent
+    /// when `nonce` is `None`). `at_hash` is not checked, for want of the
+    /// access token. Fetches the JWKS only if the key is not cached.
+    pub async fn verify_id_token(
+        &self,
+        id_token: &str,
+        nonce: Option<&str>,
+    ) -> Result<IdTokenClaims, Error> {
+        let started = protocol::IdTokenCheck::start(&self.config, id_token, nonce);
+        let (jwks, clock) = (&self.config.jwks, &*self.config.clock);
+        self.http.drive(jwks, clock, started).await
+    }
+
+    /// The user's claims from `/userinfo`, read with the access token of
+    /// `tokens`; fails with [`Error::UserinfoSubjectMismatch`] if they
+    /// describe another subject than the ID token.
+    pub async fn userinfo(&self, tokens: &Tokens) -> Result<UserInfo, Error> {
+        let started = userinfo::start(&self.config, tokens);
+        self.http
+            .drive(&self.config.jwks, &*self.config.clock, Ok(started))
+            .await
+    }
+
+    /// Revokes a refresh token (RFC 7009), for example at logout.
+    pub async fn revoke(&self, refresh_token: &RefreshToken) -> Result<(), Error> {
+        let started = protocol::revoke(&self.config, refresh_token);
+        self.http
+            .drive(&self.config.jwks, &*self.config.clock, Ok(started))
+            .await
+    }
+
+    /// Unlinks one external token.
+    pub async fn delete_external_token(
+        &self,
+        access_token: &AccessToken,
+        token_id: &str,
+    ) -> Result<(), Error> {
+        let (jwks, clock) = (&self.config.jwks, &*self.config.clock);
+        let started = protocol::delete_external_token(&self.config, access_token, token_id);
+        self.http.drive(jwks, clock, Ok(started)).await
     }
 
     /// Lists the user's federated external tokens that the access token's
@@ -51,7 +108,9 @@ impl<K: ClientKind> Client<K, Async> {
         access_token: &AccessToken,
     ) -> Result<Vec<ExternalToken>, Error> {
         let started = protocol::external_tokens(&self.config, access_token);
-        self.drive(Ok(started)).await
+        self.http
+            .drive(&self.config.jwks, &*self.config.clock, Ok(started))
+            .await
     }
 
     /// Retrieves one external token. When the provider's token expired and
@@ -63,40 +122,8 @@ impl<K: ClientKind> Client<K, Async> {
         token_id: &str,
     ) -> Result<ExternalToken, Error> {
         let started = protocol::external_token(&self.config, access_token, token_id);
-        self.drive(Ok(started)).await
-    }
-
-    /// Drives an operation of the I/O-free core with the async stack.
-    async fn drive<O>(&self, started: Result<Started<O>, Error>) -> Result<O::Output, Error>
-    where
-        O: Operation + Send,
-        O::Output: Send,
-    {
-        let Started { mut step, mut op } = started?;
-        loop {
-            step = match step {
-                Step::Send(request) => {
-                    let response = self.http.send(&request).await?;
-                    op.on_response(response)?
-                }
-                Step::FetchKeys(ticket) => {
-                    self.await_keys(ticket).await;
-                    op.on_keys()?
-                }
-                Step::Done(output) => return Ok(output),
-            };
-        }
-    }
-
-    /// Fetches the JWKS unless another task did while this one waited at the
-    /// gate. The gate is tokio's mutex, made to be held across the fetch's
-    /// `.await`; no other lock is held there.
-    async fn await_keys(&self, ticket: FetchTicket) {
-        let jwks = &self.config.jwks;
-        let _gate = jwks.async_gate().lock().await;
-        if let Some(request) = jwks.fetch_request(ticket) {
-            let response = self.http.send(&request).await;
-            jwks.store(response, self.config.clock.now());
-        }
+        self.http
+            .drive(&self.config.jwks, &*self.config.clock, Ok(started))
+            .await
     }
 }

@@ -15,6 +15,7 @@ use crate::config::{Config, Endpoints};
 use crate::error::Error;
 use crate::jwks::{JwksCache, JwksPolicy};
 use crate::kind::{ClientAuthMethod, ClientKind, Confidential, Public};
+use crate::protocol::{Call, Started};
 use crate::transport::{Blocking, HttpConfig};
 
 /// Configures a [`Client`] (or, with the `async` feature, an [`AsyncClient`](crate::AsyncClient)).
@@ -192,6 +193,37 @@ impl<K: ClientKind> ClientBuilder<K> {
         Ok(Client::with_http(Arc::new(config), http))
     }
 
+    /// Checks the configuration, reads the issuer's discovery document and
+    /// builds the blocking client with the endpoints it names.
+    ///
+    /// The document must name exactly this issuer and list EdDSA among its
+    /// signing algorithms ([`Error::Discovery`] otherwise). [`build`](Self::build)
+    /// uses the fixed Verys paths instead and sends no request.
+    pub fn build_discovered(self) -> Result<Client<K>, Error> {
+        let (mut config, issuer, policy) = self.into_parts()?;
+        let http = Blocking::new(config.http);
+        let started = discovered(&config, issuer);
+        let endpoints = http.drive(&config.jwks, &*config.clock, Ok(started))?;
+        config.adopt(endpoints, policy);
+        Ok(Client::with_http(Arc::new(config), http))
+    }
+
+    /// Checks the configuration, reads the issuer's discovery document and
+    /// builds the async client, as [`build_discovered`](Self::build_discovered).
+    #[cfg(feature = "async")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "async")))]
+    pub async fn build_discovered_async(self) -> Result<crate::AsyncClient<K>, Error> {
+        let (mut config, issuer, policy) = self.into_parts()?;
+        let http = crate::transport::Async::new(config.http)?;
+        let started = discovered(&config, issuer);
+        config.adopt(
+            http.drive(&config.jwks, &*config.clock, Ok(started))
+                .await?,
+            policy,
+        );
+        Ok(Client::with_http(Arc::new(config), http))
+    }
+
     /// Checks the configuration and builds the async client.
     #[cfg(feature = "async")]
     #[cfg_attr(docsrs, doc(cfg(feature = "async")))]
@@ -199,6 +231,12 @@ impl<K: ClientKind> ClientBuilder<K> {
         let config = self.into_config()?;
         let http = crate::transport::Async::new(config.http)?;
         Ok(Client::with_http(Arc::new(config), http))
+    }
+
+    fn into_parts(self) -> Result<(Config, Url, JwksPolicy), Error> {
+        let issuer = parse_http_url(&self.issuer, "issuer")?;
+        let policy = self.jwks;
+        Ok((self.into_config()?, issuer, policy))
     }
 
     fn into_config(self) -> Result<Config, Error> {
@@ -279,8 +317,16 @@ impl<K: ClientKind> fmt::Debug for ClientBuilder<K> {
     }
 }
 
+/// The discovery request, answered with the endpoints it names.
+fn discovered(config: &Config, issuer: Url) -> Started<Call<Endpoints>> {
+    let issuer_text = config.issuer.clone();
+    Call::start(crate::discovery::request(&issuer), move |response| {
+        crate::discovery::decode(response, &issuer, &issuer_text)
+    })
+}
+
 /// A URL with an `http` or `https` scheme and a host.
-fn parse_http_url(text: &str, what: &str) -> Result<Url, Error> {
+pub(crate) fn parse_http_url(text: &str, what: &str) -> Result<Url, Error> {
     let url =
         Url::parse(text).map_err(|error| Error::Config(format!("{what} is not a url: {error}")))?;
     if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {

@@ -2,17 +2,19 @@
 
 use std::fmt;
 use std::marker::PhantomData;
-use std::sync::{Arc, PoisonError};
+use std::sync::Arc;
 
+use crate::claims::IdTokenClaims;
 use crate::config::Config;
 use crate::error::Error;
-use crate::federation::ExternalToken;
+use crate::federation::{ExternalToken, PendingLink};
 use crate::flow::{AuthorizationRequest, CallbackReceived, PendingAuth};
-use crate::jwks::FetchTicket;
 use crate::kind::ClientKind;
-use crate::protocol::{self, Operation, Started, Step};
-use crate::tokens::{AccessToken, ExchangedToken, Tokens};
+use crate::logout::PendingLogout;
+use crate::protocol;
+use crate::tokens::{AccessToken, ExchangedToken, RefreshToken, Tokens};
 use crate::transport::Blocking;
+use crate::userinfo::{self, UserInfo};
 
 pub(crate) mod sealed {
     pub trait Sealed {}
@@ -21,6 +23,14 @@ pub(crate) mod sealed {
 /// How a client performs I/O: [`Blocking`], or [`Async`](crate::Async) with
 /// the `async` feature. Sealed.
 pub trait Transport: sealed::Sealed + Clone + Send + Sync + 'static {}
+
+impl sealed::Sealed for Blocking {}
+impl Transport for Blocking {}
+
+#[cfg(feature = "async")]
+impl sealed::Sealed for crate::transport::Async {}
+#[cfg(feature = "async")]
+impl Transport for crate::transport::Async {}
 
 /// A Verys client of kind `K` ([`Public`](crate::Public) or
 /// [`Confidential`](crate::Confidential)), built with [`Client::builder`].
@@ -58,6 +68,28 @@ impl<K: ClientKind, T: Transport> Client<K, T> {
         AuthorizationRequest::new(&self.config)
     }
 
+    /// Starts an RP-initiated logout of the user of `tokens`: the URL sends
+    /// the browser to Verys's end-session endpoint with the ID token as hint,
+    /// and back to `post_logout_redirect_uri` (a registered redirect URI).
+    pub fn end_session(&self, tokens: &Tokens, post_logout_redirect_uri: &str) -> PendingLogout {
+        PendingLogout::new(&self.config, tokens.id_token(), post_logout_redirect_uri)
+    }
+
+    /// Starts linking an external provider (`github`, …) to the user's Verys
+    /// identity, returning to this client's redirect URI.
+    pub fn link_provider(&self, provider_id: &str) -> PendingLink {
+        PendingLink::new(&self.config, provider_id)
+    }
+
+    /// The link that an [`Error::ExternalReauth`] asks for, in one call;
+    /// `None` for any other error.
+    pub fn relink(&self, error: &Error) -> Option<PendingLink> {
+        match error {
+            Error::ExternalReauth { provider_id, .. } => Some(self.link_provider(provider_id)),
+            _ => None,
+        }
+    }
+
     /// The issuer this client trusts.
     pub fn issuer(&self) -> &str {
         &self.config.issuer
@@ -79,7 +111,11 @@ impl<K: ClientKind> Client<K, Blocking> {
     /// verifier kept in the flow state, and verifies the ID token (signature,
     /// `iss`, `aud`, `azp`, `exp`, `iat`, `nonce`, `at_hash`, `auth_time`).
     pub fn exchange_code(&self, received: CallbackReceived<K>) -> Result<Tokens, Error> {
-        self.run(protocol::code_grant(&self.config, received))
+        self.http.drive(
+            &self.config.jwks,
+            &*self.config.clock,
+            protocol::code_grant(&self.config, received),
+        )
     }
 
     /// Refreshes `tokens`. Verys rotates refresh tokens: the returned
@@ -87,7 +123,11 @@ impl<K: ClientKind> Client<K, Blocking> {
     /// and the old one stops working. The new ID token must name the same
     /// issuer, subject and audience.
     pub fn refresh(&self, tokens: &Tokens) -> Result<Tokens, Error> {
-        self.run(protocol::refresh_grant(&self.config, tokens))
+        self.http.drive(
+            &self.config.jwks,
+            &*self.config.clock,
+            protocol::refresh_grant(&self.config, tokens),
+        )
     }
 
     /// Exchanges an access token for one whose audience is the client
@@ -97,17 +137,71 @@ impl<K: ClientKind> Client<K, Blocking> {
         access_token: &AccessToken,
         audience: &str,
     ) -> Result<ExchangedToken, Error> {
-        self.run(Ok(protocol::token_exchange(
-            &self.config,
-            access_token,
-            audience,
-        )))
+        self.http.drive(
+            &self.config.jwks,
+            &*self.config.clock,
+            Ok(protocol::token_exchange(
+                &self.config,
+                access_token,
+                audience,
+            )),
+        )
+    }
+
+    /// Verifies an ID token obtained outside this client's flows (a token
+    /// handed over by a front end, an `id_token_hint`): signature, `iss`,
+    /// `aud`/`azp`, `exp`, `iat`, and `nonce` equal to `nonce` (or absent
+    /// when `nonce` is `None`). `at_hash` is not checked, for want of the
+    /// access token. Fetches the JWKS only if the key is not cached.
+    pub fn verify_id_token(
+        &self,
+        id_token: &str,
+        nonce: Option<&str>,
+    ) -> Result<IdTokenClaims, Error> {
+        let started = protocol::IdTokenCheck::start(&self.config, id_token, nonce);
+        self.http
+            .drive(&self.config.jwks, &*self.config.clock, started)
+    }
+
+    /// The user's claims from `/userinfo`, read with the access token of
+    /// `tokens`; fails with [`Error::UserinfoSubjectMismatch`] if they
+    /// describe another subject than the ID token.
+    pub fn userinfo(&self, tokens: &Tokens) -> Result<UserInfo, Error> {
+        self.http.drive(
+            &self.config.jwks,
+            &*self.config.clock,
+            Ok(userinfo::start(&self.config, tokens)),
+        )
+    }
+
+    /// Revokes a refresh token (RFC 7009), for example at logout.
+    pub fn revoke(&self, refresh_token: &RefreshToken) -> Result<(), Error> {
+        self.http.drive(
+            &self.config.jwks,
+            &*self.config.clock,
+            Ok(protocol::revoke(&self.config, refresh_token)),
+        )
+    }
+
+    /// Unlinks one external token.
+    pub fn delete_external_token(
+        &self,
+        access_token: &AccessToken,
+        token_id: &str,
+    ) -> Result<(), Error> {
+        let started = protocol::delete_external_token(&self.config, access_token, token_id);
+        self.http
+            .drive(&self.config.jwks, &*self.config.clock, Ok(started))
     }
 
     /// Lists the user's federated external tokens that the access token's
     /// scopes cover.
     pub fn external_tokens(&self, access_token: &AccessToken) -> Result<Vec<ExternalToken>, Error> {
-        self.run(Ok(protocol::external_tokens(&self.config, access_token)))
+        self.http.drive(
+            &self.config.jwks,
+            &*self.config.clock,
+            Ok(protocol::external_tokens(&self.config, access_token)),
+        )
     }
 
     /// Retrieves one external token. When the provider's token expired and
@@ -118,40 +212,15 @@ impl<K: ClientKind> Client<K, Blocking> {
         access_token: &AccessToken,
         token_id: &str,
     ) -> Result<ExternalToken, Error> {
-        self.run(Ok(protocol::external_token(
-            &self.config,
-            access_token,
-            token_id,
-        )))
-    }
-
-    /// Drives an operation of the I/O-free core with the blocking stack.
-    fn run<O: Operation>(&self, started: Result<Started<O>, Error>) -> Result<O::Output, Error> {
-        let Started { mut step, mut op } = started?;
-        loop {
-            step = match step {
-                Step::Done(output) => return Ok(output),
-                Step::Send(request) => op.on_response(self.http.send(&request)?)?,
-                Step::FetchKeys(ticket) => {
-                    self.fetch_keys(ticket);
-                    op.on_keys()?
-                }
-            };
-        }
-    }
-
-    /// Fetches the JWKS unless another thread did while this one waited at
-    /// the gate: many threads missing the same `kid` cause one fetch.
-    fn fetch_keys(&self, ticket: FetchTicket) {
-        let jwks = &self.config.jwks;
-        let _gate = jwks
-            .blocking_gate()
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if let Some(request) = jwks.fetch_request(ticket) {
-            let response = self.http.send(&request);
-            jwks.store(response, self.config.clock.now());
-        }
+        self.http.drive(
+            &self.config.jwks,
+            &*self.config.clock,
+            Ok(protocol::external_token(
+                &self.config,
+                access_token,
+                token_id,
+            )),
+        )
     }
 }
 

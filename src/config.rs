@@ -17,7 +17,10 @@ use crate::transport::{HttpConfig, HttpRequest, Method};
 pub(crate) struct Endpoints {
     pub authorization: Url,
     pub token: String,
+    pub userinfo: String,
     pub jwks: String,
+    pub revocation: String,
+    pub end_session: Url,
     pub federation: Url,
 }
 
@@ -27,7 +30,10 @@ impl Endpoints {
         Self {
             authorization: endpoint(issuer, &["authorize"]),
             token: endpoint(issuer, &["token"]).into(),
+            userinfo: endpoint(issuer, &["userinfo"]).into(),
             jwks: endpoint(issuer, &[".well-known", "jwks.json"]).into(),
+            revocation: endpoint(issuer, &["token", "revoke"]).into(),
+            end_session: endpoint(issuer, &["end-session"]),
             federation: endpoint(issuer, &["federation"]),
         }
     }
@@ -62,8 +68,31 @@ pub(crate) struct Config {
 }
 
 impl Config {
+    /// Takes the endpoints of a discovery document; the JWKS cache starts
+    /// afresh at the discovered `jwks_uri`.
+    pub(crate) fn adopt(&mut self, endpoints: Endpoints, policy: crate::jwks::JwksPolicy) {
+        self.jwks = Arc::new(JwksCache::new(endpoints.jwks.clone(), policy));
+        self.endpoints = endpoints;
+    }
+
+    /// `POST /token/revoke` for a refresh token (RFC 7009).
+    pub(crate) fn revocation_request(&self, refresh_token: &str) -> HttpRequest {
+        self.form_request(
+            &self.endpoints.revocation,
+            &[
+                ("token", refresh_token),
+                ("token_type_hint", "refresh_token"),
+            ],
+        )
+    }
+
     /// A form POST to the token endpoint with this client's authentication.
     pub(crate) fn token_request(&self, params: &[(&str, &str)]) -> HttpRequest {
+        self.form_request(&self.endpoints.token, params)
+    }
+
+    /// A form POST to `url` with this client's authentication.
+    fn form_request(&self, url: &str, params: &[(&str, &str)]) -> HttpRequest {
         let mut form = form_urlencoded::Serializer::new(String::new());
         form.extend_pairs(params);
         let mut authorization = None;
@@ -85,7 +114,7 @@ impl Config {
         }
         HttpRequest {
             method: Method::Post,
-            url: self.endpoints.token.clone(),
+            url: url.to_owned(),
             authorization,
             form: Some(SecretString::from(form.finish())),
         }

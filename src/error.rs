@@ -121,6 +121,33 @@ pub enum Error {
     #[error("jwks has no usable ed25519 signing key")]
     NoUsableKey,
 
+    /// A verified access token lacks a scope the resource requires (answer
+    /// HTTP 403 with `error="insufficient_scope"`).
+    #[error("access token lacks the {0} scope")]
+    MissingScope(String),
+
+    /// The user behind a verified access token lacks a required role.
+    #[error("user lacks the {0} role")]
+    MissingRole(String),
+
+    /// The discovery document does not describe the issuer that was asked
+    /// for, or describes one this client cannot use.
+    #[error("discovery document refused: {0}")]
+    Discovery(String),
+
+    /// The userinfo answer names another subject than the ID token.
+    #[error("userinfo describes another subject than the id token")]
+    UserinfoSubjectMismatch,
+
+    /// The federation link came back with `error=federation_failed`.
+    #[error("linking {provider_id} failed: {}", description.as_deref().unwrap_or("no description"))]
+    FederationFailed {
+        /// The provider that could not be linked.
+        provider_id: String,
+        /// The server's explanation, when it gave one.
+        description: Option<String>,
+    },
+
     /// These tokens carry no refresh token to refresh with.
     #[error("no refresh token to refresh with")]
     NoRefreshToken,

@@ -2,11 +2,14 @@
 //! Verys holds for a user.
 
 use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::callback::CallbackParams;
+use crate::config::{Config, endpoint};
 use crate::error::Error;
+use crate::pkce::random_value;
 use crate::protocol::{self, server_error};
 use crate::timestamp::parse_rfc3339;
 use crate::transport::HttpResponse;
@@ -134,4 +137,82 @@ fn federation_answer(response: HttpResponse) -> Result<HttpResponse, Error> {
         }
     }
     Ok(response)
+}
+
+/// Reads `DELETE /federation/{token_id}`.
+pub(crate) fn decode_deleted(response: HttpResponse) -> Result<(), Error> {
+    protocol::decode_success::<serde_json::Value>(&federation_answer(response)?, "federation")
+        .map(drop)
+}
+
+/// A started link of an external provider: the `/federation/initiate` URL
+/// to send the browser to (it needs the user's Verys session), and what its
+/// return must say. `Serialize + Deserialize`, to survive the redirect.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PendingLink {
+    url: String,
+    provider_id: String,
+    state: String,
+}
+
+impl PendingLink {
+    pub(crate) fn new(config: &Config, provider_id: &str) -> Self {
+        let state = random_value(&mut rand::rng(), 32);
+        let mut url = endpoint(&config.endpoints.federation, &["initiate"]);
+        url.query_pairs_mut()
+            .append_pair("provider_id", provider_id)
+            .append_pair("client_id", &config.client_id)
+            .append_pair("redirect_uri", &config.redirect_uri)
+            .append_pair("state", &state);
+        Self {
+            url: url.into(),
+            provider_id: provider_id.to_owned(),
+            state,
+        }
+    }
+
+    /// The URL to send the browser to.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The provider being linked.
+    pub fn provider_id(&self) -> &str {
+        &self.provider_id
+    }
+
+    /// Checks the redirect back: `error=federation_failed` becomes
+    /// [`Error::FederationFailed`], any other `error` [`Error::Callback`]; the
+    /// `provider_id` must be the one asked for, and a `state`, when Verys
+    /// returns one, must be this link's. Returns the linked provider.
+    pub fn receive(self, callback: &str) -> Result<String, Error> {
+        let params = CallbackParams::parse(callback)?;
+        match params.first("error") {
+            Some("federation_failed") => {
+                return Err(Error::FederationFailed {
+                    provider_id: self.provider_id,
+                    description: params.first("error_description").map(str::to_owned),
+                });
+            }
+            Some(error) => {
+                return Err(Error::Callback {
+                    error: error.to_owned(),
+                    description: params.first("error_description").map(str::to_owned),
+                });
+            }
+            None => {}
+        }
+        // The protocol does not promise to return `state`; when it is there
+        // it must match.
+        if params.first("state").is_some() {
+            params.check_state(&self.state)?;
+        }
+        if params.first("provider_id") != Some(self.provider_id.as_str()) {
+            return Err(Error::MalformedCallback(
+                "the callback names another provider".into(),
+            ));
+        }
+        params.check_no_repeats()?;
+        Ok(self.provider_id)
+    }
 }

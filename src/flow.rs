@@ -12,11 +12,10 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 use std::marker::PhantomData;
 use std::time::Duration;
-use url::Url;
 
+use crate::callback::CallbackParams;
 use crate::config::Config;
 use crate::error::Error;
-use crate::jwt::constant_time_eq;
 use crate::kind::ClientKind;
 use crate::pkce::{PkceVerifier, random_value};
 
@@ -154,14 +153,16 @@ impl<'a, K: ClientKind> AuthorizationRequest<'a, K> {
             }
         }
         PendingAuth {
-            url: url.into(),
-            issuer: self.config.issuer.clone(),
-            client_id: self.config.client_id.clone(),
-            redirect_uri: self.config.redirect_uri.clone(),
-            state,
-            nonce,
+            flow: FlowValues {
+                url: url.into(),
+                issuer: self.config.issuer.clone(),
+                client_id: self.config.client_id.clone(),
+                redirect_uri: self.config.redirect_uri.clone(),
+                state,
+                nonce,
+                max_age: self.max_age,
+            },
             verifier,
-            max_age: self.max_age,
             _kind: PhantomData,
         }
     }
@@ -176,21 +177,27 @@ impl<'a, K: ClientKind> AuthorizationRequest<'a, K> {
 /// cookie the browser can read. Deserializing checks that the state was made
 /// by a client of the same kind.
 pub struct PendingAuth<K: ClientKind> {
+    flow: FlowValues,
+    verifier: Option<PkceVerifier>,
+    _kind: PhantomData<fn() -> K>,
+}
+
+/// What a flow remembers besides its PKCE verifier, stored as it is.
+#[derive(Serialize, Deserialize)]
+struct FlowValues {
     url: String,
     issuer: String,
     client_id: String,
     redirect_uri: String,
     state: String,
     nonce: String,
-    verifier: Option<PkceVerifier>,
     max_age: Option<u64>,
-    _kind: PhantomData<fn() -> K>,
 }
 
 impl<K: ClientKind> PendingAuth<K> {
     /// The authorization URL to redirect the user's browser to.
     pub fn url(&self) -> &str {
-        &self.url
+        &self.flow.url
     }
 
     /// Checks the authorization server's redirect back to the application.
@@ -204,36 +211,22 @@ impl<K: ClientKind> PendingAuth<K> {
     /// ([`Error::IssuerMismatch`], RFC 9207), and repeated parameters
     /// ([`Error::DuplicateParameter`]).
     pub fn receive(self, callback: &str) -> Result<CallbackReceived<K>, Error> {
-        let params = callback_params(callback)?;
-        let first = |name: &str| {
-            params
-                .iter()
-                .find(|(key, _)| key == name)
-                .map(|(_, value)| value.as_str())
-        };
-        if let Some(error) = first("error") {
+        let params = CallbackParams::parse(callback)?;
+        if let Some(error) = params.first("error") {
             return Err(Error::Callback {
                 error: error.to_owned(),
-                description: first("error_description").map(str::to_owned),
+                description: params.first("error_description").map(str::to_owned),
             });
         }
-        let code = first("code")
-            .filter(|code| !code.is_empty())
-            .ok_or(Error::MissingCode)?;
-        let state = first("state")
-            .filter(|state| !state.is_empty())
-            .ok_or(Error::MissingState)?;
-        if !constant_time_eq(state, &self.state) {
-            return Err(Error::StateMismatch);
-        }
-        if first("iss").is_some_and(|iss| iss != self.issuer) {
+        let code = params.non_empty("code").ok_or(Error::MissingCode)?;
+        params.check_state(&self.flow.state)?;
+        if params
+            .first("iss")
+            .is_some_and(|iss| iss != self.flow.issuer)
+        {
             return Err(Error::IssuerMismatch);
         }
-        for (index, (name, _)) in params.iter().enumerate() {
-            if params[..index].iter().any(|(earlier, _)| earlier == name) {
-                return Err(Error::DuplicateParameter(name.clone()));
-            }
-        }
+        params.check_no_repeats()?;
         Ok(CallbackReceived {
             code: SecretString::from(code.to_owned()),
             pending: self,
@@ -241,15 +234,15 @@ impl<K: ClientKind> PendingAuth<K> {
     }
 
     pub(crate) fn client_id(&self) -> &str {
-        &self.client_id
+        &self.flow.client_id
     }
 
     pub(crate) fn issuer(&self) -> &str {
-        &self.issuer
+        &self.flow.issuer
     }
 
     pub(crate) fn redirect_uri(&self) -> &str {
-        &self.redirect_uri
+        &self.flow.redirect_uri
     }
 
     pub(crate) fn verifier(&self) -> Option<&PkceVerifier> {
@@ -257,64 +250,45 @@ impl<K: ClientKind> PendingAuth<K> {
     }
 
     pub(crate) fn into_nonce(self) -> (String, Option<u64>) {
-        (self.nonce, self.max_age)
+        (self.flow.nonce, self.flow.max_age)
     }
-}
-
-/// A callback URL or query string as name/value pairs, percent-decoded.
-fn callback_params(callback: &str) -> Result<Vec<(String, String)>, Error> {
-    let callback = callback.trim();
-    let query = match callback.strip_prefix('?') {
-        Some(query) => query.to_owned(),
-        None => match Url::parse(callback) {
-            Ok(url) => url.query().unwrap_or_default().to_owned(),
-            // Not a URL of its own (no scheme): the query string alone.
-            Err(url::ParseError::RelativeUrlWithoutBase) => callback.to_owned(),
-            Err(error) => return Err(Error::MalformedCallback(error.to_string())),
-        },
-    };
-    Ok(url::form_urlencoded::parse(query.as_bytes())
-        .map(|(name, value)| (name.into_owned(), value.into_owned()))
-        .collect())
 }
 
 impl<K: ClientKind> fmt::Debug for PendingAuth<K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PendingAuth")
             .field("kind", &K::NAME)
-            .field("url", &self.url)
-            .field("client_id", &self.client_id)
+            .field("url", &self.flow.url)
+            .field("client_id", &self.flow.client_id)
             .field("verifier", &self.verifier)
             .finish_non_exhaustive()
     }
 }
 
-/// The stored form of a [`PendingAuth`].
-#[derive(Serialize, Deserialize)]
-struct StoredPendingAuth {
+/// The stored form of a [`PendingAuth`]: its kind, its values and the
+/// verifier.
+#[derive(Serialize)]
+struct StoredRef<'a> {
+    kind: &'static str,
+    #[serde(flatten)]
+    flow: &'a FlowValues,
+    code_verifier: Option<&'a str>,
+}
+
+#[derive(Deserialize)]
+struct Stored {
     kind: String,
-    url: String,
-    issuer: String,
-    client_id: String,
-    redirect_uri: String,
-    state: String,
-    nonce: String,
+    #[serde(flatten)]
+    flow: FlowValues,
     code_verifier: Option<String>,
-    max_age: Option<u64>,
 }
 
 impl<K: ClientKind> Serialize for PendingAuth<K> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        StoredPendingAuth {
-            kind: K::NAME.to_owned(),
-            url: self.url.clone(),
-            issuer: self.issuer.clone(),
-            client_id: self.client_id.clone(),
-            redirect_uri: self.redirect_uri.clone(),
-            state: self.state.clone(),
-            nonce: self.nonce.clone(),
-            code_verifier: self.verifier.as_ref().map(|v| v.expose().to_owned()),
-            max_age: self.max_age,
+        StoredRef {
+            kind: K::NAME,
+            flow: &self.flow,
+            code_verifier: self.verifier.as_ref().map(PkceVerifier::expose),
         }
         .serialize(serializer)
     }
@@ -323,7 +297,7 @@ impl<K: ClientKind> Serialize for PendingAuth<K> {
 impl<'de, K: ClientKind> Deserialize<'de> for PendingAuth<K> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         use serde::de::Error as _;
-        let stored = StoredPendingAuth::deserialize(deserializer)?;
+        let stored = Stored::deserialize(deserializer)?;
         if stored.kind != K::NAME {
             return Err(D::Error::custom(format!(
                 "flow state of a {} client cannot be finished by a {} client",
@@ -343,20 +317,14 @@ impl<'de, K: ClientKind> Deserialize<'de> for PendingAuth<K> {
             }
             None => None,
         };
-        if stored.state.is_empty() || stored.nonce.is_empty() {
+        if stored.flow.state.is_empty() || stored.flow.nonce.is_empty() {
             return Err(D::Error::custom(
                 "stored flow state lacks its state or nonce",
             ));
         }
         Ok(PendingAuth {
-            url: stored.url,
-            issuer: stored.issuer,
-            client_id: stored.client_id,
-            redirect_uri: stored.redirect_uri,
-            state: stored.state,
-            nonce: stored.nonce,
+            flow: stored.flow,
             verifier,
-            max_age: stored.max_age,
             _kind: PhantomData,
         })
     }

@@ -69,29 +69,43 @@
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod access;
 #[cfg(feature = "async")]
 mod async_client;
 mod builder;
+mod callback;
 mod claims;
 mod client;
 mod clock;
 mod config;
+mod discovery;
 mod error;
 mod federation;
 mod flow;
 mod jwks;
 mod jwt;
 mod kind;
+mod logout;
+mod manager;
 mod pkce;
 mod protocol;
 mod timestamp;
 mod tokens;
 mod transport;
+mod userinfo;
+mod verifier;
 
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing;
+#[cfg(test)]
+mod properties;
+
+pub use access::AccessClaims;
 #[cfg(feature = "async")]
 #[cfg_attr(docsrs, doc(cfg(feature = "async")))]
 pub use async_client::AsyncClient;
@@ -100,14 +114,18 @@ pub use claims::{Audience, IdTokenClaims};
 pub use client::{Client, Transport};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{Error, ServerError, TokenRule, TransportError, TransportErrorKind};
-pub use federation::ExternalToken;
+pub use federation::{ExternalToken, PendingLink};
 pub use flow::{AuthorizationRequest, CallbackReceived, PendingAuth, Prompt};
 pub use kind::{ClientAuthMethod, ClientKind, Confidential, Public};
+pub use logout::PendingLogout;
+pub use manager::TokenManager;
 pub use tokens::{AccessToken, ExchangedToken, RefreshToken, Tokens};
 #[cfg(feature = "async")]
 #[cfg_attr(docsrs, doc(cfg(feature = "async")))]
 pub use transport::Async;
 pub use transport::Blocking;
+pub use userinfo::UserInfo;
+pub use verifier::{Verifier, VerifierBuilder};
 
 /// The README's examples, compiled as doc tests so they cannot rot.
 #[cfg(doctest)]

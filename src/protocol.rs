@@ -196,6 +196,84 @@ pub(crate) fn decode_token_response(response: HttpResponse) -> Result<TokenRespo
     Ok(decoded)
 }
 
+/// The outcome of a check that may need the JWKS first.
+pub(crate) enum Keyed<T> {
+    Done(T),
+    Fetch(FetchTicket),
+}
+
+/// Parses an ID token, finds its key (or asks for a fetch when it is not
+/// cached and `after_fetch` is false) and verifies it under `rules`.
+pub(crate) fn check_id_token(
+    config: &Config,
+    token: &str,
+    rules: &IdTokenRules<'_>,
+    after_fetch: bool,
+) -> Result<Keyed<IdTokenClaims>, Error> {
+    let jws = jwt::parse(token).map_err(Error::InvalidIdToken)?;
+    match config.jwks.key(jws.kid(), rules.now, after_fetch)? {
+        Lookup::Found(key) => IdTokenClaims::verify(&jws, &key, rules).map(Keyed::Done),
+        Lookup::Fetch(ticket) => Ok(Keyed::Fetch(ticket)),
+    }
+}
+
+/// Verification of an ID token obtained outside this client's flows.
+pub(crate) struct IdTokenCheck {
+    config: Arc<Config>,
+    token: String,
+    nonce: Option<String>,
+}
+
+impl IdTokenCheck {
+    /// Starts with the cached keys; a fetch only if the key is not cached.
+    pub(crate) fn start(
+        config: &Arc<Config>,
+        token: &str,
+        nonce: Option<&str>,
+    ) -> Result<Started<Self>, Error> {
+        let mut op = Self {
+            config: Arc::clone(config),
+            token: token.to_owned(),
+            nonce: nonce.map(str::to_owned),
+        };
+        let step = op.check(false)?;
+        Ok(Started { step, op })
+    }
+
+    fn check(&mut self, after_fetch: bool) -> Result<Step<IdTokenClaims>, Error> {
+        let rules = IdTokenRules {
+            issuer: &self.config.issuer,
+            client_id: &self.config.client_id,
+            now: self.config.clock.now(),
+            leeway: self.config.leeway,
+            nonce: match &self.nonce {
+                Some(nonce) => NonceRule::Equals(nonce),
+                None => NonceRule::AbsentOrEquals(None),
+            },
+            access_token: None,
+            require_at_hash: false,
+            max_age: None,
+            previous: None,
+        };
+        Ok(
+            match check_id_token(&self.config, &self.token, &rules, after_fetch)? {
+                Keyed::Done(claims) => Step::Done(claims),
+                Keyed::Fetch(ticket) => Step::FetchKeys(ticket),
+            },
+        )
+    }
+}
+
+impl Operation for IdTokenCheck {
+    type Output = IdTokenClaims;
+    fn on_response(&mut self, _: HttpResponse) -> Result<Step<IdTokenClaims>, Error> {
+        Err(unexpected("a response"))
+    }
+    fn on_keys(&mut self) -> Result<Step<IdTokenClaims>, Error> {
+        self.check(true)
+    }
+}
+
 /// What a grant's ID token must satisfy beyond the fixed rules.
 pub(crate) enum GrantKind {
     /// `authorization_code`: the nonce sent, and `max_age` when requested.
@@ -242,12 +320,7 @@ impl Grant {
                 });
             }
         };
-        let jws = jwt::parse(id_token).map_err(Error::InvalidIdToken)?;
         let now = self.config.clock.now();
-        let key = match self.config.jwks.key(jws.kid(), now, after_fetch)? {
-            Lookup::Found(key) => key,
-            Lookup::Fetch(ticket) => return Ok(Step::FetchKeys(ticket)),
-        };
         let access_token = secrecy::ExposeSecret::expose_secret(&response.access_token);
         let (nonce, max_age, previous) = match &self.kind {
             GrantKind::Code { nonce, max_age } => (NonceRule::Equals(nonce), *max_age, None),
@@ -263,14 +336,18 @@ impl Grant {
             now,
             leeway: self.config.leeway,
             nonce,
-            access_token,
+            access_token: Some(access_token),
             require_at_hash: self.config.require_at_hash,
             max_age,
             previous,
         };
-        let claims = IdTokenClaims::verify(&jws, &key, &rules)?;
-        let id_token = id_token.clone();
-        self.finish(id_token, claims)
+        match check_id_token(&self.config, id_token, &rules, after_fetch)? {
+            Keyed::Done(claims) => {
+                let id_token = id_token.clone();
+                self.finish(id_token, claims)
+            }
+            Keyed::Fetch(ticket) => Ok(Step::FetchKeys(ticket)),
+        }
     }
 
     fn finish(&mut self, id_token: String, claims: IdTokenClaims) -> Result<Step<Tokens>, Error> {
@@ -290,20 +367,18 @@ impl Grant {
             Some(scope) => scope.split_whitespace().map(str::to_owned).collect(),
             None => self.config.scopes.clone(),
         };
-        Ok(Step::Done(Tokens::new(
+        let expires_at = response.expires_in.map(|e| now.saturating_add(e));
+        Ok(Step::Done(Tokens {
             id_token,
             claims,
-            AccessToken::new(
-                response.access_token,
-                response.expires_in.map(|e| now.saturating_add(e)),
-            ),
-            response
+            access_token: AccessToken::new(response.access_token, expires_at),
+            refresh_token: response
                 .refresh_token
                 .map(RefreshToken::new)
                 .or(previous_refresh),
             scopes,
-            original_nonce,
-        )))
+            nonce: original_nonce,
+        }))
     }
 
     /// OpenID Connect Core 12.2 lets a refresh answer omit the ID token; the
@@ -420,6 +495,27 @@ pub(crate) fn external_tokens(
     let url = crate::config::endpoint(&config.endpoints.federation, &["tokens"]);
     let request = HttpRequest::get(url.as_str()).with_bearer(access_token.expose_secret());
     Call::start(request, crate::federation::decode_list)
+}
+
+/// `DELETE /federation/{token_id}`.
+pub(crate) fn delete_external_token(
+    config: &Config,
+    access_token: &AccessToken,
+    token_id: &str,
+) -> Started<Call<()>> {
+    let url = crate::config::endpoint(&config.endpoints.federation, &[token_id]);
+    let mut request = HttpRequest::get(url.as_str()).with_bearer(access_token.expose_secret());
+    request.method = crate::transport::Method::Delete;
+    Call::start(request, crate::federation::decode_deleted)
+}
+
+/// `POST /token/revoke` (RFC 7009). Verys answers 200 whether or not it
+/// knew the token, so success says only that the request was accepted.
+pub(crate) fn revoke(config: &Config, refresh_token: &RefreshToken) -> Started<Call<()>> {
+    let request = config.revocation_request(refresh_token.expose_secret());
+    Call::start(request, |response| {
+        decode_success::<serde_json::Value>(&response, "revocation").map(drop)
+    })
 }
 
 /// `GET /federation/{token_id}`.

@@ -96,34 +96,16 @@ impl fmt::Display for RefreshToken {
 /// passed every verification rule.
 #[derive(Clone)]
 pub struct Tokens {
-    id_token: String,
-    claims: IdTokenClaims,
-    access_token: AccessToken,
-    refresh_token: Option<RefreshToken>,
-    scopes: Vec<String>,
+    pub(crate) id_token: String,
+    pub(crate) claims: IdTokenClaims,
+    pub(crate) access_token: AccessToken,
+    pub(crate) refresh_token: Option<RefreshToken>,
+    pub(crate) scopes: Vec<String>,
     /// The nonce of the original sign-in, which a refreshed ID token may repeat.
-    nonce: Option<String>,
+    pub(crate) nonce: Option<String>,
 }
 
 impl Tokens {
-    pub(crate) fn new(
-        id_token: String,
-        claims: IdTokenClaims,
-        access_token: AccessToken,
-        refresh_token: Option<RefreshToken>,
-        scopes: Vec<String>,
-        nonce: Option<String>,
-    ) -> Self {
-        Self {
-            id_token,
-            claims,
-            access_token,
-            refresh_token,
-            scopes,
-            nonce,
-        }
-    }
-
     /// The verified ID token's claims.
     pub fn claims(&self) -> &IdTokenClaims {
         &self.claims

@@ -1,29 +1,21 @@
 //! The blocking stack: ureq.
 
 use secrecy::ExposeSecret;
+use std::sync::PoisonError;
 
 use super::{HttpConfig, HttpRequest, HttpResponse, Method, USER_AGENT};
+use crate::clock::Clock;
 use crate::error::{Error, TransportError, TransportErrorKind};
+use crate::jwks::{FetchTicket, JwksCache};
+use crate::protocol::{Operation, Started, Step};
 
 /// The blocking transport: one ureq agent (one connection pool) per client,
 /// configured for OAuth back-channel calls.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Blocking {
     agent: ureq::Agent,
     max_response_bytes: u64,
 }
-
-impl std::fmt::Debug for Blocking {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Blocking")
-            .field("max_response_bytes", &self.max_response_bytes)
-            .finish_non_exhaustive()
-    }
-}
-
-impl crate::client::sealed::Sealed for Blocking {}
-
-impl crate::client::Transport for Blocking {}
 
 impl Blocking {
     pub(crate) fn new(config: HttpConfig) -> Self {
@@ -47,24 +39,23 @@ impl Blocking {
         let authorization = request.authorization.as_ref().map(|a| a.expose_secret());
         let result = match request.method {
             Method::Get => with_auth(self.agent.get(&request.url), authorization).call(),
+            Method::Delete => with_auth(self.agent.delete(&request.url), authorization).call(),
             Method::Post => with_auth(self.agent.post(&request.url), authorization)
                 .content_type("application/x-www-form-urlencoded")
                 .send(request.form.as_ref().map_or("", |f| f.expose_secret())),
         };
         let mut response = result.map_err(transport_error)?;
-        let status = response.status().as_u16();
-        let content_type = response
-            .headers()
-            .get("content-type")
-            .and_then(|value| value.to_str().ok())
-            .map(str::to_owned);
         let body = response
             .body_mut()
             .with_config()
             .limit(self.max_response_bytes)
             .read_to_vec()
             .map_err(transport_error)?;
-        Ok(HttpResponse::new(status, content_type.as_deref(), body))
+        Ok(HttpResponse::from_head(
+            response.status(),
+            response.headers(),
+            body,
+        ))
     }
 }
 
@@ -89,4 +80,40 @@ fn transport_error(error: ureq::Error) -> Error {
         _ => TransportErrorKind::Other,
     };
     Error::Transport(TransportError::new(kind, error.to_string()))
+}
+
+impl Blocking {
+    /// Drives an operation of the I/O-free core with the blocking stack,
+    /// fetching keys for it into `jwks` when it asks.
+    pub(crate) fn drive<O: Operation>(
+        &self,
+        jwks: &JwksCache,
+        clock: &dyn Clock,
+        started: Result<Started<O>, Error>,
+    ) -> Result<O::Output, Error> {
+        let Started { mut step, mut op } = started?;
+        loop {
+            step = match step {
+                Step::Done(output) => return Ok(output),
+                Step::Send(request) => op.on_response(self.send(&request)?)?,
+                Step::FetchKeys(ticket) => {
+                    self.fetch_keys(jwks, clock, ticket);
+                    op.on_keys()?
+                }
+            };
+        }
+    }
+
+    /// Fetches the JWKS unless another thread did while this one waited at
+    /// the gate: many threads missing the same `kid` cause one fetch.
+    pub(crate) fn fetch_keys(&self, jwks: &JwksCache, clock: &dyn Clock, ticket: FetchTicket) {
+        let _gate = jwks
+            .blocking_gate()
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(request) = jwks.fetch_request(ticket) {
+            let response = self.send(&request);
+            jwks.store(response, clock.now());
+        }
+    }
 }

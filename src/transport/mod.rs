@@ -19,6 +19,7 @@ pub use nonblocking::Async;
 pub(crate) enum Method {
     Get,
     Post,
+    Delete,
 }
 
 /// A request as the core wants it sent. Its `Authorization` header and its
@@ -71,6 +72,19 @@ impl HttpResponse {
             content_type: content_type.map(str::to_owned),
             body,
         }
+    }
+
+    /// Status and content type of a response head (both stacks use the
+    /// `http` crate's types), and the body read within the limit.
+    pub(crate) fn from_head(
+        status: ureq::http::StatusCode,
+        headers: &ureq::http::HeaderMap,
+        body: Vec<u8>,
+    ) -> Self {
+        let content_type = headers
+            .get("content-type")
+            .and_then(|value| value.to_str().ok());
+        Self::new(status.as_u16(), content_type, body)
     }
 }
 

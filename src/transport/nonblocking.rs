@@ -3,27 +3,18 @@
 use secrecy::ExposeSecret;
 
 use super::{HttpConfig, HttpRequest, HttpResponse, Method, USER_AGENT};
+use crate::clock::Clock;
 use crate::error::{Error, TransportError, TransportErrorKind};
+use crate::jwks::{FetchTicket, JwksCache};
+use crate::protocol::{Operation, Started, Step};
 
 /// The async transport: one reqwest client (one connection pool) per
 /// client, configured like the blocking one. Its futures are `Send`.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Async {
     client: reqwest::Client,
     max_response_bytes: u64,
 }
-
-impl std::fmt::Debug for Async {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Async")
-            .field("max_response_bytes", &self.max_response_bytes)
-            .finish_non_exhaustive()
-    }
-}
-
-impl crate::client::sealed::Sealed for Async {}
-
-impl crate::client::Transport for Async {}
 
 impl Async {
     pub(crate) fn new(config: HttpConfig) -> Result<Self, Error> {
@@ -45,6 +36,7 @@ impl Async {
         let method = match request.method {
             Method::Get => reqwest::Method::GET,
             Method::Post => reqwest::Method::POST,
+            Method::Delete => reqwest::Method::DELETE,
         };
         let mut builder = self.client.request(method, &request.url);
         if let Some(authorization) = &request.authorization {
@@ -56,12 +48,7 @@ impl Async {
                 .body(form.expose_secret().to_owned());
         }
         let mut response = builder.send().await.map_err(transport_error)?;
-        let status = response.status().as_u16();
-        let content_type = response
-            .headers()
-            .get("content-type")
-            .and_then(|value| value.to_str().ok())
-            .map(str::to_owned);
+        let (status, headers) = (response.status(), response.headers().clone());
         let mut body = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(transport_error)? {
             if (body.len() + chunk.len()) as u64 > self.max_response_bytes {
@@ -72,7 +59,7 @@ impl Async {
             }
             body.extend_from_slice(&chunk);
         }
-        Ok(HttpResponse::new(status, content_type.as_deref(), body))
+        Ok(HttpResponse::from_head(status, &headers, body))
     }
 }
 
@@ -85,4 +72,50 @@ fn transport_error(error: reqwest::Error) -> Error {
         TransportErrorKind::Other
     };
     Error::Transport(TransportError::new(kind, error.without_url().to_string()))
+}
+
+impl Async {
+    /// Drives an operation of the I/O-free core with the async stack,
+    /// fetching keys for it into `jwks` when it asks.
+    pub(crate) async fn drive<O>(
+        &self,
+        jwks: &JwksCache,
+        clock: &dyn Clock,
+        started: Result<Started<O>, Error>,
+    ) -> Result<O::Output, Error>
+    where
+        O: Operation + Send,
+        O::Output: Send,
+    {
+        let Started { mut step, mut op } = started?;
+        loop {
+            step = match step {
+                Step::Send(request) => {
+                    let response = self.send(&request).await?;
+                    op.on_response(response)?
+                }
+                Step::FetchKeys(ticket) => {
+                    self.await_keys(jwks, clock, ticket).await;
+                    op.on_keys()?
+                }
+                Step::Done(output) => return Ok(output),
+            };
+        }
+    }
+
+    /// Fetches the JWKS unless another task did while this one waited at the
+    /// gate. The gate is tokio's mutex, made to be held across the fetch's
+    /// `.await`; no other lock is held there.
+    pub(crate) async fn await_keys(
+        &self,
+        jwks: &JwksCache,
+        clock: &dyn Clock,
+        ticket: FetchTicket,
+    ) {
+        let _gate = jwks.async_gate().lock().await;
+        if let Some(request) = jwks.fetch_request(ticket) {
+            let response = self.send(&request).await;
+            jwks.store(response, clock.now());
+        }
+    }
 }

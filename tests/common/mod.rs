@@ -8,8 +8,9 @@ use std::sync::Arc;
 
 use verys_client::testing::{VerysServer, seed};
 use verys_client::{
-    AccessToken, CallbackReceived, Client, ClientBuilder, ClientKind, Clock, Confidential, Error,
-    ExchangedToken, ExternalToken, Public, Tokens, Transport,
+    AccessClaims, AccessToken, CallbackReceived, Client, ClientBuilder, ClientKind, Clock,
+    Confidential, Error, ExchangedToken, ExternalToken, IdTokenClaims, Public, RefreshToken,
+    TokenManager, Tokens, Transport, UserInfo, Verifier, VerifierBuilder,
 };
 
 /// The I/O methods of a client, in one calling convention for both
@@ -39,6 +40,32 @@ pub trait Flavor {
         access_token: &AccessToken,
         token_id: &str,
     ) -> Result<ExternalToken, Error>;
+    fn verify_id_token<K: ClientKind>(
+        client: &Client<K, Self::T>,
+        id_token: &str,
+        nonce: Option<&str>,
+    ) -> Result<IdTokenClaims, Error>;
+    fn build_verifier(builder: VerifierBuilder) -> Result<Verifier<Self::T>, Error>;
+    fn build_discovered<K: ClientKind>(
+        builder: ClientBuilder<K>,
+    ) -> Result<Client<K, Self::T>, Error>;
+    fn userinfo<K: ClientKind>(
+        client: &Client<K, Self::T>,
+        tokens: &Tokens,
+    ) -> Result<UserInfo, Error>;
+    fn revoke<K: ClientKind>(
+        client: &Client<K, Self::T>,
+        refresh_token: &RefreshToken,
+    ) -> Result<(), Error>;
+    fn delete_external_token<K: ClientKind>(
+        client: &Client<K, Self::T>,
+        access_token: &AccessToken,
+        token_id: &str,
+    ) -> Result<(), Error>;
+    fn managed_access_token<K: ClientKind>(
+        manager: &TokenManager<K, Self::T>,
+    ) -> Result<AccessToken, Error>;
+    fn verify(verifier: &Verifier<Self::T>, token: &str) -> Result<AccessClaims, Error>;
 }
 
 pub struct BlockingFlavor;
@@ -76,6 +103,43 @@ impl Flavor for BlockingFlavor {
         token_id: &str,
     ) -> Result<ExternalToken, Error> {
         client.external_token(access_token, token_id)
+    }
+    fn verify_id_token<K: ClientKind>(
+        client: &Client<K>,
+        id_token: &str,
+        nonce: Option<&str>,
+    ) -> Result<IdTokenClaims, Error> {
+        client.verify_id_token(id_token, nonce)
+    }
+    fn build_verifier(builder: VerifierBuilder) -> Result<Verifier, Error> {
+        builder.build()
+    }
+    fn build_discovered<K: ClientKind>(builder: ClientBuilder<K>) -> Result<Client<K>, Error> {
+        builder.build_discovered()
+    }
+    fn userinfo<K: ClientKind>(client: &Client<K>, tokens: &Tokens) -> Result<UserInfo, Error> {
+        client.userinfo(tokens)
+    }
+    fn revoke<K: ClientKind>(
+        client: &Client<K>,
+        refresh_token: &RefreshToken,
+    ) -> Result<(), Error> {
+        client.revoke(refresh_token)
+    }
+    fn delete_external_token<K: ClientKind>(
+        client: &Client<K>,
+        access_token: &AccessToken,
+        token_id: &str,
+    ) -> Result<(), Error> {
+        client.delete_external_token(access_token, token_id)
+    }
+    fn managed_access_token<K: ClientKind>(
+        manager: &TokenManager<K>,
+    ) -> Result<AccessToken, Error> {
+        manager.access_token()
+    }
+    fn verify(verifier: &Verifier, token: &str) -> Result<AccessClaims, Error> {
+        verifier.verify(token)
     }
 }
 
@@ -133,6 +197,51 @@ impl Flavor for AsyncFlavor {
         token_id: &str,
     ) -> Result<ExternalToken, Error> {
         runtime().block_on(client.external_token(access_token, token_id))
+    }
+    fn verify_id_token<K: ClientKind>(
+        client: &verys_client::AsyncClient<K>,
+        id_token: &str,
+        nonce: Option<&str>,
+    ) -> Result<IdTokenClaims, Error> {
+        runtime().block_on(client.verify_id_token(id_token, nonce))
+    }
+    fn build_verifier(builder: VerifierBuilder) -> Result<Verifier<verys_client::Async>, Error> {
+        builder.build_async()
+    }
+    fn build_discovered<K: ClientKind>(
+        builder: ClientBuilder<K>,
+    ) -> Result<verys_client::AsyncClient<K>, Error> {
+        runtime().block_on(builder.build_discovered_async())
+    }
+    fn userinfo<K: ClientKind>(
+        client: &verys_client::AsyncClient<K>,
+        tokens: &Tokens,
+    ) -> Result<UserInfo, Error> {
+        runtime().block_on(client.userinfo(tokens))
+    }
+    fn revoke<K: ClientKind>(
+        client: &verys_client::AsyncClient<K>,
+        refresh_token: &RefreshToken,
+    ) -> Result<(), Error> {
+        runtime().block_on(client.revoke(refresh_token))
+    }
+    fn delete_external_token<K: ClientKind>(
+        client: &verys_client::AsyncClient<K>,
+        access_token: &AccessToken,
+        token_id: &str,
+    ) -> Result<(), Error> {
+        runtime().block_on(client.delete_external_token(access_token, token_id))
+    }
+    fn managed_access_token<K: ClientKind>(
+        manager: &TokenManager<K, verys_client::Async>,
+    ) -> Result<AccessToken, Error> {
+        runtime().block_on(manager.access_token())
+    }
+    fn verify(
+        verifier: &Verifier<verys_client::Async>,
+        token: &str,
+    ) -> Result<AccessClaims, Error> {
+        runtime().block_on(verifier.verify(token))
     }
 }
 

@@ -1,0 +1,66 @@
+//! Reading a redirect back to the application: a callback URL or its query
+//! string, as the login, logout and federation-link flows receive it.
+
+use url::Url;
+
+use crate::error::Error;
+use crate::jwt::constant_time_eq;
+
+/// The percent-decoded parameters of a callback, in order, repeats kept.
+pub(crate) struct CallbackParams(Vec<(String, String)>);
+
+impl CallbackParams {
+    /// Parses a full callback URL, or just its query string with or without
+    /// the leading `?`.
+    pub(crate) fn parse(callback: &str) -> Result<Self, Error> {
+        let callback = callback.trim();
+        let query = match callback.strip_prefix('?') {
+            Some(query) => query.to_owned(),
+            None => match Url::parse(callback) {
+                Ok(url) => url.query().unwrap_or_default().to_owned(),
+                // Not a URL of its own (no scheme): the query string alone.
+                Err(url::ParseError::RelativeUrlWithoutBase) => callback.to_owned(),
+                Err(error) => return Err(Error::MalformedCallback(error.to_string())),
+            },
+        };
+        Ok(Self(
+            url::form_urlencoded::parse(query.as_bytes())
+                .map(|(name, value)| (name.into_owned(), value.into_owned()))
+                .collect(),
+        ))
+    }
+
+    /// The first value of `name`.
+    pub(crate) fn first(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// The first value of `name`, if present and not empty.
+    pub(crate) fn non_empty(&self, name: &str) -> Option<&str> {
+        self.first(name).filter(|value| !value.is_empty())
+    }
+
+    /// `state` present ([`Error::MissingState`]) and equal to `expected`,
+    /// compared in constant time ([`Error::StateMismatch`]).
+    pub(crate) fn check_state(&self, expected: &str) -> Result<(), Error> {
+        let state = self.non_empty("state").ok_or(Error::MissingState)?;
+        if constant_time_eq(state, expected) {
+            Ok(())
+        } else {
+            Err(Error::StateMismatch)
+        }
+    }
+
+    /// [`Error::DuplicateParameter`] for the first parameter that repeats.
+    pub(crate) fn check_no_repeats(&self) -> Result<(), Error> {
+        for (index, (name, _)) in self.0.iter().enumerate() {
+            if self.0[..index].iter().any(|(earlier, _)| earlier == name) {
+                return Err(Error::DuplicateParameter(name.clone()));
+            }
+        }
+        Ok(())
+    }
+}

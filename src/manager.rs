@@ -1,0 +1,168 @@
+//! [`TokenManager`]: one user's tokens, kept fresh without racing itself.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError, RwLock};
+use std::time::Duration;
+
+use crate::client::{Client, Transport};
+use crate::error::Error;
+use crate::kind::ClientKind;
+use crate::tokens::{AccessToken, RefreshToken, Tokens};
+use crate::transport::Blocking;
+
+/// Holds a user's [`Tokens`] and hands out an access token that is valid for
+/// at least a margin, refreshing when needed.
+///
+/// Verys rotates refresh tokens, so two concurrent refreshes with the same
+/// refresh token would revoke each other's result. When many threads (or
+/// tasks) ask at once, exactly one refresh request goes out and the others
+/// wait for its outcome. The rotated tokens are readable with
+/// [`TokenManager::tokens`], to persist the newest refresh token.
+pub struct TokenManager<K: ClientKind, T: Transport = Blocking> {
+    client: Client<K, T>,
+    current: RwLock<Tokens>,
+    margin: Duration,
+    /// Bumped by every refresh attempt, so waiters can tell that the one
+    /// they waited for is over.
+    attempts: AtomicU64,
+    last_failure: Mutex<Option<Error>>,
+    blocking_gate: Mutex<()>,
+    #[cfg(feature = "async")]
+    async_gate: tokio::sync::Mutex<()>,
+}
+
+impl<K: ClientKind, T: Transport> TokenManager<K, T> {
+    /// Holds `tokens`, refreshed through `client` when their access token
+    /// expires within 30 seconds (see [`with_margin`](Self::with_margin)).
+    pub fn new(client: Client<K, T>, tokens: Tokens) -> Self {
+        Self {
+            client,
+            current: RwLock::new(tokens),
+            margin: Duration::from_secs(30),
+            attempts: AtomicU64::new(0),
+            last_failure: Mutex::new(None),
+            blocking_gate: Mutex::new(()),
+            #[cfg(feature = "async")]
+            async_gate: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// Refresh when the access token expires within `margin`.
+    pub fn with_margin(mut self, margin: Duration) -> Self {
+        self.margin = margin;
+        self
+    }
+
+    /// The tokens held now: after a refresh, the rotated ones.
+    pub fn tokens(&self) -> Tokens {
+        self.current
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The newest refresh token, to persist.
+    pub fn refresh_token(&self) -> Option<RefreshToken> {
+        self.tokens().refresh_token().cloned()
+    }
+
+    /// The current access token if it stays valid beyond the margin.
+    fn fresh(&self) -> Option<AccessToken> {
+        let current = self.current.read().unwrap_or_else(PoisonError::into_inner);
+        let access_token = current.access_token();
+        let clock = &*self.client.config.clock;
+        (!access_token.expires_within(clock, self.margin)).then(|| access_token.clone())
+    }
+
+    /// After waiting at the gate: the token someone else refreshed, or the
+    /// error of the attempt that was made while this caller waited.
+    fn settled(&self, attempts_seen: u64) -> Option<Result<AccessToken, Error>> {
+        if let Some(token) = self.fresh() {
+            return Some(Ok(token));
+        }
+        if self.attempts.load(Ordering::SeqCst) != attempts_seen {
+            let failure = self
+                .last_failure
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone();
+            return failure.map(Err);
+        }
+        None
+    }
+
+    /// Records the outcome of a refresh this caller made.
+    fn record(&self, outcome: Result<Tokens, Error>) -> Result<AccessToken, Error> {
+        self.attempts.fetch_add(1, Ordering::SeqCst);
+        let mut failure = self
+            .last_failure
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match outcome {
+            Ok(tokens) => {
+                *failure = None;
+                let access_token = tokens.access_token().clone();
+                *self.current.write().unwrap_or_else(PoisonError::into_inner) = tokens;
+                Ok(access_token)
+            }
+            Err(error) => {
+                *failure = Some(error.clone());
+                Err(error)
+            }
+        }
+    }
+}
+
+impl<K: ClientKind> TokenManager<K, Blocking> {
+    /// An access token valid beyond the margin, refreshed first if needed.
+    pub fn access_token(&self) -> Result<AccessToken, Error> {
+        if let Some(token) = self.fresh() {
+            return Ok(token);
+        }
+        let attempts_seen = self.attempts.load(Ordering::SeqCst);
+        let _gate = self
+            .blocking_gate
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(settled) = self.settled(attempts_seen) {
+            return settled;
+        }
+        let outcome = self.client.refresh(&self.tokens());
+        self.record(outcome)
+    }
+}
+
+#[cfg(feature = "async")]
+impl<K: ClientKind> TokenManager<K, crate::transport::Async> {
+    /// An access token valid beyond the margin, refreshed first if needed.
+    /// When many tasks ask at once, one refreshes and the others await it.
+    pub async fn access_token(&self) -> Result<AccessToken, Error> {
+        match self.fresh() {
+            Some(token) => Ok(token),
+            None => {
+                let attempts_seen = self.attempts.load(Ordering::SeqCst);
+                let _gate = self.async_gate.lock().await;
+                match self.settled(attempts_seen) {
+                    Some(settled) => settled,
+                    None => {
+                        let tokens = self.tokens();
+                        self.record(self.client.refresh(&tokens).await)
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl<K: ClientKind, T: Transport> fmt::Debug for TokenManager<K, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenManager")
+            .field(
+                "tokens",
+                &*self.current.read().unwrap_or_else(PoisonError::into_inner),
+            )
+            .field("margin", &self.margin)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,49 @@
+//! `/userinfo`: claims about the user, by the access token's scopes.
+
+use serde::Deserialize;
+
+use crate::config::Config;
+use crate::error::Error;
+use crate::protocol::{self, Call, Started};
+use crate::tokens::Tokens;
+use crate::transport::{HttpRequest, HttpResponse};
+
+/// The userinfo answer, typed.
+#[derive(Debug, Clone, Deserialize)]
+#[non_exhaustive]
+pub struct UserInfo {
+    /// The subject, equal to the ID token's (checked).
+    pub sub: String,
+    /// E-mail address (scope `email`).
+    pub email: Option<String>,
+    /// Whether Verys verified the address (scope `email`).
+    pub email_verified: Option<bool>,
+    /// Given name (scope `profile`).
+    pub given_name: Option<String>,
+    /// Family name (scope `profile`).
+    pub family_name: Option<String>,
+    /// Full name (scope `profile`).
+    pub name: Option<String>,
+    /// Where the identity came from, an ISO-8601 string (scope `profile`).
+    pub origination: Option<String>,
+    /// The user's roles.
+    #[serde(default)]
+    pub roles: Vec<String>,
+}
+
+/// `GET /userinfo` with the access token of `tokens`, checked against the
+/// subject of their ID token (OpenID Connect Core 5.3.2: a different `sub`
+/// means the answer is not about this user).
+pub(crate) fn start(config: &Config, tokens: &Tokens) -> Started<Call<UserInfo>> {
+    let request = HttpRequest::get(&config.endpoints.userinfo)
+        .with_bearer(tokens.access_token().expose_secret());
+    let expected = tokens.sub().to_owned();
+    Call::start(request, move |response: HttpResponse| {
+        let info: UserInfo = protocol::decode_success(&response, "userinfo")?;
+        if info.sub == expected {
+            Ok(info)
+        } else {
+            Err(Error::UserinfoSubjectMismatch)
+        }
+    })
+}

@@ -1,0 +1,289 @@
+//! Beyond the reference client: discovery, userinfo, revocation, logout,
+//! federation linking and the token manager, for both transports, against
+//! the embedded Verys over real HTTP.
+
+mod common;
+
+use std::sync::{Arc, Barrier};
+
+use common::{Flavor, confidential_builder, manual_clock, public_builder, sign_in};
+use verys_client::testing::{RawResponse, VerysServer, seed};
+use verys_client::{Error, TokenManager};
+
+scenarios!(
+    discovery_builds_a_client_with_the_discovered_endpoints,
+    discovery_of_another_issuer_is_refused,
+    discovery_without_eddsa_is_refused,
+    userinfo_returns_typed_claims_of_the_same_subject,
+    userinfo_about_another_subject_is_refused,
+    revoked_refresh_token_no_longer_refreshes,
+    end_session_logs_out_and_checks_the_returned_state,
+    reauthorization_error_leads_to_a_working_relink,
+    failed_federation_link_is_its_own_error,
+    deleted_external_token_is_gone,
+    token_manager_refreshes_once_for_many_callers_at_expiry,
+    token_manager_reports_a_failed_refresh_without_a_storm,
+);
+
+fn discovery_builds_a_client_with_the_discovered_endpoints<F: Flavor>() {
+    let server = VerysServer::start();
+    let client = F::build_discovered(confidential_builder(&server)).unwrap();
+    assert_eq!(server.requests("/.well-known/openid-configuration"), 1);
+    assert!(
+        client
+            .authorize()
+            .url()
+            .starts_with(&format!("{}/authorize?", server.issuer()))
+    );
+    assert_eq!(sign_in::<F, _>(&server, &client).sub(), seed::USER_SUB);
+    F::build(confidential_builder(&server)).unwrap();
+    assert_eq!(
+        server.requests("/.well-known/openid-configuration"),
+        1,
+        "building without discovery sends nothing"
+    );
+}
+
+fn discovery_document(server: &VerysServer, issuer: &str, algs: &[&str]) -> RawResponse {
+    let base = server.issuer();
+    let body = serde_json::json!({
+        "issuer": issuer,
+        "authorization_endpoint": format!("{base}/authorize"),
+        "token_endpoint": format!("{base}/token"),
+        "userinfo_endpoint": format!("{base}/userinfo"),
+        "jwks_uri": format!("{base}/.well-known/jwks.json"),
+        "id_token_signing_alg_values_supported": algs,
+    });
+    RawResponse::new(200, "application/json", body.to_string())
+}
+
+fn discovery_of_another_issuer_is_refused<F: Flavor>() {
+    let server = VerysServer::start();
+    let forged = discovery_document(&server, "https://evil.example", &["EdDSA"]);
+    server.override_response("/.well-known/openid-configuration", Some(forged));
+    match F::build_discovered(confidential_builder(&server)) {
+        Err(Error::Discovery(reason)) => assert!(reason.contains("evil.example"), "{reason}"),
+        other => panic!("expected a discovery error, got {other:?}"),
+    }
+}
+
+fn discovery_without_eddsa_is_refused<F: Flavor>() {
+    let server = VerysServer::start();
+    let rsa_only = discovery_document(&server, &server.issuer(), &["RS256"]);
+    server.override_response("/.well-known/openid-configuration", Some(rsa_only));
+    match F::build_discovered(confidential_builder(&server)) {
+        Err(Error::Discovery(reason)) => assert!(reason.contains("EdDSA"), "{reason}"),
+        other => panic!("expected a discovery error, got {other:?}"),
+    }
+}
+
+fn userinfo_returns_typed_claims_of_the_same_subject<F: Flavor>() {
+    let server = VerysServer::start();
+    let client = F::build(public_builder(&server)).unwrap();
+    let tokens = sign_in::<F, _>(&server, &client);
+    let info = F::userinfo(&client, &tokens).unwrap();
+    assert_eq!(info.sub, seed::USER_SUB);
+    assert_eq!(info.email.as_deref(), Some(seed::USER_EMAIL));
+    assert_eq!(info.name.as_deref(), Some("Ada Lovelace"));
+    assert_eq!(info.roles, ["admin", "reader"]);
+}
+
+fn userinfo_about_another_subject_is_refused<F: Flavor>() {
+    let server = VerysServer::start();
+    let client = F::build(public_builder(&server)).unwrap();
+    let tokens = sign_in::<F, _>(&server, &client);
+    let other = format!(
+        r#"{{"sub":"{}","email":"{}"}}"#,
+        seed::OTHER_USER_SUB,
+        seed::OTHER_USER_EMAIL
+    );
+    server.override_response(
+        "/userinfo",
+        Some(RawResponse::new(200, "application/json", other)),
+    );
+    assert!(matches!(
+        F::userinfo(&client, &tokens),
+        Err(Error::UserinfoSubjectMismatch)
+    ));
+}
+
+fn revoked_refresh_token_no_longer_refreshes<F: Flavor>() {
+    let server = VerysServer::start();
+    let client = F::build(confidential_builder(&server)).unwrap();
+    let tokens = sign_in::<F, _>(&server, &client);
+    F::revoke(&client, tokens.refresh_token().unwrap()).unwrap();
+    assert_eq!(server.requests("/token/revoke"), 1);
+    match F::refresh(&client, &tokens) {
+        Err(Error::TokenRequest(error)) => assert_eq!(error.error(), Some("invalid_grant")),
+        other => panic!("expected invalid_grant, got {other:?}"),
+    }
+}
+
+/// Follows one browser redirect: GET `url`, return the `Location`.
+fn browser_get(url: &str) -> String {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .max_redirects(0)
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let response = agent.get(url).call().unwrap();
+    assert_eq!(response.status().as_u16(), 302, "{url}");
+    response
+        .headers()
+        .get("location")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+fn end_session_logs_out_and_checks_the_returned_state<F: Flavor>() {
+    let server = VerysServer::start();
+    let client = F::build(confidential_builder(&server)).unwrap();
+    let tokens = sign_in::<F, _>(&server, &client);
+    let logout = client.end_session(&tokens, seed::REDIRECT_URI);
+    assert!(
+        logout
+            .url()
+            .starts_with(&format!("{}/end-session?", server.issuer()))
+    );
+    assert!(!format!("{logout:?}").contains(tokens.id_token()));
+    let stored = serde_json::to_string(&logout).unwrap();
+    let back = browser_get(logout.url());
+    assert!(back.starts_with(seed::REDIRECT_URI));
+    logout.receive(&back).unwrap();
+    // Logout revoked the refresh tokens of this client.
+    assert!(matches!(
+        F::refresh(&client, &tokens),
+        Err(Error::TokenRequest(_))
+    ));
+    let copy: verys_client::PendingLogout = serde_json::from_str(&stored).unwrap();
+    assert!(matches!(
+        copy.receive(&format!("{}?state=forged", seed::REDIRECT_URI)),
+        Err(Error::StateMismatch)
+    ));
+}
+
+fn reauthorization_error_leads_to_a_working_relink<F: Flavor>() {
+    let server = VerysServer::start();
+    let client = F::build(public_builder(&server)).unwrap();
+    let tokens = sign_in::<F, _>(&server, &client);
+    let error =
+        F::external_token(&client, tokens.access_token(), seed::GITLAB_TOKEN_ID).unwrap_err();
+    let link = client
+        .relink(&error)
+        .expect("a re-authorization error names its provider");
+    assert_eq!(link.provider_id(), "gitlab");
+    assert!(client.relink(&Error::MissingCode).is_none());
+    let back = browser_get(link.url());
+    assert_eq!(link.receive(&back).unwrap(), "gitlab");
+    let relinked =
+        F::external_token(&client, tokens.access_token(), seed::GITLAB_TOKEN_ID).unwrap();
+    assert_eq!(relinked.provider_id, "gitlab");
+}
+
+fn failed_federation_link_is_its_own_error<F: Flavor>() {
+    let server = VerysServer::start();
+    let client = F::build(public_builder(&server)).unwrap();
+    let link = client.link_provider("myspace");
+    let back = browser_get(link.url());
+    match link.receive(&back) {
+        Err(Error::FederationFailed { provider_id, .. }) => assert_eq!(provider_id, "myspace"),
+        other => panic!("expected a failed link, got {other:?}"),
+    }
+    let link = client.link_provider("github");
+    assert!(matches!(
+        link.receive("provider_id=gitlab"),
+        Err(Error::MalformedCallback(_))
+    ));
+}
+
+fn deleted_external_token_is_gone<F: Flavor>() {
+    let server = VerysServer::start();
+    let client = F::build(public_builder(&server)).unwrap();
+    let tokens = sign_in::<F, _>(&server, &client);
+    F::delete_external_token(&client, tokens.access_token(), seed::GITHUB_TOKEN_ID).unwrap();
+    match F::external_token(&client, tokens.access_token(), seed::GITHUB_TOKEN_ID) {
+        Err(Error::Endpoint { error, .. }) => assert_eq!(error.status, 404),
+        other => panic!("expected 404 after delete, got {other:?}"),
+    }
+}
+
+const CALLERS: usize = 32;
+
+fn token_manager_refreshes_once_for_many_callers_at_expiry<F: Flavor>() {
+    let server = VerysServer::start();
+    let clock = manual_clock();
+    let client = F::build(confidential_builder(&server).clock(clock.clone())).unwrap();
+    let tokens = sign_in::<F, _>(&server, &client);
+    let first_refresh = tokens.refresh_token().unwrap().expose_secret().to_owned();
+    let manager = Arc::new(TokenManager::new(client, tokens));
+    let before = F::managed_access_token(&manager).unwrap();
+    assert_eq!(
+        server.token_requests("refresh_token"),
+        0,
+        "a fresh token is handed out as is"
+    );
+    // The moment of expiry, on both sides.
+    clock.advance(300);
+    server.set_clock_offset(300);
+    let barrier = Arc::new(Barrier::new(CALLERS));
+    let handles: Vec<_> = (0..CALLERS)
+        .map(|_| {
+            let (manager, barrier) = (Arc::clone(&manager), Arc::clone(&barrier));
+            std::thread::spawn(move || {
+                barrier.wait();
+                F::managed_access_token(&manager).map(|t| t.expose_secret().to_owned())
+            })
+        })
+        .collect();
+    let handed_out: Vec<String> = handles
+        .into_iter()
+        .map(|h| h.join().unwrap().unwrap())
+        .collect();
+    assert_eq!(
+        server.token_requests("refresh_token"),
+        1,
+        "exactly one refresh grant"
+    );
+    assert!(handed_out.iter().all(|t| t == &handed_out[0]));
+    assert_ne!(handed_out[0], before.expose_secret());
+    let rotated = manager.refresh_token().unwrap();
+    assert_ne!(
+        rotated.expose_secret(),
+        first_refresh,
+        "the rotated refresh token is exposed"
+    );
+}
+
+fn token_manager_reports_a_failed_refresh_without_a_storm<F: Flavor>() {
+    let server = VerysServer::start();
+    let clock = manual_clock();
+    let client = F::build(confidential_builder(&server).clock(clock.clone())).unwrap();
+    let tokens = sign_in::<F, _>(&server, &client);
+    let manager = Arc::new(TokenManager::new(client, tokens));
+    server.revoke_all_refresh_tokens();
+    clock.advance(300);
+    server.set_clock_offset(300);
+    let barrier = Arc::new(Barrier::new(8));
+    let handles: Vec<_> = (0..8)
+        .map(|_| {
+            let (manager, barrier) = (Arc::clone(&manager), Arc::clone(&barrier));
+            std::thread::spawn(move || {
+                barrier.wait();
+                F::managed_access_token(&manager)
+            })
+        })
+        .collect();
+    for handle in handles {
+        match handle.join().unwrap() {
+            Err(Error::TokenRequest(error)) => assert_eq!(error.error(), Some("invalid_grant")),
+            other => panic!("expected the refresh failure, got {other:?}"),
+        }
+    }
+    assert_eq!(
+        server.token_requests("refresh_token"),
+        1,
+        "waiters share the failure"
+    );
+}
