@@ -17,6 +17,12 @@ impl Audience {
         &self.0
     }
 
+    /// No audience at all: a missing `aud` claim, refused by the audience
+    /// rule ([`TokenRule::Audience`]) rather than as malformed claims.
+    fn missing() -> Self {
+        Audience(Vec::new())
+    }
+
     /// Whether `audience` is among them.
     pub fn contains(&self, audience: &str) -> bool {
         self.0.iter().any(|a| a == audience)
@@ -58,6 +64,7 @@ pub struct IdTokenClaims {
     /// Subject: the user's stable identifier (a UUID at Verys).
     pub sub: String,
     /// Audience: this client's id.
+    #[serde(default = "Audience::missing")]
     pub aud: Audience,
     /// Expiry, in seconds since the Unix epoch.
     pub exp: u64,
@@ -125,7 +132,9 @@ pub(crate) struct IdTokenRules<'a> {
     pub now: u64,
     pub leeway: u64,
     pub nonce: NonceRule<'a>,
-    pub access_token: &'a str,
+    /// The access token issued with the ID token; `None` when verifying an
+    /// ID token on its own, which leaves `at_hash` unchecked.
+    pub access_token: Option<&'a str>,
     pub require_at_hash: bool,
     pub max_age: Option<u64>,
     /// On refresh: the claims of the ID token being replaced.
@@ -153,7 +162,7 @@ impl IdTokenClaims {
         Ok(claims)
     }
 
-    fn check(&self, rules: &IdTokenRules<'_>) -> Result<(), Error> {
+    pub(crate) fn check(&self, rules: &IdTokenRules<'_>) -> Result<(), Error> {
         let rule = |ok: bool, rule: TokenRule| {
             if ok {
                 Ok(())
@@ -187,12 +196,13 @@ impl IdTokenClaims {
         if !nonce_ok {
             return Err(Error::NonceMismatch);
         }
-        match &self.at_hash {
-            Some(at_hash) => rule(
-                jwt::constant_time_eq(at_hash, &jwt::access_token_hash(rules.access_token)),
+        match (&self.at_hash, rules.access_token) {
+            (Some(at_hash), Some(access_token)) => rule(
+                jwt::constant_time_eq(at_hash, &jwt::access_token_hash(access_token)),
                 TokenRule::AccessTokenHash,
             )?,
-            None => rule(!rules.require_at_hash, TokenRule::MissingAccessTokenHash)?,
+            (None, Some(_)) => rule(!rules.require_at_hash, TokenRule::MissingAccessTokenHash)?,
+            (_, None) => {}
         }
         if let Some(max_age) = rules.max_age {
             let recent = self.auth_time.is_some_and(|auth_time| {

@@ -97,6 +97,13 @@ impl Jws<'_> {
         decode_json(self.payload, "claims")
     }
 
+    /// Decodes the claims without verifying the signature: for the parser
+    /// properties and fuzz targets only, which cannot sign their input.
+    #[cfg(any(test, fuzzing))]
+    pub(crate) fn decode_unverified<C: DeserializeOwned>(&self) -> Result<C, TokenRule> {
+        decode_json(self.payload, "claims")
+    }
+
     /// The base64url claims segment, kept by verified tokens so that claims
     /// without a typed field can be decoded on demand.
     pub(crate) fn payload(&self) -> &str {
@@ -108,10 +115,75 @@ fn decode_json<T: DeserializeOwned>(segment: &str, part: &'static str) -> Result
     let bytes = URL_SAFE_NO_PAD
         .decode(segment)
         .map_err(|_| TokenRule::Malformed("a segment is not unpadded base64url"))?;
-    serde_json::from_slice(&bytes).map_err(|error| TokenRule::MalformedJson {
+    let malformed = |error: serde_json::Error| TokenRule::MalformedJson {
         part,
         reason: crate::protocol::json_reason(&error),
-    })
+    };
+    // Checked first, because serde's derived structs accept a JSON array as
+    // a struct (fields by position) and keep unknown names without looking
+    // for duplicates.
+    serde_json::from_slice::<UniqueObject>(&bytes).map_err(malformed)?;
+    serde_json::from_slice(&bytes).map_err(malformed)
+}
+
+/// Deserializes only from a JSON object whose member names are unique
+/// (RFC 7515 4 and RFC 7519 4: a parser must refuse duplicates or keep the
+/// last; refusing leaves no doubt about which value the rules checked).
+struct UniqueObject;
+
+impl<'de> Deserialize<'de> for UniqueObject {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ObjectVisitor;
+        impl<'de> serde::de::Visitor<'de> for ObjectVisitor {
+            type Value = UniqueObject;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a json object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<UniqueObject, A::Error> {
+                // A token has a few dozen names at most: a linear scan over
+                // borrowed names costs less than hashing owned ones.
+                let mut names: Vec<Name<'de>> = Vec::with_capacity(16);
+                while let Some(name) = map.next_key::<Name<'de>>()? {
+                    if names.contains(&name) {
+                        return Err(serde::de::Error::custom("a member name appears twice"));
+                    }
+                    names.push(name);
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                }
+                Ok(UniqueObject)
+            }
+        }
+        deserializer.deserialize_map(ObjectVisitor)
+    }
+}
+
+/// A member name, borrowed from the input unless it had escapes.
+#[derive(PartialEq)]
+struct Name<'de>(std::borrow::Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Name<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct NameVisitor;
+        impl<'de> serde::de::Visitor<'de> for NameVisitor {
+            type Value = Name<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a member name")
+            }
+            fn visit_borrowed_str<E: serde::de::Error>(
+                self,
+                name: &'de str,
+            ) -> Result<Name<'de>, E> {
+                Ok(Name(std::borrow::Cow::Borrowed(name)))
+            }
+            fn visit_str<E: serde::de::Error>(self, name: &str) -> Result<Name<'de>, E> {
+                Ok(Name(std::borrow::Cow::Owned(name.to_owned())))
+            }
+        }
+        deserializer.deserialize_str(NameVisitor)
+    }
 }
 
 /// Decodes a verified payload segment into a JSON object.

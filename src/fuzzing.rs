@@ -1,0 +1,65 @@
+//! Entry points for the cargo-fuzz targets in `fuzz/` (compiled only with
+//! `--cfg fuzzing`, which cargo-fuzz passes): each hands arbitrary input to
+//! one of the crate's real parsers, which must answer with a value or an
+//! error and never panic.
+
+use std::sync::OnceLock;
+
+use crate::claims::{IdTokenClaims, IdTokenRules, NonceRule};
+use crate::{Client, Public};
+
+const ISSUER: &str = "https://auth.verys.example";
+const CLIENT_ID: &str = "fuzz-client";
+
+/// The compact JWS parser and header rules, then (signature aside) the
+/// claims decoding, the claim rules and the untyped claims map.
+pub fn jwt(data: &str) {
+    let Ok(jws) = crate::jwt::parse(data) else {
+        return;
+    };
+    let _ = jws.kid();
+    let _ = crate::jwt::payload_map(jws.payload());
+    let Ok(claims) = jws.decode_unverified::<IdTokenClaims>() else {
+        return;
+    };
+    let rules = IdTokenRules {
+        issuer: ISSUER,
+        client_id: CLIENT_ID,
+        now: 1_700_000_000,
+        leeway: 60,
+        nonce: NonceRule::Equals("nonce"),
+        access_token: Some("access-token"),
+        require_at_hash: false,
+        max_age: Some(300),
+        previous: Some(&claims),
+    };
+    let _ = claims.check(&rules);
+}
+
+/// The JWKS document parser, with its key filters.
+pub fn jwks(data: &[u8]) {
+    let _ = crate::jwks::KeySet::parse(data);
+}
+
+/// The callback parser and checks of [`crate::PendingAuth::receive`]. Every
+/// `{state}` in `data` is replaced by the flow's real state, so that the
+/// fuzzer also reaches the checks after the state comparison.
+pub fn callback(data: &str) {
+    static CLIENT: OnceLock<Client<Public>> = OnceLock::new();
+    let client = CLIENT.get_or_init(|| {
+        Client::builder(ISSUER, CLIENT_ID)
+            .redirect_uri("https://app.example.com/auth/callback")
+            .build()
+            .expect("a valid fuzzing client")
+    });
+    let pending = client.authorize();
+    let state = url::Url::parse(pending.url())
+        .ok()
+        .and_then(|url| {
+            url.query_pairs()
+                .find(|(name, _)| name == "state")
+                .map(|(_, value)| value.into_owned())
+        })
+        .unwrap_or_default();
+    let _ = pending.receive(&data.replace("{state}", &state));
+}

@@ -1,0 +1,222 @@
+//! Properties of the crate-private parsers: no input makes the JWT, JWKS or
+//! callback parser panic, and the rules they apply hold for any input of the
+//! right shape. (Signed tokens through the public API: tests/properties.rs.)
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use proptest::prelude::*;
+use serde_json::Value;
+
+use crate::claims::IdTokenClaims;
+use crate::error::{Error, TokenRule};
+use crate::jwks::KeySet;
+use crate::{Client, Public};
+
+/// Any JSON value, a few levels deep, with the names the parsers look at
+/// among the member names.
+fn json() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        any::<u64>().prop_map(Value::from),
+        any::<f64>().prop_map(Value::from),
+        ".{0,12}".prop_map(Value::from),
+    ];
+    leaf.prop_recursive(3, 24, 6, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..6).prop_map(Value::from),
+            prop::collection::btree_map(name(), inner, 0..6)
+                .prop_map(|map| Value::Object(map.into_iter().collect())),
+        ]
+    })
+}
+
+fn name() -> impl Strategy<Value = String> {
+    prop_oneof![
+        prop::sample::select(vec![
+            "alg",
+            "typ",
+            "kid",
+            "crit",
+            "iss",
+            "sub",
+            "aud",
+            "exp",
+            "iat",
+            "nbf",
+            "nonce",
+            "azp",
+            "at_hash",
+            "auth_time",
+            "roles",
+            "keys",
+            "kty",
+            "crv",
+            "x",
+            "use",
+        ])
+        .prop_map(str::to_owned),
+        ".{0,8}",
+    ]
+}
+
+fn b64(bytes: impl AsRef<[u8]>) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Runs the JWT parser the way a verification does, minus the signature.
+fn parse_jwt(token: &str) {
+    if let Ok(jws) = crate::jwt::parse(token) {
+        let _ = jws.kid();
+        let _ = crate::jwt::payload_map(jws.payload());
+        let _ = jws.decode_unverified::<IdTokenClaims>();
+        let _ = jws.decode_unverified::<Value>();
+    }
+}
+
+fn pending() -> (crate::PendingAuth<Public>, String) {
+    static CLIENT: std::sync::OnceLock<Client<Public>> = std::sync::OnceLock::new();
+    let client = CLIENT.get_or_init(|| {
+        Client::builder("https://auth.verys.example", "app")
+            .redirect_uri("https://app.example.com/auth/callback")
+            .build()
+            .expect("a valid client")
+    });
+    let pending = client.authorize();
+    let state = url::Url::parse(pending.url())
+        .expect("an authorization url")
+        .query_pairs()
+        .find(|(name, _)| name == "state")
+        .map(|(_, value)| value.into_owned())
+        .expect("a state parameter");
+    (pending, state)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn jwt_parser_never_panics_on_any_string(token in ".*") {
+        parse_jwt(&token);
+    }
+
+    #[test]
+    fn jwt_parser_never_panics_on_dotted_segments(
+        segments in prop::collection::vec("[A-Za-z0-9_=+/.-]{0,40}", 0..6),
+    ) {
+        parse_jwt(&segments.join("."));
+    }
+
+    #[test]
+    fn jwt_parser_never_panics_on_encoded_json(
+        header in json(),
+        claims in json(),
+        signature in prop::collection::vec(any::<u8>(), 0..70),
+    ) {
+        let token = format!("{}.{}.{}", b64(header.to_string()), b64(claims.to_string()), b64(signature));
+        parse_jwt(&token);
+    }
+
+    #[test]
+    fn any_well_formed_header_is_parsed_and_keeps_its_kid(
+        alg in prop::sample::select(vec!["EdDSA", "Ed25519"]),
+        kid in ".{0,40}",
+        typ in prop::option::of(prop::sample::select(vec!["JWT", "jwt"])),
+        signature in any::<[u8; 32]>(),
+    ) {
+        let mut header = serde_json::json!({"alg": alg, "kid": kid});
+        if let Some(typ) = typ {
+            header["typ"] = typ.into();
+        }
+        let mut bytes = [0u8; 64];
+        bytes[..32].copy_from_slice(&signature);
+        let token = format!("{}.{}.{}", b64(header.to_string()), b64("{}"), b64(bytes));
+        let jws = crate::jwt::parse(&token);
+        prop_assert!(jws.is_ok(), "{:?}", jws.err());
+        prop_assert_eq!(jws.ok().map(|jws| jws.kid().to_owned()), Some(kid));
+    }
+
+    #[test]
+    fn non_objects_and_duplicate_names_are_always_malformed(
+        value in json(),
+        name in name(),
+        first in json(),
+        second in json(),
+    ) {
+        if !value.is_object() {
+            let token = format!("{}.{}.{}", b64(value.to_string()), b64("{}"), b64([0u8; 64]));
+            let result = crate::jwt::parse(&token).err();
+            prop_assert!(
+                matches!(result, Some(TokenRule::MalformedJson { part: "header", .. })),
+                "{:?}", result
+            );
+        }
+        let name = Value::from(name).to_string();
+        let duplicated = format!(r#"{{"alg":"EdDSA","kid":"k",{name}:{first},{name}:{second}}}"#);
+        let token = format!("{}.{}.{}", b64(duplicated), b64("{}"), b64([0u8; 64]));
+        let result = crate::jwt::parse(&token).err();
+        prop_assert!(
+            matches!(&result, Some(TokenRule::MalformedJson { part: "header", reason }) if reason.contains("twice")),
+            "{:?}", result
+        );
+    }
+
+    #[test]
+    fn jwks_parser_never_panics_on_any_bytes(body in prop::collection::vec(any::<u8>(), 0..256)) {
+        let _ = KeySet::parse(&body);
+    }
+
+    #[test]
+    fn jwks_parser_never_panics_on_any_key_list(
+        keys in prop::collection::vec(json(), 0..8),
+        x in prop::collection::vec(any::<u8>(), 0..40),
+        kty in prop::sample::select(vec!["OKP", "RSA", "EC", ""]),
+        crv in prop::sample::select(vec!["Ed25519", "Ed448", "X25519", ""]),
+    ) {
+        let mut keys = keys;
+        keys.push(serde_json::json!({"kty": kty, "crv": crv, "x": b64(x), "kid": "k"}));
+        let body = serde_json::json!({ "keys": keys }).to_string();
+        match KeySet::parse(body.as_bytes()) {
+            Ok(_) | Err(Error::NoUsableKey | Error::JwksFetch(_)) => {}
+            Err(other) => prop_assert!(false, "unexpected error {:?}", other),
+        }
+    }
+
+    #[test]
+    fn callback_parser_never_panics_on_any_string(callback in ".*") {
+        let (pending, _) = pending();
+        let _ = pending.receive(&callback);
+    }
+
+    #[test]
+    fn callback_with_the_right_state_and_any_code_is_received(
+        code in ".{1,40}",
+        extra in prop::collection::vec(("[a-z_]{1,8}", ".{0,12}"), 0..4),
+        prefix in prop::sample::select(vec!["", "?", "https://app.example.com/auth/callback?"]),
+    ) {
+        let (pending, state) = pending();
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        query.append_pair("code", &code).append_pair("state", &state);
+        let mut names = vec!["code".to_owned(), "state".to_owned()];
+        for (name, value) in &extra {
+            if !names.contains(name) && !["error", "iss"].contains(&name.as_str()) {
+                query.append_pair(name, value);
+                names.push(name.clone());
+            }
+        }
+        let callback = format!("{prefix}{}", query.finish());
+        let result = pending.receive(&callback);
+        prop_assert!(result.is_ok(), "{}: {:?}", callback, result.err());
+    }
+
+    #[test]
+    fn callback_with_any_other_state_is_a_mismatch(state in ".{1,60}") {
+        let (pending, real) = pending();
+        prop_assume!(state != real);
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        query.append_pair("code", "abc").append_pair("state", &state);
+        let result = pending.receive(&query.finish());
+        prop_assert!(matches!(result, Err(Error::StateMismatch)), "{:?}", result.err());
+    }
+}
