@@ -1,0 +1,348 @@
+//! A web application that signs its users in with Verys: a confidential client on axum, with
+//! server-side sessions (tower-sessions).
+//!
+//! ```text
+//! VERYS_ISSUER=https://auth.verys.example.com \
+//! VERYS_CLIENT_ID=your-client-id VERYS_CLIENT_SECRET=... \
+//! APP_URL=http://127.0.0.1:3000 \
+//!     cargo run --example axum_app --features async
+//! ```
+//!
+//! `APP_URL/auth/callback` must be a redirect URI of the client at Verys, and `APP_URL/` (or
+//! `VERYS_POST_LOGOUT_REDIRECT_URI`) a post-logout redirect URI.
+//!
+//! | route | does |
+//! |---|---|
+//! | `GET /login` | starts a sign-in, keeps its `PendingAuth` in the session, redirects to Verys |
+//! | `GET /auth/callback` | checks Verys's redirect back, exchanges the code, remembers the user |
+//! | `GET /me` | shows the claims of the user's ID token (or sends them to `/login`) |
+//! | `POST /logout` | revokes the refresh token, ends the session, redirects to Verys's end-session URL |
+//!
+//! A forged or stale callback is the browser's (or an attacker's) doing, so it gets a 400, and a
+//! sign-in the user refused a 403; only Verys failing to answer properly is a 502.
+//!
+//! `tests/examples.rs` walks this app the way a browser would, against the embedded Verys.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use axum::Router;
+use axum::extract::{RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use serde_json::{Map, Value};
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, MemoryStore, Session, SessionManagerLayer};
+use verys_client::{AsyncClient, Client, Confidential, Error, PendingAuth, Tokens};
+
+/// Session keys.
+const PENDING: &str = "verys.pending";
+const CLAIMS: &str = "verys.claims";
+const TOKENS: &str = "verys.tokens";
+
+/// What the app needs to know about itself and its Verys.
+pub struct Config {
+    /// The Verys URL.
+    pub issuer: String,
+    /// This app's client id at Verys.
+    pub client_id: String,
+    /// This app's client secret.
+    pub client_secret: String,
+    /// Where Verys sends the browser back to, served by `/auth/callback`.
+    pub redirect_uri: String,
+    /// Where Verys sends the browser after signing the user out.
+    pub post_logout_redirect_uri: String,
+    /// Whether the session cookie is only sent over HTTPS: true everywhere but plain-HTTP
+    /// development.
+    pub secure_cookie: bool,
+}
+
+impl Config {
+    fn from_env() -> Result<Config, String> {
+        let var = |name: &str| std::env::var(name).map_err(|_| format!("set {name}"));
+        let app_url = var("APP_URL")?.trim_end_matches('/').to_owned();
+        Ok(Config {
+            issuer: var("VERYS_ISSUER")?,
+            client_id: var("VERYS_CLIENT_ID")?,
+            client_secret: var("VERYS_CLIENT_SECRET")?,
+            redirect_uri: format!("{app_url}/auth/callback"),
+            post_logout_redirect_uri: var("VERYS_POST_LOGOUT_REDIRECT_URI")
+                .unwrap_or_else(|_| format!("{app_url}/")),
+            secure_cookie: app_url.starts_with("https://"),
+        })
+    }
+}
+
+/// What every handler shares.
+#[derive(Clone)]
+struct AppState {
+    client: AsyncClient<Confidential>,
+    post_logout_redirect_uri: Arc<str>,
+    vault: Arc<TokenVault>,
+}
+
+/// The signed-in users' `Tokens`, by a handle kept in their session.
+///
+/// `Tokens` cannot be deserialized (an ID token is verified before `Tokens` exist, never
+/// after a round trip through storage), so they stay in this process; the session holds the
+/// handle and a copy of the claims. The handle need not be secret: sessions live on the server
+/// and the browser only ever sees the session id.
+#[derive(Default)]
+struct TokenVault {
+    next: AtomicU64,
+    tokens: Mutex<HashMap<u64, Tokens>>,
+}
+
+impl TokenVault {
+    fn put(&self, tokens: Tokens) -> u64 {
+        let handle = self.next.fetch_add(1, Ordering::Relaxed);
+        self.lock().insert(handle, tokens);
+        handle
+    }
+
+    fn take(&self, handle: u64) -> Option<Tokens> {
+        self.lock().remove(&handle)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Tokens>> {
+        // A panic elsewhere cannot leave a map half-updated: each access is one call.
+        self.tokens.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The app, ready to serve. Every client setting is checked here, before the first request.
+pub fn app(config: Config) -> Result<Router, Error> {
+    let client = Client::builder(config.issuer, config.client_id)
+        .redirect_uri(config.redirect_uri)
+        .scopes(["openid", "profile", "email"])
+        .client_secret(config.client_secret)
+        .build_async()?;
+    let state = AppState {
+        client,
+        post_logout_redirect_uri: config.post_logout_redirect_uri.into(),
+        vault: Arc::default(),
+    };
+    // Sessions live in this process's memory: fine for one instance. When the app runs on
+    // several instances behind a load balancer, the callback may reach another instance than
+    // `/login` did, so use a store they share, such as Redis (`tower-sessions-redis-store`),
+    // and route signed-in users back to the instance holding their `Tokens` (or keep only
+    // what the session holds).
+    let sessions = SessionManagerLayer::new(MemoryStore::default())
+        // Lax, not the default Strict: the callback is a cross-site navigation from Verys,
+        // and a Strict cookie would not come with it, losing the pending sign-in.
+        .with_same_site(SameSite::Lax)
+        .with_secure(config.secure_cookie)
+        .with_expiry(Expiry::OnInactivity(
+            tower_sessions::cookie::time::Duration::hours(8),
+        ));
+    Ok(Router::new()
+        .route("/", get(home))
+        .route("/login", get(login))
+        .route("/auth/callback", get(callback))
+        .route("/me", get(me))
+        // POST, so that a link or an image on another site cannot sign the user out: the Lax
+        // session cookie does not come with a cross-site POST.
+        .route("/logout", post(logout))
+        .layer(sessions)
+        .with_state(state))
+}
+
+async fn home() -> Html<&'static str> {
+    Html(
+        "<!doctype html><title>Verys example</title>\
+         <p><a href=\"/login\">Sign in with Verys</a> · <a href=\"/me\">Who am I?</a></p>",
+    )
+}
+
+async fn login(State(app): State<AppState>, session: Session) -> Result<Redirect, AppError> {
+    let pending = app.client.authorize();
+    let url = pending.url().to_owned();
+    // One sign-in per session at a time: starting another replaces this one, and a callback
+    // for the older one then fails its state check.
+    session.insert(PENDING, pending).await?;
+    Ok(Redirect::to(&url))
+}
+
+async fn callback(
+    State(app): State<AppState>,
+    session: Session,
+    RawQuery(query): RawQuery,
+) -> Result<Redirect, AppError> {
+    // Taken out of the session before it is checked: a flow state is good for one callback,
+    // whatever its outcome, so a replayed callback finds nothing.
+    let pending: PendingAuth<Confidential> = session
+        .remove(PENDING)
+        .await?
+        .ok_or(AppError::NoSignInInProgress)?;
+    let received = pending.receive(&format!("?{}", query.unwrap_or_default()))?;
+    let tokens = app.client.exchange_code(received).await?;
+
+    // A new session id for the signed-in user: an id planted in the browser before the
+    // sign-in (session fixation) is worth nothing afterwards.
+    session.cycle_id().await?;
+    if let Some(previous) = session.remove::<u64>(TOKENS).await? {
+        app.vault.take(previous);
+    }
+    session.insert(CLAIMS, tokens.claims().to_json()).await?;
+    session.insert(TOKENS, app.vault.put(tokens)).await?;
+    Ok(Redirect::to("/me"))
+}
+
+async fn me(session: Session) -> Result<Response, AppError> {
+    let Some(claims) = session.get::<Map<String, Value>>(CLAIMS).await? else {
+        return Ok(Redirect::to("/login").into_response());
+    };
+    let name = claims.get("name").and_then(Value::as_str).unwrap_or("you");
+    let rows: String = claims
+        .iter()
+        .map(|(claim, value)| {
+            let value = match value {
+                Value::String(text) => text.clone(),
+                other => other.to_string(),
+            };
+            format!(
+                "<tr><th>{}</th><td>{}</td></tr>",
+                escape(claim),
+                escape(&value)
+            )
+        })
+        .collect();
+    Ok(Html(format!(
+        "<!doctype html><title>Signed in</title><h1>Hello, {}</h1>\
+         <table>{rows}</table>\
+         <form method=\"post\" action=\"/logout\"><button>Sign out</button></form>",
+        escape(name)
+    ))
+    .into_response())
+}
+
+async fn logout(State(app): State<AppState>, session: Session) -> Result<Redirect, AppError> {
+    let tokens = match session.get::<u64>(TOKENS).await? {
+        Some(handle) => app.vault.take(handle),
+        None => None,
+    };
+    // Signed out of this app whatever Verys says next.
+    session.flush().await?;
+    let Some(tokens) = tokens else {
+        return Ok(Redirect::to("/"));
+    };
+    if let Some(refresh_token) = tokens.refresh_token() {
+        // Revoked here, not left to the end-session page, which the browser may never reach.
+        // A failure does not keep the user signed in: Verys's end-session revokes too.
+        if let Err(error) = app.client.revoke(refresh_token).await {
+            eprintln!("axum_app: revocation failed: {error}");
+        }
+    }
+    // Verys comes back to the post-logout URI with a `state`. This app only shows a page there;
+    // one that acts on that return keeps the `PendingLogout` (it is `Serialize`) in a session
+    // and checks the return with `receive`.
+    let logout = app
+        .client
+        .end_session(&tokens, &app.post_logout_redirect_uri);
+    Ok(Redirect::to(logout.url()))
+}
+
+/// Why a request failed, and the HTTP answer it deserves.
+enum AppError {
+    /// A callback, but no sign-in in this session: a replay, an expired session, cookies off.
+    NoSignInInProgress,
+    Verys(Error),
+    Session(tower_sessions::session::Error),
+}
+
+impl From<Error> for AppError {
+    fn from(error: Error) -> Self {
+        AppError::Verys(error)
+    }
+}
+
+impl From<tower_sessions::session::Error> for AppError {
+    fn from(error: tower_sessions::session::Error) -> Self {
+        AppError::Session(error)
+    }
+}
+
+impl fmt::Display for AppError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AppError::NoSignInInProgress => {
+                f.write_str("no sign-in is in progress in this session")
+            }
+            AppError::Verys(error) => error.fmt(f),
+            AppError::Session(error) => write!(f, "session store: {error}"),
+        }
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            AppError::NoSignInInProgress => StatusCode::BAD_REQUEST,
+            AppError::Verys(error) => match error {
+                // What came back to the callback: forged, replayed, mixed up or truncated.
+                Error::StateMismatch
+                | Error::MissingState
+                | Error::MissingCode
+                | Error::DuplicateParameter(_)
+                | Error::IssuerMismatch
+                | Error::MalformedCallback(_)
+                | Error::ClientMismatch => StatusCode::BAD_REQUEST,
+                Error::Callback { error, .. } if error == "access_denied" => StatusCode::FORBIDDEN,
+                Error::Callback { .. } => StatusCode::BAD_REQUEST,
+                // Verys refused the exchange or answered something that does not verify.
+                Error::TokenRequest(_)
+                | Error::Endpoint { .. }
+                | Error::InvalidResponse { .. }
+                | Error::InvalidIdToken(_)
+                | Error::NonceMismatch
+                | Error::JwksFetch(_)
+                | Error::NoUsableKey
+                | Error::Transport(_) => StatusCode::BAD_GATEWAY,
+                _ => StatusCode::INTERNAL_SERVER_ERROR,
+            },
+            AppError::Session(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        let message = if status.is_client_error() {
+            // The crate's errors never quote a token, a code or the secret: safe to show.
+            format!("Sign-in failed: {self}.")
+        } else {
+            eprintln!("axum_app: {self}");
+            "Sign-in is not possible right now: try again later.".to_owned()
+        };
+        let page = format!(
+            "<!doctype html><title>Sign-in failed</title><p>{}</p><p><a href=\"/login\">Sign in</a></p>",
+            escape(&message)
+        );
+        (status, Html(page)).into_response()
+    }
+}
+
+/// Claims are the user's own text: never markup.
+fn escape(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '"' => escaped.push_str("&quot;"),
+            '\'' => escaped.push_str("&#39;"),
+            _ => escaped.push(c),
+        }
+    }
+    escaped
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let config = Config::from_env()?;
+    let address = std::env::var("APP_ADDR").unwrap_or_else(|_| "127.0.0.1:3000".into());
+    let app = app(config)?;
+    let listener = tokio::net::TcpListener::bind(&address).await?;
+    println!("sign in at http://{address}/login");
+    axum::serve(listener, app).await?;
+    Ok(())
+}
