@@ -25,8 +25,12 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ed25519_dalek::{Signature, Verifier as _, VerifyingKey};
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
+use serde::de::value::{BorrowedStrDeserializer, MapAccessDeserializer, StrDeserializer};
+use serde::de::{self, DeserializeOwned, DeserializeSeed, Deserializer, MapAccess, Visitor};
 use sha2::{Digest, Sha512};
+use std::borrow::Cow;
+use std::fmt;
+use std::marker::PhantomData;
 
 use crate::error::TokenRule;
 
@@ -119,67 +123,109 @@ fn decode_json<T: DeserializeOwned>(segment: &str, part: &'static str) -> Result
         part,
         reason: crate::protocol::json_reason(&error),
     };
-    // Checked first, because serde's derived structs accept a JSON array as
-    // a struct (fields by position) and keep unknown names without looking
-    // for duplicates.
-    serde_json::from_slice::<UniqueObject>(&bytes).map_err(malformed)?;
-    serde_json::from_slice(&bytes).map_err(malformed)
+    serde_json::from_slice::<UniqueKeys<T>>(&bytes)
+        .map(|UniqueKeys(value)| value)
+        .map_err(malformed)
 }
 
-/// Deserializes only from a JSON object whose member names are unique
-/// (RFC 7515 4 and RFC 7519 4: a parser must refuse duplicates or keep the
-/// last; refusing leaves no doubt about which value the rules checked).
-struct UniqueObject;
+/// Deserializes `T` from a JSON object whose member names are unique, in
+/// the same single pass that fills `T`.
+///
+/// RFC 7515 4 and RFC 7519 4 let a parser refuse repeated names or keep the
+/// last; refusing leaves no doubt about which value the rules checked.
+/// serde's derived structs would also read a JSON array field by field and
+/// skip repeats of names they do not know, hence this wrapper.
+struct UniqueKeys<T>(T);
 
-impl<'de> Deserialize<'de> for UniqueObject {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct ObjectVisitor;
-        impl<'de> serde::de::Visitor<'de> for ObjectVisitor {
-            type Value = UniqueObject;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a json object")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<UniqueObject, A::Error> {
-                // A token has a few dozen names at most: a linear scan over
-                // borrowed names costs less than hashing owned ones.
-                let mut names: Vec<Name<'de>> = Vec::with_capacity(16);
-                while let Some(name) = map.next_key::<Name<'de>>()? {
-                    if names.contains(&name) {
-                        return Err(serde::de::Error::custom("a member name appears twice"));
-                    }
-                    names.push(name);
-                    map.next_value::<serde::de::IgnoredAny>()?;
-                }
-                Ok(UniqueObject)
-            }
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for UniqueKeys<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer
+            .deserialize_map(ObjectOnly(PhantomData))
+            .map(UniqueKeys)
+    }
+}
+
+struct ObjectOnly<T>(PhantomData<T>);
+
+impl<'de, T: Deserialize<'de>> Visitor<'de> for ObjectOnly<T> {
+    type Value = T;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a json object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+        // A token has a few dozen names at most: a linear scan over borrowed
+        // names costs less than hashing owned ones.
+        let names = Vec::with_capacity(16);
+        T::deserialize(MapAccessDeserializer::new(Tracked { map, names }))
+    }
+}
+
+/// A map whose keys are remembered as they pass.
+struct Tracked<'de, A> {
+    map: A,
+    names: Vec<Cow<'de, str>>,
+}
+
+impl<'de, A: MapAccess<'de>> MapAccess<'de> for Tracked<'de, A> {
+    type Error = A::Error;
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, A::Error> {
+        let names = &mut self.names;
+        self.map.next_key_seed(Remember { seed, names })
+    }
+    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, A::Error> {
+        self.map.next_value_seed(seed)
+    }
+    fn size_hint(&self) -> Option<usize> {
+        self.map.size_hint()
+    }
+}
+
+/// Reads a key as a string, refuses it if seen before, then hands it to the
+/// struct's own field identifier.
+struct Remember<'a, 'de, K> {
+    seed: K,
+    names: &'a mut Vec<Cow<'de, str>>,
+}
+
+impl<'de, K: DeserializeSeed<'de>> DeserializeSeed<'de> for Remember<'_, 'de, K> {
+    type Value = K::Value;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<K::Value, D::Error> {
+        let Name(name) = Name::deserialize(deserializer)?;
+        if self.names.contains(&name) {
+            return Err(de::Error::custom("a member name appears twice"));
         }
-        deserializer.deserialize_map(ObjectVisitor)
+        let value = match &name {
+            Cow::Borrowed(name) => self
+                .seed
+                .deserialize(BorrowedStrDeserializer::<D::Error>::new(name)),
+            Cow::Owned(name) => self
+                .seed
+                .deserialize(StrDeserializer::<D::Error>::new(name)),
+        };
+        self.names.push(name);
+        value
     }
 }
 
 /// A member name, borrowed from the input unless it had escapes.
-#[derive(PartialEq)]
-struct Name<'de>(std::borrow::Cow<'de, str>);
+struct Name<'de>(Cow<'de, str>);
 
 impl<'de> Deserialize<'de> for Name<'de> {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct NameVisitor;
-        impl<'de> serde::de::Visitor<'de> for NameVisitor {
+        impl<'de> Visitor<'de> for NameVisitor {
             type Value = Name<'de>;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a member name")
             }
-            fn visit_borrowed_str<E: serde::de::Error>(
-                self,
-                name: &'de str,
-            ) -> Result<Name<'de>, E> {
-                Ok(Name(std::borrow::Cow::Borrowed(name)))
+            fn visit_borrowed_str<E: de::Error>(self, name: &'de str) -> Result<Name<'de>, E> {
+                Ok(Name(Cow::Borrowed(name)))
             }
-            fn visit_str<E: serde::de::Error>(self, name: &str) -> Result<Name<'de>, E> {
-                Ok(Name(std::borrow::Cow::Owned(name.to_owned())))
+            fn visit_str<E: de::Error>(self, name: &str) -> Result<Name<'de>, E> {
+                Ok(Name(Cow::Owned(name.to_owned())))
             }
         }
         deserializer.deserialize_str(NameVisitor)

@@ -217,24 +217,25 @@ pub(crate) fn check_id_token(
     }
 }
 
-/// Verification of an ID token obtained outside this client's flows.
-pub(crate) struct IdTokenCheck {
-    config: Arc<Config>,
-    token: String,
-    nonce: Option<String>,
+/// Verification of an ID token obtained outside this client's flows. It
+/// borrows everything: on the hot path (key cached) nothing is copied.
+pub(crate) struct IdTokenCheck<'a> {
+    config: &'a Config,
+    token: &'a str,
+    nonce: Option<&'a str>,
 }
 
-impl IdTokenCheck {
+impl<'a> IdTokenCheck<'a> {
     /// Starts with the cached keys; a fetch only if the key is not cached.
     pub(crate) fn start(
-        config: &Arc<Config>,
-        token: &str,
-        nonce: Option<&str>,
+        config: &'a Config,
+        token: &'a str,
+        nonce: Option<&'a str>,
     ) -> Result<Started<Self>, Error> {
         let mut op = Self {
-            config: Arc::clone(config),
-            token: token.to_owned(),
-            nonce: nonce.map(str::to_owned),
+            config,
+            token,
+            nonce,
         };
         let step = op.check(false)?;
         Ok(Started { step, op })
@@ -246,7 +247,7 @@ impl IdTokenCheck {
             client_id: &self.config.client_id,
             now: self.config.clock.now(),
             leeway: self.config.leeway,
-            nonce: match &self.nonce {
+            nonce: match self.nonce {
                 Some(nonce) => NonceRule::Equals(nonce),
                 None => NonceRule::AbsentOrEquals(None),
             },
@@ -256,7 +257,7 @@ impl IdTokenCheck {
             previous: None,
         };
         Ok(
-            match check_id_token(&self.config, &self.token, &rules, after_fetch)? {
+            match check_id_token(self.config, self.token, &rules, after_fetch)? {
                 Keyed::Done(claims) => Step::Done(claims),
                 Keyed::Fetch(ticket) => Step::FetchKeys(ticket),
             },
@@ -264,7 +265,7 @@ impl IdTokenCheck {
     }
 }
 
-impl Operation for IdTokenCheck {
+impl Operation for IdTokenCheck<'_> {
     type Output = IdTokenClaims;
     fn on_response(&mut self, _: HttpResponse) -> Result<Step<IdTokenClaims>, Error> {
         Err(unexpected("a response"))
