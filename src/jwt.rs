@@ -163,7 +163,19 @@ impl<'de, T: Deserialize<'de>> Visitor<'de> for ObjectOnly<T> {
 /// A map whose keys are remembered as they pass.
 struct Tracked<'de, A> {
     map: A,
-    names: Vec<Cow<'de, str>>,
+    names: Names<'de>,
+}
+
+/// The names seen so far, each with a fingerprint (its length and first
+/// bytes) so that most comparisons are one integer compare.
+type Names<'de> = Vec<(u64, Cow<'de, str>)>;
+
+fn fingerprint(name: &str) -> u64 {
+    let mut word = [0u8; 8];
+    let head = name.len().min(7);
+    word[..head].copy_from_slice(&name.as_bytes()[..head]);
+    word[7] = name.len() as u8;
+    u64::from_le_bytes(word)
 }
 
 impl<'de, A: MapAccess<'de>> MapAccess<'de> for Tracked<'de, A> {
@@ -187,14 +199,15 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for Tracked<'de, A> {
 /// struct's own field identifier.
 struct Remember<'a, 'de, K> {
     seed: K,
-    names: &'a mut Vec<Cow<'de, str>>,
+    names: &'a mut Names<'de>,
 }
 
 impl<'de, K: DeserializeSeed<'de>> DeserializeSeed<'de> for Remember<'_, 'de, K> {
     type Value = K::Value;
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<K::Value, D::Error> {
         let Name(name) = Name::deserialize(deserializer)?;
-        if self.names.contains(&name) {
+        let print = fingerprint(&name);
+        if self.names.iter().any(|(seen, other)| *seen == print && *other == name) {
             return Err(de::Error::custom("a member name appears twice"));
         }
         let value = match &name {
@@ -205,7 +218,7 @@ impl<'de, K: DeserializeSeed<'de>> DeserializeSeed<'de> for Remember<'_, 'de, K>
                 .seed
                 .deserialize(StrDeserializer::<D::Error>::new(name)),
         };
-        self.names.push(name);
+        self.names.push((print, name));
         value
     }
 }
