@@ -6,7 +6,7 @@ use crate::error::Error;
 use crate::federation::ExternalToken;
 use crate::flow::CallbackReceived;
 use crate::kind::ClientKind;
-use crate::protocol;
+use crate::protocol::{self, Operation, Started};
 use crate::tokens::{AccessToken, ExchangedToken, RefreshToken, Tokens};
 use crate::transport::Async;
 use crate::userinfo::{self, UserInfo};
@@ -21,13 +21,7 @@ impl<K: ClientKind> Client<K, Async> {
     /// verifier kept in the flow state, and verifies the ID token (signature,
     /// `iss`, `aud`, `azp`, `exp`, `iat`, `nonce`, `at_hash`, `auth_time`).
     pub async fn exchange_code(&self, received: CallbackReceived<K>) -> Result<Tokens, Error> {
-        self.http
-            .drive(
-                &self.config.jwks,
-                &*self.config.clock,
-                protocol::code_grant(&self.config, received),
-            )
-            .await
+        self.run(protocol::code_grant(&self.config, received)).await
     }
 
     /// Refreshes `tokens`. Verys rotates refresh tokens: the returned
@@ -35,12 +29,7 @@ impl<K: ClientKind> Client<K, Async> {
     /// and the old one stops working. The new ID token must name the same
     /// issuer, subject and audience.
     pub async fn refresh(&self, tokens: &Tokens) -> Result<Tokens, Error> {
-        self.http
-            .drive(
-                &self.config.jwks,
-                &*self.config.clock,
-                protocol::refresh_grant(&self.config, tokens),
-            )
+        self.run(protocol::refresh_grant(&self.config, tokens))
             .await
     }
 
@@ -52,9 +41,7 @@ impl<K: ClientKind> Client<K, Async> {
         audience: &str,
     ) -> Result<ExchangedToken, Error> {
         let started = protocol::token_exchange(&self.config, access_token, audience);
-        self.http
-            .drive(&self.config.jwks, &*self.config.clock, Ok(started))
-            .await
+        self.run(Ok(started)).await
     }
 
     /// Verifies an ID token obtained outside this client's flows (a token
@@ -68,8 +55,7 @@ impl<K: ClientKind> Client<K, Async> {
         nonce: Option<&str>,
     ) -> Result<IdTokenClaims, Error> {
         let started = protocol::IdTokenCheck::start(&self.config, id_token, nonce);
-        let (jwks, clock) = (&self.config.jwks, &*self.config.clock);
-        self.http.drive(jwks, clock, started).await
+        self.run(started).await
     }
 
     /// The user's claims from `/userinfo`, read with the access token of
@@ -77,17 +63,13 @@ impl<K: ClientKind> Client<K, Async> {
     /// describe another subject than the ID token.
     pub async fn userinfo(&self, tokens: &Tokens) -> Result<UserInfo, Error> {
         let started = userinfo::start(&self.config, tokens);
-        self.http
-            .drive(&self.config.jwks, &*self.config.clock, Ok(started))
-            .await
+        self.run(Ok(started)).await
     }
 
     /// Revokes a refresh token (RFC 7009), for example at logout.
     pub async fn revoke(&self, refresh_token: &RefreshToken) -> Result<(), Error> {
         let started = protocol::revoke(&self.config, refresh_token);
-        self.http
-            .drive(&self.config.jwks, &*self.config.clock, Ok(started))
-            .await
+        self.run(Ok(started)).await
     }
 
     /// Unlinks one external token.
@@ -96,9 +78,8 @@ impl<K: ClientKind> Client<K, Async> {
         access_token: &AccessToken,
         token_id: &str,
     ) -> Result<(), Error> {
-        let (jwks, clock) = (&self.config.jwks, &*self.config.clock);
         let started = protocol::delete_external_token(&self.config, access_token, token_id);
-        self.http.drive(jwks, clock, Ok(started)).await
+        self.run(Ok(started)).await
     }
 
     /// Lists the user's federated external tokens that the access token's
@@ -108,9 +89,7 @@ impl<K: ClientKind> Client<K, Async> {
         access_token: &AccessToken,
     ) -> Result<Vec<ExternalToken>, Error> {
         let started = protocol::external_tokens(&self.config, access_token);
-        self.http
-            .drive(&self.config.jwks, &*self.config.clock, Ok(started))
-            .await
+        self.run(Ok(started)).await
     }
 
     /// Retrieves one external token. When the provider's token expired and
@@ -122,8 +101,17 @@ impl<K: ClientKind> Client<K, Async> {
         token_id: &str,
     ) -> Result<ExternalToken, Error> {
         let started = protocol::external_token(&self.config, access_token, token_id);
+        self.run(Ok(started)).await
+    }
+
+    /// Drives an operation of the I/O-free core with this client's keys.
+    async fn run<O>(&self, started: Result<Started<O>, Error>) -> Result<O::Output, Error>
+    where
+        O: Operation + Send,
+        O::Output: Send,
+    {
         self.http
-            .drive(&self.config.jwks, &*self.config.clock, Ok(started))
+            .drive(&self.config.jwks, &*self.config.clock, started)
             .await
     }
 }

@@ -11,7 +11,7 @@ use crate::federation::{ExternalToken, PendingLink};
 use crate::flow::{AuthorizationRequest, CallbackReceived, PendingAuth};
 use crate::kind::ClientKind;
 use crate::logout::PendingLogout;
-use crate::protocol;
+use crate::protocol::{self, Operation, Started};
 use crate::tokens::{AccessToken, ExchangedToken, RefreshToken, Tokens};
 use crate::transport::Blocking;
 use crate::userinfo::{self, UserInfo};
@@ -111,11 +111,7 @@ impl<K: ClientKind> Client<K, Blocking> {
     /// verifier kept in the flow state, and verifies the ID token (signature,
     /// `iss`, `aud`, `azp`, `exp`, `iat`, `nonce`, `at_hash`, `auth_time`).
     pub fn exchange_code(&self, received: CallbackReceived<K>) -> Result<Tokens, Error> {
-        self.http.drive(
-            &self.config.jwks,
-            &*self.config.clock,
-            protocol::code_grant(&self.config, received),
-        )
+        self.run(protocol::code_grant(&self.config, received))
     }
 
     /// Refreshes `tokens`. Verys rotates refresh tokens: the returned
@@ -123,11 +119,7 @@ impl<K: ClientKind> Client<K, Blocking> {
     /// and the old one stops working. The new ID token must name the same
     /// issuer, subject and audience.
     pub fn refresh(&self, tokens: &Tokens) -> Result<Tokens, Error> {
-        self.http.drive(
-            &self.config.jwks,
-            &*self.config.clock,
-            protocol::refresh_grant(&self.config, tokens),
-        )
+        self.run(protocol::refresh_grant(&self.config, tokens))
     }
 
     /// Exchanges an access token for one whose audience is the client
@@ -137,15 +129,11 @@ impl<K: ClientKind> Client<K, Blocking> {
         access_token: &AccessToken,
         audience: &str,
     ) -> Result<ExchangedToken, Error> {
-        self.http.drive(
-            &self.config.jwks,
-            &*self.config.clock,
-            Ok(protocol::token_exchange(
-                &self.config,
-                access_token,
-                audience,
-            )),
-        )
+        self.run(Ok(protocol::token_exchange(
+            &self.config,
+            access_token,
+            audience,
+        )))
     }
 
     /// Verifies an ID token obtained outside this client's flows (a token
@@ -159,28 +147,19 @@ impl<K: ClientKind> Client<K, Blocking> {
         nonce: Option<&str>,
     ) -> Result<IdTokenClaims, Error> {
         let started = protocol::IdTokenCheck::start(&self.config, id_token, nonce);
-        self.http
-            .drive(&self.config.jwks, &*self.config.clock, started)
+        self.run(started)
     }
 
     /// The user's claims from `/userinfo`, read with the access token of
     /// `tokens`; fails with [`Error::UserinfoSubjectMismatch`] if they
     /// describe another subject than the ID token.
     pub fn userinfo(&self, tokens: &Tokens) -> Result<UserInfo, Error> {
-        self.http.drive(
-            &self.config.jwks,
-            &*self.config.clock,
-            Ok(userinfo::start(&self.config, tokens)),
-        )
+        self.run(Ok(userinfo::start(&self.config, tokens)))
     }
 
     /// Revokes a refresh token (RFC 7009), for example at logout.
     pub fn revoke(&self, refresh_token: &RefreshToken) -> Result<(), Error> {
-        self.http.drive(
-            &self.config.jwks,
-            &*self.config.clock,
-            Ok(protocol::revoke(&self.config, refresh_token)),
-        )
+        self.run(Ok(protocol::revoke(&self.config, refresh_token)))
     }
 
     /// Unlinks one external token.
@@ -190,18 +169,13 @@ impl<K: ClientKind> Client<K, Blocking> {
         token_id: &str,
     ) -> Result<(), Error> {
         let started = protocol::delete_external_token(&self.config, access_token, token_id);
-        self.http
-            .drive(&self.config.jwks, &*self.config.clock, Ok(started))
+        self.run(Ok(started))
     }
 
     /// Lists the user's federated external tokens that the access token's
     /// scopes cover.
     pub fn external_tokens(&self, access_token: &AccessToken) -> Result<Vec<ExternalToken>, Error> {
-        self.http.drive(
-            &self.config.jwks,
-            &*self.config.clock,
-            Ok(protocol::external_tokens(&self.config, access_token)),
-        )
+        self.run(Ok(protocol::external_tokens(&self.config, access_token)))
     }
 
     /// Retrieves one external token. When the provider's token expired and
@@ -212,15 +186,17 @@ impl<K: ClientKind> Client<K, Blocking> {
         access_token: &AccessToken,
         token_id: &str,
     ) -> Result<ExternalToken, Error> {
-        self.http.drive(
-            &self.config.jwks,
-            &*self.config.clock,
-            Ok(protocol::external_token(
-                &self.config,
-                access_token,
-                token_id,
-            )),
-        )
+        self.run(Ok(protocol::external_token(
+            &self.config,
+            access_token,
+            token_id,
+        )))
+    }
+
+    /// Drives an operation of the I/O-free core with this client's keys.
+    fn run<O: Operation>(&self, started: Result<Started<O>, Error>) -> Result<O::Output, Error> {
+        self.http
+            .drive(&self.config.jwks, &*self.config.clock, started)
     }
 }
 

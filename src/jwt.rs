@@ -207,7 +207,11 @@ impl<'de, K: DeserializeSeed<'de>> DeserializeSeed<'de> for Remember<'_, 'de, K>
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<K::Value, D::Error> {
         let Name(name) = Name::deserialize(deserializer)?;
         let print = fingerprint(&name);
-        if self.names.iter().any(|(seen, other)| *seen == print && *other == name) {
+        if self
+            .names
+            .iter()
+            .any(|(seen, other)| *seen == print && *other == name)
+        {
             return Err(de::Error::custom("a member name appears twice"));
         }
         let value = match &name {
