@@ -31,6 +31,8 @@ scenarios!(
     refresh_rotates_and_the_old_refresh_token_dies,
     refresh_that_changes_the_subject_is_refused,
     refresh_with_revoked_token_fails,
+    refresh_without_a_new_refresh_token_keeps_the_old_one,
+    tokens_without_refresh_token_cannot_refresh,
     token_exchange_returns_a_token_for_the_audience,
     token_exchange_errors_keep_the_oauth_error,
     federation_lists_and_fetches_external_tokens,
@@ -419,6 +421,32 @@ fn refresh_with_revoked_token_fails<F: Flavor>() {
         Err(Error::TokenRequest(error)) => assert_eq!(error.error(), Some("invalid_grant")),
         other => panic!("expected invalid_grant, got {other:?}"),
     }
+}
+
+fn refresh_without_a_new_refresh_token_keeps_the_old_one<F: Flavor>() {
+    let server = VerysServer::start();
+    let client = F::build(confidential_builder(&server)).unwrap();
+    let tokens = sign_in::<F, _>(&server, &client);
+    let original = tokens.refresh_token().unwrap().expose_secret().to_owned();
+    server.withhold_refresh_tokens(true);
+    let refreshed = F::refresh(&client, &tokens).unwrap();
+    assert_eq!(refreshed.refresh_token().unwrap().expose_secret(), original);
+    let again = F::refresh(&client, &refreshed).unwrap();
+    assert_eq!(again.refresh_token().unwrap().expose_secret(), original);
+    assert_eq!(server.token_requests("refresh_token"), 2);
+}
+
+fn tokens_without_refresh_token_cannot_refresh<F: Flavor>() {
+    let server = VerysServer::start();
+    server.withhold_refresh_tokens(true);
+    let client = F::build(public_builder(&server)).unwrap();
+    let tokens = sign_in::<F, _>(&server, &client);
+    assert!(tokens.refresh_token().is_none());
+    assert!(matches!(
+        F::refresh(&client, &tokens),
+        Err(Error::NoRefreshToken)
+    ));
+    assert_eq!(server.token_requests("refresh_token"), 0);
 }
 
 fn token_exchange_returns_a_token_for_the_audience<F: Flavor>() {

@@ -294,6 +294,13 @@ impl VerysServer {
         self.shared.lock().clock_offset = seconds;
     }
 
+    /// Stops (or resumes) issuing refresh tokens: token responses then carry
+    /// none, and a refresh does not rotate, so the refresh token a client
+    /// already holds stays valid (as with providers that do not rotate).
+    pub fn withhold_refresh_tokens(&self, withhold: bool) {
+        self.shared.lock().faults.withhold_refresh_tokens = withhold;
+    }
+
     /// Revokes every refresh token issued so far.
     pub fn revoke_all_refresh_tokens(&self) {
         for grant in self.shared.lock().refresh_tokens.values_mut() {

@@ -79,6 +79,7 @@ pub(super) struct Faults {
     pub authorize_error: Option<(String, String)>,
     pub overrides: HashMap<String, RawResponse>,
     pub delays: HashMap<String, Duration>,
+    pub withhold_refresh_tokens: bool,
 }
 
 #[derive(Default)]

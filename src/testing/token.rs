@@ -185,6 +185,7 @@ fn refresh_grant(
         return Err(invalid_request("Refresh token is required"));
     };
     let mut state = shared.lock();
+    let rotates = !state.faults.withhold_refresh_tokens;
     let Some(grant) = state.refresh_tokens.get_mut(token).filter(|g| !g.revoked) else {
         return Err(invalid_grant("Refresh token is revoked or expired"));
     };
@@ -207,7 +208,8 @@ fn refresh_grant(
         }
         scopes = requested;
     }
-    grant.revoked = true;
+    // Without rotation the old refresh token stays the client's only one.
+    grant.revoked = rotates;
     let (sub, auth_time) = (grant.sub.clone(), grant.auth_time);
     let Some(user) = directory::user_by_sub(&sub) else {
         return Err(invalid_grant("Unknown identity"));
@@ -254,29 +256,29 @@ fn issue(
             access_token: &access_token,
         },
     );
-    let refresh_token = ids::opaque_secret();
     let scope = scopes.join(" ");
-    state.refresh_tokens.insert(
-        refresh_token.clone(),
-        RefreshGrant {
-            client_id: client_id.to_owned(),
-            sub: user.sub.to_owned(),
-            scopes,
-            auth_time,
-            revoked: false,
-        },
-    );
-    RawResponse::json(
-        200,
-        &json!({
-            "access_token": access_token,
-            "token_type": "Bearer",
-            "expires_in": TOKEN_LIFETIME,
-            "id_token": id_token,
-            "refresh_token": refresh_token,
-            "scope": scope,
-        }),
-    )
+    let mut body = json!({
+        "access_token": access_token,
+        "token_type": "Bearer",
+        "expires_in": TOKEN_LIFETIME,
+        "id_token": id_token,
+        "scope": scope,
+    });
+    if !state.faults.withhold_refresh_tokens {
+        let refresh_token = ids::opaque_secret();
+        body["refresh_token"] = refresh_token.clone().into();
+        state.refresh_tokens.insert(
+            refresh_token,
+            RefreshGrant {
+                client_id: client_id.to_owned(),
+                sub: user.sub.to_owned(),
+                scopes,
+                auth_time,
+                revoked: false,
+            },
+        );
+    }
+    RawResponse::json(200, &body)
 }
 
 /// RFC 8693, with the subject token checked as the server's own access token. The exchanged token
