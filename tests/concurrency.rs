@@ -10,12 +10,6 @@ use common::{BlockingFlavor, confidential_builder, manual_clock, sign_in};
 use verys_client::Tokens;
 use verys_client::testing::VerysServer;
 
-fn verifiers() -> usize {
-    std::env::var("VERIFIERS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(64)
-}
 const VERIFIERS: usize = 64;
 
 /// Signs in `n` times, rotates the server's key and moves both clocks past
@@ -75,7 +69,7 @@ async fn tasks_missing_a_rotated_key_cause_one_fetch() {
         .build_async()
         .unwrap();
     let mut sessions = Vec::new();
-    for _ in 0..verifiers() {
+    for _ in 0..VERIFIERS {
         let received = common::callback(&server, &client);
         sessions.push(client.exchange_code(received).await.unwrap());
     }
@@ -83,7 +77,7 @@ async fn tasks_missing_a_rotated_key_cause_one_fetch() {
     server.rotate_key();
     clock.advance(31);
     server.set_clock_offset(31);
-    let barrier = Arc::new(tokio::sync::Barrier::new(verifiers()));
+    let barrier = Arc::new(tokio::sync::Barrier::new(VERIFIERS));
     let tasks: Vec<_> = sessions
         .into_iter()
         .map(|tokens| {
@@ -103,7 +97,7 @@ async fn tasks_missing_a_rotated_key_cause_one_fetch() {
         2,
         "exactly one fetch after the rotation"
     );
-    assert_eq!(server.token_requests("refresh_token"), verifiers());
+    assert_eq!(server.token_requests("refresh_token"), VERIFIERS);
 }
 
 const GRANTS: usize = 200;
@@ -138,4 +132,90 @@ async fn sequential_async_refreshes_reuse_one_connection() {
     }
     assert_eq!(server.token_requests("refresh_token"), GRANTS);
     assert!(server.connections() <= before + 1);
+}
+
+/// Access tokens signed with the server's key after a rotation, for a
+/// verifier that cached the old key.
+fn rotated_access_tokens(server: &VerysServer, n: usize) -> Vec<String> {
+    server.rotate_key();
+    server.set_clock_offset(31);
+    (0..n)
+        .map(|i| {
+            server.issue_access_token(&format!("user-{i}"), &server.issuer(), &["openid"], 300)
+        })
+        .collect()
+}
+
+#[test]
+fn verifier_threads_missing_a_rotated_key_cause_one_fetch() {
+    let server = VerysServer::start();
+    let clock = manual_clock();
+    let verifier = verys_client::Verifier::builder(server.issuer())
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    let warm = server.issue_access_token("warm", &server.issuer(), &["openid"], 300);
+    verifier.verify(&warm).unwrap();
+    let tokens = rotated_access_tokens(&server, VERIFIERS);
+    clock.advance(31);
+    let barrier = Arc::new(Barrier::new(VERIFIERS));
+    let handles: Vec<_> = tokens
+        .into_iter()
+        .map(|token| {
+            let (verifier, barrier) = (verifier.clone(), Arc::clone(&barrier));
+            std::thread::spawn(move || {
+                barrier.wait();
+                verifier
+                    .verify(&token)
+                    .map(|claims| claims.sub().to_owned())
+            })
+        })
+        .collect();
+    for handle in handles {
+        let result = handle.join().unwrap();
+        assert!(result.is_ok(), "{result:?}");
+    }
+    assert_eq!(
+        server.jwks_fetches(),
+        2,
+        "exactly one fetch after the rotation"
+    );
+}
+
+#[cfg(feature = "async")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn verifier_tasks_missing_a_rotated_key_cause_one_fetch() {
+    let server = VerysServer::start();
+    let clock = manual_clock();
+    let verifier = verys_client::Verifier::builder(server.issuer())
+        .clock(clock.clone())
+        .build_async()
+        .unwrap();
+    let warm = server.issue_access_token("warm", &server.issuer(), &["openid"], 300);
+    verifier.verify(&warm).await.unwrap();
+    let tokens = rotated_access_tokens(&server, VERIFIERS);
+    clock.advance(31);
+    let barrier = Arc::new(tokio::sync::Barrier::new(VERIFIERS));
+    let tasks: Vec<_> = tokens
+        .into_iter()
+        .map(|token| {
+            let (verifier, barrier) = (verifier.clone(), Arc::clone(&barrier));
+            tokio::spawn(async move {
+                barrier.wait().await;
+                verifier
+                    .verify(&token)
+                    .await
+                    .map(|claims| claims.sub().to_owned())
+            })
+        })
+        .collect();
+    for task in tasks {
+        let result = task.await.unwrap();
+        assert!(result.is_ok(), "{result:?}");
+    }
+    assert_eq!(
+        server.jwks_fetches(),
+        2,
+        "exactly one fetch after the rotation"
+    );
 }
