@@ -23,10 +23,8 @@
 //!
 //! `tests/examples.rs` walks this app the way a browser would, against the embedded Verys.
 
-use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{RawQuery, State};
@@ -36,7 +34,7 @@ use axum::routing::{get, post};
 use serde_json::{Map, Value};
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, MemoryStore, Session, SessionManagerLayer};
-use verys_client::{AsyncClient, Client, Confidential, Error, PendingAuth, Tokens};
+use verys_client::{AsyncClient, Client, Confidential, Error, PendingAuth, StoredTokens};
 
 /// Session keys.
 const PENDING: &str = "verys.pending";
@@ -81,36 +79,6 @@ impl Config {
 struct AppState {
     client: AsyncClient<Confidential>,
     post_logout_redirect_uri: Arc<str>,
-    vault: Arc<TokenVault>,
-}
-
-/// The signed-in users' `Tokens`, by a handle kept in their session.
-///
-/// `Tokens` cannot be deserialized (an ID token is verified before `Tokens` exist, never
-/// after a round trip through storage), so they stay in this process; the session holds the
-/// handle and a copy of the claims. The handle need not be secret: sessions live on the server
-/// and the browser only ever sees the session id.
-#[derive(Default)]
-struct TokenVault {
-    next: AtomicU64,
-    tokens: Mutex<HashMap<u64, Tokens>>,
-}
-
-impl TokenVault {
-    fn put(&self, tokens: Tokens) -> u64 {
-        let handle = self.next.fetch_add(1, Ordering::Relaxed);
-        self.lock().insert(handle, tokens);
-        handle
-    }
-
-    fn take(&self, handle: u64) -> Option<Tokens> {
-        self.lock().remove(&handle)
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Tokens>> {
-        // A panic elsewhere cannot leave a map half-updated: each access is one call.
-        self.tokens.lock().unwrap_or_else(PoisonError::into_inner)
-    }
 }
 
 /// The app, ready to serve. Every client setting is checked here, before the first request.
@@ -123,13 +91,12 @@ pub fn app(config: Config) -> Result<Router, Error> {
     let state = AppState {
         client,
         post_logout_redirect_uri: config.post_logout_redirect_uri.into(),
-        vault: Arc::default(),
     };
     // Sessions live in this process's memory: fine for one instance. When the app runs on
     // several instances behind a load balancer, the callback may reach another instance than
-    // `/login` did, so use a store they share, such as Redis (`tower-sessions-redis-store`),
-    // and route signed-in users back to the instance holding their `Tokens` (or keep only
-    // what the session holds).
+    // `/login` did, so use a store they share, such as Redis (`tower-sessions-redis-store`).
+    // The session holds the user's tokens (`StoredTokens`, access and refresh token in clear):
+    // a shared store must be one only the app can read.
     let sessions = SessionManagerLayer::new(MemoryStore::default())
         // Lax, not the default Strict: the callback is a cross-site navigation from Verys,
         // and a Strict cookie would not come with it, losing the pending sign-in.
@@ -183,11 +150,8 @@ async fn callback(
     // A new session id for the signed-in user: an id planted in the browser before the
     // sign-in (session fixation) is worth nothing afterwards.
     session.cycle_id().await?;
-    if let Some(previous) = session.remove::<u64>(TOKENS).await? {
-        app.vault.take(previous);
-    }
     session.insert(CLAIMS, tokens.claims().to_json()).await?;
-    session.insert(TOKENS, app.vault.put(tokens)).await?;
+    session.insert(TOKENS, tokens.to_stored()).await?;
     Ok(Redirect::to("/me"))
 }
 
@@ -220,15 +184,15 @@ async fn me(session: Session) -> Result<Response, AppError> {
 }
 
 async fn logout(State(app): State<AppState>, session: Session) -> Result<Redirect, AppError> {
-    let tokens = match session.get::<u64>(TOKENS).await? {
-        Some(handle) => app.vault.take(handle),
-        None => None,
-    };
+    let stored = session.get::<StoredTokens>(TOKENS).await?;
     // Signed out of this app whatever Verys says next.
     session.flush().await?;
-    let Some(tokens) = tokens else {
+    let Some(stored) = stored else {
         return Ok(Redirect::to("/"));
     };
+    // Restoring verifies the stored ID token again: what a session store hands back is not
+    // trusted blindly.
+    let tokens = app.client.restore_tokens(stored).await?;
     if let Some(refresh_token) = tokens.refresh_token() {
         // Revoked here, not left to the end-session page, which the browser may never reach.
         // A failure does not keep the user signed in: Verys's end-session revokes too.

@@ -7,7 +7,7 @@ use crate::federation::ExternalToken;
 use crate::flow::CallbackReceived;
 use crate::kind::ClientKind;
 use crate::protocol::{self, Operation, Started};
-use crate::tokens::{AccessToken, ExchangedToken, RefreshToken, Tokens};
+use crate::tokens::{AccessToken, ExchangedToken, RefreshToken, StoredTokens, Tokens};
 use crate::transport::Async;
 use crate::userinfo::{self, UserInfo};
 
@@ -80,6 +80,15 @@ impl<K: ClientKind> Client<K, Async> {
     ) -> Result<(), Error> {
         let started = protocol::delete_external_token(&self.config, access_token, token_id);
         self.run(Ok(started)).await
+    }
+
+    /// Restores stored tokens ([`Tokens::to_stored`]), verifying their ID
+    /// token again against this client (signature, `iss`, `aud`, `iat`,
+    /// `nonce`), except its expiry: a stored sign-in outlives its ID token,
+    /// and its refresh token says whether the session still holds.
+    pub async fn restore_tokens(&self, stored: StoredTokens) -> Result<Tokens, Error> {
+        self.run(protocol::Restore::start(&self.config, stored))
+            .await
     }
 
     /// Lists the user's federated external tokens that the access token's

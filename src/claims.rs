@@ -137,6 +137,9 @@ pub(crate) struct IdTokenRules<'a> {
     pub access_token: Option<&'a str>,
     pub require_at_hash: bool,
     pub max_age: Option<u64>,
+    /// Whether `exp` is checked: not when restoring stored tokens, whose ID
+    /// token has long served its purpose of proving the sign-in.
+    pub check_expiry: bool,
     /// On refresh: the claims of the ID token being replaced.
     pub previous: Option<&'a IdTokenClaims>,
 }
@@ -180,8 +183,12 @@ impl IdTokenClaims {
             },
             TokenRule::AuthorizedParty,
         )?;
-        jwt::check_times(self.exp, self.iat, rules.now, rules.leeway)
-            .map_err(Error::InvalidIdToken)?;
+        let exp = if rules.check_expiry {
+            self.exp
+        } else {
+            u64::MAX
+        };
+        jwt::check_times(exp, self.iat, rules.now, rules.leeway).map_err(Error::InvalidIdToken)?;
         let nonce_ok = match rules.nonce {
             NonceRule::Equals(sent) => self
                 .nonce

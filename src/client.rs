@@ -12,7 +12,7 @@ use crate::flow::{AuthorizationRequest, CallbackReceived, PendingAuth};
 use crate::kind::ClientKind;
 use crate::logout::PendingLogout;
 use crate::protocol::{self, Operation, Started};
-use crate::tokens::{AccessToken, ExchangedToken, RefreshToken, Tokens};
+use crate::tokens::{AccessToken, ExchangedToken, RefreshToken, StoredTokens, Tokens};
 use crate::transport::Blocking;
 use crate::userinfo::{self, UserInfo};
 
@@ -170,6 +170,14 @@ impl<K: ClientKind> Client<K, Blocking> {
     ) -> Result<(), Error> {
         let started = protocol::delete_external_token(&self.config, access_token, token_id);
         self.run(Ok(started))
+    }
+
+    /// Restores stored tokens ([`Tokens::to_stored`]), verifying their ID
+    /// token again against this client (signature, `iss`, `aud`, `iat`,
+    /// `nonce`), except its expiry: a stored sign-in outlives its ID token,
+    /// and its refresh token says whether the session still holds.
+    pub fn restore_tokens(&self, stored: StoredTokens) -> Result<Tokens, Error> {
+        self.run(protocol::Restore::start(&self.config, stored))
     }
 
     /// Lists the user's federated external tokens that the access token's

@@ -31,6 +31,7 @@ pub fn jwt(data: &str) {
         access_token: Some("access-token"),
         require_at_hash: false,
         max_age: Some(300),
+        check_expiry: true,
         previous: Some(&claims),
     };
     let _ = claims.check(&rules);

@@ -119,7 +119,7 @@ pub use flow::{AuthorizationRequest, CallbackReceived, PendingAuth, Prompt};
 pub use kind::{ClientAuthMethod, ClientKind, Confidential, Public};
 pub use logout::PendingLogout;
 pub use manager::TokenManager;
-pub use tokens::{AccessToken, ExchangedToken, RefreshToken, Tokens};
+pub use tokens::{AccessToken, ExchangedToken, RefreshToken, StoredTokens, Tokens};
 #[cfg(feature = "async")]
 #[cfg_attr(docsrs, doc(cfg(feature = "async")))]
 pub use transport::Async;

@@ -1,6 +1,7 @@
 //! The tokens a client holds after a successful flow.
 
 use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -179,6 +180,74 @@ impl ExchangedToken {
         Self {
             access_token,
             issued_token_type,
+        }
+    }
+}
+
+/// [`Tokens`] in a form that can be stored (a session store, a database)
+/// and restored with [`Client::restore_tokens`](crate::Client::restore_tokens),
+/// which verifies the ID token again: a stored value cannot smuggle in an
+/// identity Verys did not sign.
+///
+/// It holds the access and refresh tokens in clear text when serialized:
+/// keep it server-side, encrypted at rest where that matters. `Debug`
+/// shows neither.
+#[derive(Serialize, Deserialize)]
+pub struct StoredTokens {
+    id_token: String,
+    access_token: String,
+    expires_at: Option<u64>,
+    refresh_token: Option<String>,
+    scopes: Vec<String>,
+    nonce: Option<String>,
+}
+
+impl fmt::Debug for StoredTokens {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoredTokens")
+            .field("expires_at", &self.expires_at)
+            .field("scopes", &self.scopes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Tokens {
+    /// The storable form of these tokens.
+    pub fn to_stored(&self) -> StoredTokens {
+        StoredTokens {
+            id_token: self.id_token.clone(),
+            access_token: self.access_token.expose_secret().to_owned(),
+            expires_at: self.access_token.expires_at,
+            refresh_token: self
+                .refresh_token
+                .as_ref()
+                .map(|t| t.expose_secret().to_owned()),
+            scopes: self.scopes.clone(),
+            nonce: self.nonce.clone(),
+        }
+    }
+}
+
+impl StoredTokens {
+    pub(crate) fn id_token(&self) -> &str {
+        &self.id_token
+    }
+
+    pub(crate) fn nonce(&self) -> Option<&str> {
+        self.nonce.as_deref()
+    }
+
+    /// The tokens, once `claims` were verified from the stored ID token.
+    pub(crate) fn into_tokens(self, claims: IdTokenClaims) -> Tokens {
+        Tokens {
+            id_token: self.id_token,
+            claims,
+            access_token: AccessToken::new(SecretString::from(self.access_token), self.expires_at),
+            refresh_token: self
+                .refresh_token
+                .map(|t| RefreshToken::new(SecretString::from(t))),
+            scopes: self.scopes,
+            nonce: self.nonce,
         }
     }
 }

@@ -33,6 +33,7 @@ scenarios!(
     refresh_with_revoked_token_fails,
     refresh_without_a_new_refresh_token_keeps_the_old_one,
     tokens_without_refresh_token_cannot_refresh,
+    stored_tokens_are_verified_again_when_restored,
     token_exchange_returns_a_token_for_the_audience,
     token_exchange_errors_keep_the_oauth_error,
     federation_lists_and_fetches_external_tokens,
@@ -447,6 +448,42 @@ fn tokens_without_refresh_token_cannot_refresh<F: Flavor>() {
         Err(Error::NoRefreshToken)
     ));
     assert_eq!(server.token_requests("refresh_token"), 0);
+}
+
+fn stored_tokens_are_verified_again_when_restored<F: Flavor>() {
+    let server = VerysServer::start();
+    let clock = manual_clock();
+    let client = F::build(confidential_builder(&server).clock(clock.clone())).unwrap();
+    let tokens = sign_in::<F, _>(&server, &client);
+    let stored = serde_json::to_string(&tokens.to_stored()).unwrap();
+    assert!(!format!("{:?}", tokens.to_stored()).contains(tokens.access_token().expose_secret()));
+    // A day later the ID token has expired; the stored sign-in still restores.
+    clock.advance(86_400);
+    server.set_clock_offset(86_400);
+    let restored = F::restore_tokens(&client, serde_json::from_str(&stored).unwrap()).unwrap();
+    assert_eq!(restored.sub(), seed::USER_SUB);
+    assert_eq!(restored.claims().nonce, tokens.claims().nonce);
+    let refreshed = F::refresh(&client, &restored).unwrap();
+    assert_eq!(refreshed.sub(), seed::USER_SUB);
+    // A tampered identity does not restore.
+    let mut forged: serde_json::Value = serde_json::from_str(&stored).unwrap();
+    let id_token = forged["id_token"].as_str().unwrap().to_owned();
+    let mut claims = payload(&id_token);
+    claims["sub"] = seed::OTHER_USER_SUB.into();
+    let segments: Vec<&str> = id_token.split('.').collect();
+    use base64::Engine as _;
+    let body = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(claims.to_string());
+    forged["id_token"] = format!("{}.{body}.{}", segments[0], segments[2]).into();
+    assert!(matches!(
+        F::restore_tokens(&client, serde_json::from_value(forged).unwrap()),
+        Err(Error::InvalidIdToken(TokenRule::Signature))
+    ));
+    // Another client's stored tokens are not this client's.
+    let other = F::build(public_builder(&server).clock(clock.clone())).unwrap();
+    assert!(matches!(
+        F::restore_tokens(&other, serde_json::from_str(&stored).unwrap()),
+        Err(Error::InvalidIdToken(TokenRule::Audience))
+    ));
 }
 
 fn token_exchange_returns_a_token_for_the_audience<F: Flavor>() {

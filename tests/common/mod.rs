@@ -10,7 +10,7 @@ use verys_client::testing::{VerysServer, seed};
 use verys_client::{
     AccessClaims, AccessToken, CallbackReceived, Client, ClientBuilder, ClientKind, Clock,
     Confidential, Error, ExchangedToken, ExternalToken, IdTokenClaims, Public, RefreshToken,
-    TokenManager, Tokens, Transport, UserInfo, Verifier, VerifierBuilder,
+    StoredTokens, TokenManager, Tokens, Transport, UserInfo, Verifier, VerifierBuilder,
 };
 
 /// The I/O methods of a client, in one calling convention for both
@@ -46,6 +46,10 @@ pub trait Flavor {
         nonce: Option<&str>,
     ) -> Result<IdTokenClaims, Error>;
     fn build_verifier(builder: VerifierBuilder) -> Result<Verifier<Self::T>, Error>;
+    fn restore_tokens<K: ClientKind>(
+        client: &Client<K, Self::T>,
+        stored: StoredTokens,
+    ) -> Result<Tokens, Error>;
     fn build_discovered<K: ClientKind>(
         builder: ClientBuilder<K>,
     ) -> Result<Client<K, Self::T>, Error>;
@@ -113,6 +117,12 @@ impl Flavor for BlockingFlavor {
     }
     fn build_verifier(builder: VerifierBuilder) -> Result<Verifier, Error> {
         builder.build()
+    }
+    fn restore_tokens<K: ClientKind>(
+        client: &Client<K>,
+        stored: StoredTokens,
+    ) -> Result<Tokens, Error> {
+        client.restore_tokens(stored)
     }
     fn build_discovered<K: ClientKind>(builder: ClientBuilder<K>) -> Result<Client<K>, Error> {
         builder.build_discovered()
@@ -207,6 +217,12 @@ impl Flavor for AsyncFlavor {
     }
     fn build_verifier(builder: VerifierBuilder) -> Result<Verifier<verys_client::Async>, Error> {
         builder.build_async()
+    }
+    fn restore_tokens<K: ClientKind>(
+        client: &verys_client::AsyncClient<K>,
+        stored: StoredTokens,
+    ) -> Result<Tokens, Error> {
+        runtime().block_on(client.restore_tokens(stored))
     }
     fn build_discovered<K: ClientKind>(
         builder: ClientBuilder<K>,
