@@ -119,13 +119,18 @@ fn decode_json<T: DeserializeOwned>(segment: &str, part: &'static str) -> Result
     let bytes = URL_SAFE_NO_PAD
         .decode(segment)
         .map_err(|_| TokenRule::Malformed("a segment is not unpadded base64url"))?;
-    let malformed = |error: serde_json::Error| TokenRule::MalformedJson {
+    // One UTF-8 check of the whole segment is cheaper than serde_json's check
+    // of every string in it.
+    let text = std::str::from_utf8(&bytes).map_err(|_| TokenRule::MalformedJson {
         part,
-        reason: crate::protocol::json_reason(&error),
-    };
-    serde_json::from_slice::<UniqueKeys<T>>(&bytes)
+        reason: "not utf-8".into(),
+    })?;
+    serde_json::from_str::<UniqueKeys<T>>(text)
         .map(|UniqueKeys(value)| value)
-        .map_err(malformed)
+        .map_err(|error| TokenRule::MalformedJson {
+            part,
+            reason: crate::protocol::json_reason(&error),
+        })
 }
 
 /// Deserializes `T` from a JSON object whose member names are unique, in
