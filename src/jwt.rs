@@ -29,17 +29,22 @@ use serde::de::value::{BorrowedStrDeserializer, MapAccessDeserializer, StrDeseri
 use serde::de::{self, DeserializeOwned, DeserializeSeed, Deserializer, MapAccess, Visitor};
 use sha2::{Digest, Sha512};
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::fmt;
 use std::marker::PhantomData;
 
 use crate::error::TokenRule;
 
-/// The JOSE header fields the rules look at.
+/// The JOSE header fields the rules look at, borrowed from the decoded
+/// header.
 #[derive(Deserialize)]
-struct Header {
-    alg: Option<String>,
-    typ: Option<String>,
-    kid: Option<String>,
+struct Header<'a> {
+    #[serde(borrow)]
+    alg: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    typ: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    kid: Option<Cow<'a, str>>,
     crit: Option<serde::de::IgnoredAny>,
 }
 
@@ -60,20 +65,25 @@ pub(crate) fn parse(token: &str) -> Result<Jws<'_>, TokenRule> {
     else {
         return Err(TokenRule::Malformed("a compact jws has three segments"));
     };
-    let header: Header = decode_json(header_segment, "header")?;
-    match header.alg.as_deref() {
-        Some("EdDSA" | "Ed25519") => {}
-        other => return Err(TokenRule::Algorithm(other.map(str::to_owned))),
-    }
-    if let Some(typ) = header.typ {
-        if !typ.eq_ignore_ascii_case("JWT") {
-            return Err(TokenRule::Type(typ));
+    let kid = with_json(header_segment, "header", |text| {
+        let header: Header<'_> = read_json(text, "header")?;
+        match header.alg.as_deref() {
+            Some("EdDSA" | "Ed25519") => {}
+            other => return Err(TokenRule::Algorithm(other.map(str::to_owned))),
         }
-    }
-    if header.crit.is_some() {
-        return Err(TokenRule::CriticalHeader);
-    }
-    let kid = header.kid.ok_or(TokenRule::MissingKeyId)?;
+        if let Some(typ) = header.typ {
+            if !typ.eq_ignore_ascii_case("JWT") {
+                return Err(TokenRule::Type(typ.into_owned()));
+            }
+        }
+        if header.crit.is_some() {
+            return Err(TokenRule::CriticalHeader);
+        }
+        header
+            .kid
+            .map(Cow::into_owned)
+            .ok_or(TokenRule::MissingKeyId)
+    })?;
     let mut bytes = [0u8; 64];
     match URL_SAFE_NO_PAD.decode_slice(signature, &mut bytes) {
         Ok(64) => {}
@@ -116,15 +126,53 @@ impl Jws<'_> {
 }
 
 fn decode_json<T: DeserializeOwned>(segment: &str, part: &'static str) -> Result<T, TokenRule> {
-    let bytes = URL_SAFE_NO_PAD
-        .decode(segment)
-        .map_err(|_| TokenRule::Malformed("a segment is not unpadded base64url"))?;
-    // One UTF-8 check of the whole segment is cheaper than serde_json's check
-    // of every string in it.
-    let text = std::str::from_utf8(&bytes).map_err(|_| TokenRule::MalformedJson {
-        part,
-        reason: "not utf-8".into(),
-    })?;
+    with_json(segment, part, |text| read_json(text, part))
+}
+
+/// Segments up to this many characters are decoded into the thread's
+/// reused buffer; real tokens are a few kilobytes.
+const MAX_REUSED_SEGMENT: usize = 16 * 1024;
+
+thread_local! {
+    /// Decoded segments land here rather than in a fresh allocation per token.
+    static SEGMENT: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Decodes a base64url segment and hands its text, checked as UTF-8 once
+/// (cheaper than serde_json's check of every string), to `read`.
+fn with_json<R>(
+    segment: &str,
+    part: &'static str,
+    read: impl FnOnce(&str) -> Result<R, TokenRule>,
+) -> Result<R, TokenRule> {
+    let decode = |buffer: &mut Vec<u8>| {
+        let estimate = base64::decoded_len_estimate(segment.len());
+        if buffer.len() < estimate {
+            buffer.resize(estimate, 0);
+        }
+        let length = URL_SAFE_NO_PAD
+            .decode_slice(segment, &mut buffer[..])
+            .map_err(|_| TokenRule::Malformed("a segment is not unpadded base64url"))?;
+        let text =
+            std::str::from_utf8(&buffer[..length]).map_err(|_| TokenRule::MalformedJson {
+                part,
+                reason: "not utf-8".into(),
+            })?;
+        read(text)
+    };
+    // A huge bearer token must not leave a huge buffer behind in every thread.
+    if segment.len() > MAX_REUSED_SEGMENT {
+        return decode(&mut Vec::new());
+    }
+    SEGMENT.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buffer) => decode(&mut buffer),
+        // Only a reentrant call could find it taken; it gets a buffer of its own.
+        Err(_) => decode(&mut Vec::new()),
+    })
+}
+
+/// Reads a JSON object into `T`, refusing repeated member names.
+fn read_json<'de, T: Deserialize<'de>>(text: &'de str, part: &'static str) -> Result<T, TokenRule> {
     serde_json::from_str::<UniqueKeys<T>>(text)
         .map(|UniqueKeys(value)| value)
         .map_err(|error| TokenRule::MalformedJson {
