@@ -41,6 +41,12 @@
 //! With the `async` feature, [`ClientBuilder::build_async`] gives an
 //! [`AsyncClient`] with the same methods as `async fn`s.
 //!
+//! Beyond signing in: a resource server verifies bearer tokens with a
+//! [`Verifier`]; [`TokenManager`] keeps one user's access token fresh with a
+//! single refresh however many threads ask; [`Client::userinfo`],
+//! [`Client::revoke`], [`Client::end_session`], [`Client::relink`] and
+//! [`ClientBuilder::build_discovered`] cover the rest of the Verys protocol.
+//!
 //! # What the types promise
 //!
 //! Code that compiles cannot:
@@ -63,8 +69,8 @@
 //! | feature   | brings                                    | dependencies added            |
 //! |-----------|-------------------------------------------|-------------------------------|
 //! | (default) | the blocking [`Client`]                   | ureq (rustls)                 |
-//! | `async`   | [`AsyncClient`]       | reqwest (rustls), tokio sync  |
-//! | `testing` | [`testing::VerysServer`], an embedded Verys | an HTTP server on tokio     |
+//! | `async`   | [`AsyncClient`]                           | reqwest (rustls), tokio sync  |
+//! | `testing` | [`testing::VerysServer`], an embedded Verys | hyper on tokio              |
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
