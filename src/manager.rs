@@ -1,7 +1,6 @@
 //! [`TokenManager`]: one user's tokens, kept fresh without racing itself.
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
@@ -19,14 +18,16 @@ use crate::transport::Blocking;
 /// tasks) ask at once, exactly one refresh request goes out and the others
 /// wait for its outcome. The rotated tokens are readable with
 /// [`TokenManager::tokens`], to persist the newest refresh token.
+///
+/// A failed refresh is handed to every caller for the next few seconds
+/// instead of being retried by each, and for good when Verys answered
+/// `invalid_grant` (the refresh token is dead: the user must sign in again).
 pub struct TokenManager<K: ClientKind, T: Transport = Blocking> {
     client: Client<K, T>,
     current: RwLock<Tokens>,
     margin: Duration,
-    /// Bumped by every refresh attempt, so waiters can tell that the one
-    /// they waited for is over.
-    attempts: AtomicU64,
-    last_failure: Mutex<Option<Error>>,
+    /// The last refresh failure and when it happened.
+    last_failure: Mutex<Option<(u64, Error)>>,
     blocking_gate: Mutex<()>,
     #[cfg(feature = "async")]
     async_gate: tokio::sync::Mutex<()>,
@@ -40,7 +41,6 @@ impl<K: ClientKind, T: Transport> TokenManager<K, T> {
             client,
             current: RwLock::new(tokens),
             margin: Duration::from_secs(30),
-            attempts: AtomicU64::new(0),
             last_failure: Mutex::new(None),
             blocking_gate: Mutex::new(()),
             #[cfg(feature = "async")]
@@ -75,26 +75,27 @@ impl<K: ClientKind, T: Transport> TokenManager<K, T> {
         (!access_token.expires_within(clock, self.margin)).then(|| access_token.clone())
     }
 
-    /// After waiting at the gate: the token someone else refreshed, or the
-    /// error of the attempt that was made while this caller waited.
-    fn settled(&self, attempts_seen: u64) -> Option<Result<AccessToken, Error>> {
+    /// Once at the gate: the token someone else refreshed meanwhile, or a
+    /// recent (or permanent) failure to share instead of retrying.
+    fn settled(&self) -> Option<Result<AccessToken, Error>> {
         if let Some(token) = self.fresh() {
             return Some(Ok(token));
         }
-        if self.attempts.load(Ordering::SeqCst) != attempts_seen {
-            let failure = self
-                .last_failure
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .clone();
-            return failure.map(Err);
+        let failure = self
+            .last_failure
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let now = self.client.config.clock.now();
+        match &*failure {
+            Some((at, error)) if is_permanent(error) || now < at.saturating_add(RETRY_AFTER) => {
+                Some(Err(error.clone()))
+            }
+            _ => None,
         }
-        None
     }
 
     /// Records the outcome of a refresh this caller made.
     fn record(&self, outcome: Result<Tokens, Error>) -> Result<AccessToken, Error> {
-        self.attempts.fetch_add(1, Ordering::SeqCst);
         let mut failure = self
             .last_failure
             .lock()
@@ -107,10 +108,24 @@ impl<K: ClientKind, T: Transport> TokenManager<K, T> {
                 Ok(access_token)
             }
             Err(error) => {
-                *failure = Some(error.clone());
+                *failure = Some((self.client.config.clock.now(), error.clone()));
                 Err(error)
             }
         }
+    }
+}
+
+/// Seconds during which a transient refresh failure is shared rather than
+/// retried.
+const RETRY_AFTER: u64 = 5;
+
+/// A refresh that can never succeed: the refresh token is revoked, expired
+/// or missing.
+fn is_permanent(error: &Error) -> bool {
+    match error {
+        Error::TokenRequest(refused) => refused.error() == Some("invalid_grant"),
+        Error::NoRefreshToken => true,
+        _ => false,
     }
 }
 
@@ -120,12 +135,11 @@ impl<K: ClientKind> TokenManager<K, Blocking> {
         if let Some(token) = self.fresh() {
             return Ok(token);
         }
-        let attempts_seen = self.attempts.load(Ordering::SeqCst);
         let _gate = self
             .blocking_gate
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if let Some(settled) = self.settled(attempts_seen) {
+        if let Some(settled) = self.settled() {
             return settled;
         }
         let outcome = self.client.refresh(&self.tokens());
@@ -141,9 +155,8 @@ impl<K: ClientKind> TokenManager<K, crate::transport::Async> {
         match self.fresh() {
             Some(token) => Ok(token),
             None => {
-                let attempts_seen = self.attempts.load(Ordering::SeqCst);
                 let _gate = self.async_gate.lock().await;
-                match self.settled(attempts_seen) {
+                match self.settled() {
                     Some(settled) => settled,
                     None => {
                         let tokens = self.tokens();

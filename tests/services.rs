@@ -23,6 +23,7 @@ scenarios!(
     deleted_external_token_is_gone,
     token_manager_refreshes_once_for_many_callers_at_expiry,
     token_manager_reports_a_failed_refresh_without_a_storm,
+    token_manager_retries_a_transient_failure_after_a_pause,
 );
 
 fn discovery_builds_a_client_with_the_discovered_endpoints<F: Flavor>() {
@@ -285,5 +286,38 @@ fn token_manager_reports_a_failed_refresh_without_a_storm<F: Flavor>() {
         server.token_requests("refresh_token"),
         1,
         "waiters share the failure"
+    );
+}
+
+fn token_manager_retries_a_transient_failure_after_a_pause<F: Flavor>() {
+    let server = VerysServer::start();
+    let clock = manual_clock();
+    let client = F::build(confidential_builder(&server).clock(clock.clone())).unwrap();
+    let tokens = sign_in::<F, _>(&server, &client);
+    let manager = TokenManager::new(client, tokens);
+    clock.advance(300);
+    server.set_clock_offset(300);
+    let unavailable = RawResponse::new(503, "text/html", "<h1>503</h1>");
+    server.override_response("/token", Some(unavailable));
+    let first = F::managed_access_token(&manager);
+    assert!(
+        matches!(first, Err(Error::TokenRequest(ref e)) if e.status == 503),
+        "{first:?}"
+    );
+    let shared = F::managed_access_token(&manager);
+    assert!(matches!(shared, Err(Error::TokenRequest(ref e)) if e.status == 503));
+    assert_eq!(
+        server.requests("/token"),
+        2,
+        "the sign-in and one refresh attempt"
+    );
+    server.override_response("/token", None);
+    clock.advance(5);
+    server.set_clock_offset(305);
+    assert!(F::managed_access_token(&manager).is_ok());
+    assert_eq!(
+        server.token_requests("refresh_token"),
+        2,
+        "one attempt met the 503, one retry after the pause"
     );
 }
