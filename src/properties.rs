@@ -186,6 +186,13 @@ proptest! {
     }
 
     #[test]
+    fn timestamp_parser_never_panics(
+        text in "[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}.{0,8}|.*",
+    ) {
+        let _ = crate::timestamp::parse_rfc3339(&text);
+    }
+
+    #[test]
     fn callback_parser_never_panics_on_any_string(callback in ".*") {
         let (pending, _) = pending();
         let _ = pending.receive(&callback);

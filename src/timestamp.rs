@@ -33,7 +33,12 @@ pub(crate) fn parse_rfc3339(text: &str) -> Option<i64> {
     }
     let offset = match rest {
         "Z" | "z" => 0,
-        _ if rest.len() == 6 && matches!(&rest[..1], "+" | "-") && &rest[3..4] == ":" => {
+        // Bytes, not string slices: a multi-byte character must not land on
+        // a slicing boundary.
+        _ if rest.len() == 6
+            && matches!(rest.as_bytes()[0], b'+' | b'-')
+            && rest.as_bytes()[3] == b':' =>
+        {
             let (hours, minutes) = (number_in(rest, 1..3)?, number_in(rest, 4..6)?);
             if hours > 23 || minutes > 59 {
                 return None;
@@ -110,6 +115,9 @@ mod tests {
             "2026-11-26T18:05:19+0100",
             "2026-11-26T18:05:19+01:00x",
             "２０２６-11-26T18:05:19Z",
+            "2026-11-26T18:05:19é0:00",
+            "2026-11-26T18:05:19+0é:0",
+            "2026-11-26T18:05:1é+00:00",
         ] {
             assert_eq!(parse_rfc3339(text), None, "{text}");
         }
