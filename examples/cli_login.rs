@@ -141,7 +141,7 @@ pub fn sign_in(
     let tokens = outcome?;
 
     let claims = tokens.claims();
-    let name = claims.name.as_deref().unwrap_or(tokens.sub());
+    let name = claims.name().unwrap_or(tokens.sub());
     writeln!(out, "Signed in as {name}")?;
     match tokens.expires_at() {
         Some(at) => writeln!(out, "Access token expires at {}", describe_time(at))?,

@@ -40,9 +40,9 @@ fn main() -> Result<(), Error> {
     println!(
         "6. signed in: sub={} name={:?} email={:?} roles={:?}",
         tokens.sub(),
-        claims.name.as_deref().unwrap_or("-"),
-        claims.email.as_deref().unwrap_or("-"),
-        claims.roles
+        claims.name().unwrap_or("-"),
+        claims.email().unwrap_or("-"),
+        claims.roles()
     );
     println!("   access token (redacted): {}", tokens.access_token());
     println!("   expires at: {:?}", tokens.expires_at());

@@ -3,6 +3,7 @@
 use serde::Deserialize;
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use std::fmt;
+use std::sync::OnceLock;
 
 use crate::error::{Error, TokenRule};
 use crate::jwt;
@@ -55,7 +56,10 @@ impl<'de> Deserialize<'de> for Audience {
 /// The claims of a verified ID token.
 ///
 /// Only a token that passed every rule is ever turned into this type, so its
-/// fields can be trusted as the identity provider's statement about the user.
+/// claims can be trusted as the identity provider's statement about the user.
+/// The claims the rules check are fields; the profile claims (`email`,
+/// `name`, `roles`, …) are read from the verified token on first use, which
+/// keeps verification close to the cost of its signature check.
 #[derive(Clone, Deserialize)]
 #[non_exhaustive]
 pub struct IdTokenClaims {
@@ -78,26 +82,91 @@ pub struct IdTokenClaims {
     pub azp: Option<String>,
     /// Hash of the access token issued with this ID token.
     pub at_hash: Option<String>,
-    /// E-mail address (scope `email`).
-    pub email: Option<String>,
-    /// Whether Verys has verified the e-mail address (scope `email`).
-    pub email_verified: Option<bool>,
-    /// Full name (scope `profile`).
-    pub name: Option<String>,
-    /// Given name (scope `profile`).
-    pub given_name: Option<String>,
-    /// Family name (scope `profile`).
-    pub family_name: Option<String>,
-    /// Where the identity came from, an ISO-8601 string (scope `profile`).
-    pub origination: Option<String>,
-    /// The user's roles.
-    #[serde(default)]
-    pub roles: Vec<String>,
     #[serde(skip)]
     payload: String,
+    #[serde(skip)]
+    profile: OnceLock<Profile>,
+}
+
+/// The profile claims, each `None` (or empty) when absent or not of the
+/// type the protocol gives it.
+#[derive(Clone, Default)]
+struct Profile {
+    email: Option<String>,
+    email_verified: Option<bool>,
+    name: Option<String>,
+    given_name: Option<String>,
+    family_name: Option<String>,
+    origination: Option<String>,
+    roles: Vec<String>,
+}
+
+impl Profile {
+    fn read(claims: &serde_json::Map<String, serde_json::Value>) -> Self {
+        let text = |name: &str| claims.get(name).and_then(|v| v.as_str()).map(str::to_owned);
+        Self {
+            email: text("email"),
+            email_verified: claims
+                .get("email_verified")
+                .and_then(serde_json::Value::as_bool),
+            name: text("name"),
+            given_name: text("given_name"),
+            family_name: text("family_name"),
+            origination: text("origination"),
+            roles: claims
+                .get("roles")
+                .and_then(serde_json::Value::as_array)
+                .map(|roles| {
+                    roles
+                        .iter()
+                        .filter_map(|r| r.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        }
+    }
 }
 
 impl IdTokenClaims {
+    fn profile(&self) -> &Profile {
+        self.profile.get_or_init(|| Profile::read(&self.to_json()))
+    }
+
+    /// E-mail address (scope `email`).
+    pub fn email(&self) -> Option<&str> {
+        self.profile().email.as_deref()
+    }
+
+    /// Whether Verys has verified the e-mail address (scope `email`).
+    pub fn email_verified(&self) -> Option<bool> {
+        self.profile().email_verified
+    }
+
+    /// Full name (scope `profile`).
+    pub fn name(&self) -> Option<&str> {
+        self.profile().name.as_deref()
+    }
+
+    /// Given name (scope `profile`).
+    pub fn given_name(&self) -> Option<&str> {
+        self.profile().given_name.as_deref()
+    }
+
+    /// Family name (scope `profile`).
+    pub fn family_name(&self) -> Option<&str> {
+        self.profile().family_name.as_deref()
+    }
+
+    /// Where the identity came from, an ISO-8601 string (scope `profile`).
+    pub fn origination(&self) -> Option<&str> {
+        self.profile().origination.as_deref()
+    }
+
+    /// The user's roles.
+    pub fn roles(&self) -> &[String] {
+        &self.profile().roles
+    }
+
     /// Every claim of the token as JSON, including those without a field here.
     pub fn to_json(&self) -> serde_json::Map<String, serde_json::Value> {
         jwt::payload_map(&self.payload)
@@ -118,9 +187,9 @@ impl fmt::Debug for IdTokenClaims {
             .field("exp", &self.exp)
             .field("iat", &self.iat)
             .field("auth_time", &self.auth_time)
-            .field("email", &self.email)
-            .field("name", &self.name)
-            .field("roles", &self.roles)
+            .field("email", &self.email())
+            .field("name", &self.name())
+            .field("roles", &self.roles())
             .finish_non_exhaustive()
     }
 }

@@ -26,7 +26,7 @@
 //! let received = pending.receive(&callback_url)?;
 //! // 3. Exchange the code; the ID token is verified before `Tokens` exists.
 //! let tokens = client.exchange_code(received)?;
-//! assert_eq!(tokens.claims().email.as_deref(), Some(seed::USER_EMAIL));
+//! assert_eq!(tokens.claims().email(), Some(seed::USER_EMAIL));
 //!
 //! // Later: refresh (the refresh token rotates), exchange, federation.
 //! let tokens = client.refresh(&tokens)?;

@@ -73,12 +73,12 @@ fn public_client_signs_in_with_pkce_and_no_secret<F: Flavor>() {
 
     let claims = tokens.claims();
     assert_eq!(tokens.sub(), seed::USER_SUB);
-    assert_eq!(claims.email.as_deref(), Some(seed::USER_EMAIL));
-    assert_eq!(claims.email_verified, Some(true));
-    assert_eq!(claims.name.as_deref(), Some("Ada Lovelace"));
-    assert_eq!(claims.given_name.as_deref(), Some("Ada"));
-    assert_eq!(claims.family_name.as_deref(), Some("Lovelace"));
-    assert_eq!(claims.roles, ["admin", "reader"]);
+    assert_eq!(claims.email(), Some(seed::USER_EMAIL));
+    assert_eq!(claims.email_verified(), Some(true));
+    assert_eq!(claims.name(), Some("Ada Lovelace"));
+    assert_eq!(claims.given_name(), Some("Ada"));
+    assert_eq!(claims.family_name(), Some("Lovelace"));
+    assert_eq!(claims.roles(), ["admin", "reader"]);
     assert!(claims.auth_time.is_some());
     assert_eq!(
         claims.get("origination"),
