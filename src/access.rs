@@ -2,26 +2,53 @@
 //! rules a bearer token must pass.
 
 use ed25519_dalek::VerifyingKey;
-use serde::Deserialize;
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::claims::Audience;
 use crate::error::{Error, TokenRule};
+use crate::json::{self, FromObject, Object};
 use crate::jwt;
 
-#[derive(Deserialize)]
 struct Wire {
     iss: String,
     sub: String,
     aud: Audience,
     exp: u64,
     iat: u64,
-    #[serde(default)]
     roles: Vec<String>,
     /// A JSON list at Verys, never a space-separated string.
     scopes: Vec<String>,
+}
+
+impl FromObject for Wire {
+    fn from_object(mut object: Object<'_>) -> Result<Self, json::Error> {
+        let (mut iss, mut sub, mut aud, mut exp, mut iat) = (None, None, None, None, None);
+        let (mut roles, mut scopes) = (Vec::new(), None);
+        while let Some(name) = object.next_name()? {
+            match &*name {
+                "iss" => iss = Some(object.string()?.into_owned()),
+                "sub" => sub = Some(object.string()?.into_owned()),
+                "aud" => aud = Some(Audience::read(&mut object)?),
+                "exp" => exp = Some(object.unsigned()?),
+                "iat" => iat = Some(object.unsigned()?),
+                "roles" => roles = object.strings()?,
+                "scopes" => scopes = Some(object.strings()?),
+                _ => {}
+            }
+        }
+        let missing = json::Error::missing;
+        Ok(Self {
+            iss: iss.ok_or_else(|| missing("iss"))?,
+            sub: sub.ok_or_else(|| missing("sub"))?,
+            aud: aud.ok_or_else(|| missing("aud"))?,
+            exp: exp.ok_or_else(|| missing("exp"))?,
+            iat: iat.ok_or_else(|| missing("iat"))?,
+            roles,
+            scopes: scopes.ok_or_else(|| missing("scopes"))?,
+        })
+    }
 }
 
 /// The claims of a verified Verys access token.

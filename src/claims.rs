@@ -1,11 +1,11 @@
 //! Typed ID token claims and the rules that tie them to one flow.
 
-use serde::Deserialize;
-use serde::de::{self, Deserializer, SeqAccess, Visitor};
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::OnceLock;
 
 use crate::error::{Error, TokenRule};
+use crate::json::{self, FromObject, Object};
 use crate::jwt;
 
 /// The `aud` claim: one audience or several.
@@ -30,26 +30,10 @@ impl Audience {
     }
 }
 
-impl<'de> Deserialize<'de> for Audience {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct AudienceVisitor;
-        impl<'de> Visitor<'de> for AudienceVisitor {
-            type Value = Audience;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string or an array of strings")
-            }
-            fn visit_str<E: de::Error>(self, value: &str) -> Result<Audience, E> {
-                Ok(Audience(vec![value.to_owned()]))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Audience, A::Error> {
-                let mut audiences = Vec::with_capacity(seq.size_hint().unwrap_or(1).min(16));
-                while let Some(audience) = seq.next_element::<String>()? {
-                    audiences.push(audience);
-                }
-                Ok(Audience(audiences))
-            }
-        }
-        deserializer.deserialize_any(AudienceVisitor)
+impl Audience {
+    /// Reads `aud`: one string or an array of strings.
+    pub(crate) fn read(object: &mut Object<'_>) -> Result<Self, json::Error> {
+        object.string_or_strings().map(Audience)
     }
 }
 
@@ -60,7 +44,7 @@ impl<'de> Deserialize<'de> for Audience {
 /// The claims the rules check are fields; the profile claims (`email`,
 /// `name`, `roles`, …) are read from the verified token on first use, which
 /// keeps verification close to the cost of its signature check.
-#[derive(Clone, Deserialize)]
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct IdTokenClaims {
     /// Issuer: the Verys base URL.
@@ -68,7 +52,6 @@ pub struct IdTokenClaims {
     /// Subject: the user's stable identifier (a UUID at Verys).
     pub sub: String,
     /// Audience: this client's id.
-    #[serde(default = "Audience::missing")]
     pub aud: Audience,
     /// Expiry, in seconds since the Unix epoch.
     pub exp: u64,
@@ -82,10 +65,45 @@ pub struct IdTokenClaims {
     pub azp: Option<String>,
     /// Hash of the access token issued with this ID token.
     pub at_hash: Option<String>,
-    #[serde(skip)]
+    /// The verified base64url claims segment, the source of the profile
+    /// claims and of [`Self::to_json`].
     payload: String,
-    #[serde(skip)]
     profile: OnceLock<Profile>,
+}
+
+impl FromObject for IdTokenClaims {
+    fn from_object(mut object: Object<'_>) -> Result<Self, json::Error> {
+        let owned = |text: Option<Cow<'_, str>>| text.map(Cow::into_owned);
+        let (mut iss, mut sub, mut aud, mut exp, mut iat) = (None, None, None, None, None);
+        let (mut auth_time, mut nonce, mut azp, mut at_hash) = (None, None, None, None);
+        while let Some(name) = object.next_name()? {
+            match &*name {
+                "iss" => iss = Some(object.string()?.into_owned()),
+                "sub" => sub = Some(object.string()?.into_owned()),
+                "aud" => aud = Some(Audience::read(&mut object)?),
+                "exp" => exp = Some(object.unsigned()?),
+                "iat" => iat = Some(object.unsigned()?),
+                "auth_time" => auth_time = object.optional_unsigned()?,
+                "nonce" => nonce = owned(object.optional_string()?),
+                "azp" => azp = owned(object.optional_string()?),
+                "at_hash" => at_hash = owned(object.optional_string()?),
+                _ => {}
+            }
+        }
+        Ok(Self {
+            iss: iss.ok_or_else(|| json::Error::missing("iss"))?,
+            sub: sub.ok_or_else(|| json::Error::missing("sub"))?,
+            aud: aud.unwrap_or_else(Audience::missing),
+            exp: exp.ok_or_else(|| json::Error::missing("exp"))?,
+            iat: iat.ok_or_else(|| json::Error::missing("iat"))?,
+            auth_time,
+            nonce,
+            azp,
+            at_hash,
+            payload: String::new(),
+            profile: OnceLock::new(),
+        })
+    }
 }
 
 /// The profile claims, each `None` (or empty) when absent or not of the

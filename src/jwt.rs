@@ -24,28 +24,43 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ed25519_dalek::{Signature, Verifier as _, VerifyingKey};
-use serde::Deserialize;
-use serde::de::value::{BorrowedStrDeserializer, MapAccessDeserializer, StrDeserializer};
-use serde::de::{self, DeserializeOwned, DeserializeSeed, Deserializer, MapAccess, Visitor};
 use sha2::{Digest, Sha512};
 use std::borrow::Cow;
 use std::cell::RefCell;
-use std::fmt;
-use std::marker::PhantomData;
 
+use crate::base64url;
 use crate::error::TokenRule;
+use crate::json::{self, FromObject, Object};
 
 /// The JOSE header fields the rules look at, borrowed from the decoded
 /// header.
-#[derive(Deserialize)]
 struct Header<'a> {
-    #[serde(borrow)]
     alg: Option<Cow<'a, str>>,
-    #[serde(borrow)]
     typ: Option<Cow<'a, str>>,
-    #[serde(borrow)]
     kid: Option<Cow<'a, str>>,
-    crit: Option<serde::de::IgnoredAny>,
+    /// A `crit` member other than `null`.
+    crit: bool,
+}
+
+impl<'a> Header<'a> {
+    fn read(mut object: Object<'a>) -> Result<Self, json::Error> {
+        let mut header = Header {
+            alg: None,
+            typ: None,
+            kid: None,
+            crit: false,
+        };
+        while let Some(name) = object.next_name()? {
+            match &*name {
+                "alg" => header.alg = object.optional_string()?,
+                "typ" => header.typ = object.optional_string()?,
+                "kid" => header.kid = object.optional_string()?,
+                "crit" => header.crit = !object.null()?,
+                _ => {}
+            }
+        }
+        Ok(header)
+    }
 }
 
 /// A compact JWS split and its header checked, signature not yet verified.
@@ -66,7 +81,9 @@ pub(crate) fn parse(token: &str) -> Result<Jws<'_>, TokenRule> {
         return Err(TokenRule::Malformed("a compact jws has three segments"));
     };
     let kid = with_json(header_segment, "header", |text| {
-        let header: Header<'_> = read_json(text, "header")?;
+        let header = Object::new(text)
+            .and_then(Header::read)
+            .map_err(|error| malformed("header", &error))?;
         match header.alg.as_deref() {
             Some("EdDSA" | "Ed25519") => {}
             other => return Err(TokenRule::Algorithm(other.map(str::to_owned))),
@@ -76,7 +93,7 @@ pub(crate) fn parse(token: &str) -> Result<Jws<'_>, TokenRule> {
                 return Err(TokenRule::Type(typ.into_owned()));
             }
         }
-        if header.crit.is_some() {
+        if header.crit {
             return Err(TokenRule::CriticalHeader);
         }
         header
@@ -85,8 +102,8 @@ pub(crate) fn parse(token: &str) -> Result<Jws<'_>, TokenRule> {
             .ok_or(TokenRule::MissingKeyId)
     })?;
     let mut bytes = [0u8; 64];
-    match URL_SAFE_NO_PAD.decode_slice(signature, &mut bytes) {
-        Ok(64) => {}
+    match base64url::decoded_len(signature.as_bytes()) {
+        Some(64) if base64url::decode(signature.as_bytes(), &mut bytes).is_ok() => {}
         _ => return Err(TokenRule::Malformed("signature is not 64 base64url bytes")),
     }
     Ok(Jws {
@@ -105,17 +122,23 @@ impl Jws<'_> {
 
     /// Verifies the signature, then decodes the claims. Claims are never read
     /// before the signature holds.
-    pub(crate) fn verify<C: DeserializeOwned>(&self, key: &VerifyingKey) -> Result<C, TokenRule> {
+    pub(crate) fn verify<C: FromObject>(&self, key: &VerifyingKey) -> Result<C, TokenRule> {
         key.verify(self.signing_input.as_bytes(), &self.signature)
             .map_err(|_| TokenRule::Signature)?;
-        decode_json(self.payload, "claims")
+        self.claims()
     }
 
     /// Decodes the claims without verifying the signature: for the parser
     /// properties and fuzz targets only, which cannot sign their input.
     #[cfg(any(test, fuzzing))]
-    pub(crate) fn decode_unverified<C: DeserializeOwned>(&self) -> Result<C, TokenRule> {
-        decode_json(self.payload, "claims")
+    pub(crate) fn decode_unverified<C: FromObject>(&self) -> Result<C, TokenRule> {
+        self.claims()
+    }
+
+    fn claims<C: FromObject>(&self) -> Result<C, TokenRule> {
+        with_json(self.payload, "claims", |text| {
+            json::read(text).map_err(|error| malformed("claims", &error))
+        })
     }
 
     /// The base64url claims segment, kept by verified tokens so that claims
@@ -123,10 +146,6 @@ impl Jws<'_> {
     pub(crate) fn payload(&self) -> &str {
         self.payload
     }
-}
-
-fn decode_json<T: DeserializeOwned>(segment: &str, part: &'static str) -> Result<T, TokenRule> {
-    with_json(segment, part, |text| read_json(text, part))
 }
 
 /// Segments up to this many characters are decoded into the thread's
@@ -146,13 +165,12 @@ fn with_json<R>(
     read: impl FnOnce(&str) -> Result<R, TokenRule>,
 ) -> Result<R, TokenRule> {
     let decode = |buffer: &mut Vec<u8>| {
-        let estimate = base64::decoded_len_estimate(segment.len());
-        if buffer.len() < estimate {
-            buffer.resize(estimate, 0);
+        let not_base64url = || TokenRule::Malformed("a segment is not unpadded base64url");
+        let needed = base64url::decoded_len(segment.as_bytes()).ok_or_else(not_base64url)?;
+        if buffer.len() < needed {
+            buffer.resize(needed, 0);
         }
-        let length = URL_SAFE_NO_PAD
-            .decode_slice(segment, &mut buffer[..])
-            .map_err(|_| TokenRule::Malformed("a segment is not unpadded base64url"))?;
+        let length = base64url::decode(segment.as_bytes(), buffer).map_err(|_| not_base64url())?;
         let text =
             std::str::from_utf8(&buffer[..length]).map_err(|_| TokenRule::MalformedJson {
                 part,
@@ -171,134 +189,10 @@ fn with_json<R>(
     })
 }
 
-/// Reads a JSON object into `T`, refusing repeated member names.
-fn read_json<'de, T: Deserialize<'de>>(text: &'de str, part: &'static str) -> Result<T, TokenRule> {
-    serde_json::from_str::<UniqueKeys<T>>(text)
-        .map(|UniqueKeys(value)| value)
-        .map_err(|error| TokenRule::MalformedJson {
-            part,
-            reason: crate::protocol::json_reason(&error),
-        })
-}
-
-/// Deserializes `T` from a JSON object whose member names are unique, in
-/// the same single pass that fills `T`.
-///
-/// RFC 7515 4 and RFC 7519 4 let a parser refuse repeated names or keep the
-/// last; refusing leaves no doubt about which value the rules checked.
-/// serde's derived structs would also read a JSON array field by field and
-/// skip repeats of names they do not know, hence this wrapper.
-struct UniqueKeys<T>(T);
-
-impl<'de, T: Deserialize<'de>> Deserialize<'de> for UniqueKeys<T> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer
-            .deserialize_map(ObjectOnly(PhantomData))
-            .map(UniqueKeys)
-    }
-}
-
-struct ObjectOnly<T>(PhantomData<T>);
-
-impl<'de, T: Deserialize<'de>> Visitor<'de> for ObjectOnly<T> {
-    type Value = T;
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a json object")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
-        // A token has a few dozen names at most: a linear scan over borrowed
-        // names costs less than hashing owned ones.
-        let names = Vec::with_capacity(16);
-        T::deserialize(MapAccessDeserializer::new(Tracked { map, names }))
-    }
-}
-
-/// A map whose keys are remembered as they pass.
-struct Tracked<'de, A> {
-    map: A,
-    names: Names<'de>,
-}
-
-/// The names seen so far, each with a fingerprint (its length and first
-/// bytes) so that most comparisons are one integer compare.
-type Names<'de> = Vec<(u64, Cow<'de, str>)>;
-
-fn fingerprint(name: &str) -> u64 {
-    let mut word = [0u8; 8];
-    let head = name.len().min(7);
-    word[..head].copy_from_slice(&name.as_bytes()[..head]);
-    word[7] = name.len() as u8;
-    u64::from_le_bytes(word)
-}
-
-impl<'de, A: MapAccess<'de>> MapAccess<'de> for Tracked<'de, A> {
-    type Error = A::Error;
-    fn next_key_seed<K: DeserializeSeed<'de>>(
-        &mut self,
-        seed: K,
-    ) -> Result<Option<K::Value>, A::Error> {
-        let names = &mut self.names;
-        self.map.next_key_seed(Remember { seed, names })
-    }
-    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, A::Error> {
-        self.map.next_value_seed(seed)
-    }
-    fn size_hint(&self) -> Option<usize> {
-        self.map.size_hint()
-    }
-}
-
-/// Reads a key as a string, refuses it if seen before, then hands it to the
-/// struct's own field identifier.
-struct Remember<'a, 'de, K> {
-    seed: K,
-    names: &'a mut Names<'de>,
-}
-
-impl<'de, K: DeserializeSeed<'de>> DeserializeSeed<'de> for Remember<'_, 'de, K> {
-    type Value = K::Value;
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<K::Value, D::Error> {
-        let Name(name) = Name::deserialize(deserializer)?;
-        let print = fingerprint(&name);
-        if self
-            .names
-            .iter()
-            .any(|(seen, other)| *seen == print && *other == name)
-        {
-            return Err(de::Error::custom("a member name appears twice"));
-        }
-        let value = match &name {
-            Cow::Borrowed(name) => self
-                .seed
-                .deserialize(BorrowedStrDeserializer::<D::Error>::new(name)),
-            Cow::Owned(name) => self
-                .seed
-                .deserialize(StrDeserializer::<D::Error>::new(name)),
-        };
-        self.names.push((print, name));
-        value
-    }
-}
-
-/// A member name, borrowed from the input unless it had escapes.
-struct Name<'de>(Cow<'de, str>);
-
-impl<'de> Deserialize<'de> for Name<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct NameVisitor;
-        impl<'de> Visitor<'de> for NameVisitor {
-            type Value = Name<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a member name")
-            }
-            fn visit_borrowed_str<E: de::Error>(self, name: &'de str) -> Result<Name<'de>, E> {
-                Ok(Name(Cow::Borrowed(name)))
-            }
-            fn visit_str<E: de::Error>(self, name: &str) -> Result<Name<'de>, E> {
-                Ok(Name(Cow::Owned(name.to_owned())))
-            }
-        }
-        deserializer.deserialize_str(NameVisitor)
+fn malformed(part: &'static str, error: &json::Error) -> TokenRule {
+    TokenRule::MalformedJson {
+        part,
+        reason: error.to_string(),
     }
 }
 
@@ -357,6 +251,22 @@ mod tests {
         format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature.to_bytes()))
     }
 
+    /// The `sub` claim alone.
+    #[derive(Debug)]
+    struct Subject(Option<String>);
+
+    impl FromObject for Subject {
+        fn from_object(mut object: Object<'_>) -> Result<Self, json::Error> {
+            let mut sub = None;
+            while let Some(name) = object.next_name()? {
+                if name == "sub" {
+                    sub = Some(object.string()?.into_owned());
+                }
+            }
+            Ok(Subject(sub))
+        }
+    }
+
     fn key() -> SigningKey {
         SigningKey::from_bytes(&[7u8; 32])
     }
@@ -370,8 +280,8 @@ mod tests {
         let token = sign(&key(), header(), serde_json::json!({"sub": "u"}));
         let jws = parse(&token).unwrap();
         assert_eq!(jws.kid(), "k1");
-        let claims: serde_json::Value = jws.verify(&key().verifying_key()).unwrap();
-        assert_eq!(claims["sub"], "u");
+        let claims: Subject = jws.verify(&key().verifying_key()).unwrap();
+        assert_eq!(claims.0.as_deref(), Some("u"));
     }
 
     #[test]
@@ -397,7 +307,7 @@ mod tests {
     fn wrong_key_fails_the_signature_rule() {
         let token = sign(&key(), header(), serde_json::json!({}));
         let other = SigningKey::from_bytes(&[8u8; 32]).verifying_key();
-        let result: Result<serde_json::Value, _> = parse(&token).unwrap().verify(&other);
+        let result = parse(&token).unwrap().verify::<Subject>(&other);
         assert_eq!(result.err(), Some(TokenRule::Signature));
     }
 

@@ -78,6 +78,7 @@
 mod access;
 #[cfg(feature = "async")]
 mod async_client;
+mod base64url;
 mod builder;
 mod callback;
 mod claims;
@@ -88,6 +89,7 @@ mod discovery;
 mod error;
 mod federation;
 mod flow;
+mod json;
 mod jwks;
 mod jwt;
 mod kind;

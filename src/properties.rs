@@ -1,14 +1,20 @@
 //! Properties of the crate-private parsers: no input makes the JWT, JWKS or
-//! callback parser panic, and the rules they apply hold for any input of the
-//! right shape. (Signed tokens through the public API: tests/properties.rs.)
+//! callback parser panic, the rules they apply hold for any input of the
+//! right shape, and the hand-written JSON and base64url readers of the hot
+//! path agree with serde_json and base64. (Signed tokens through the public
+//! API: tests/properties.rs.)
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use proptest::prelude::*;
+use serde::Deserialize;
+use serde::de::{IgnoredAny, MapAccess, Visitor};
 use serde_json::Value;
+use std::fmt;
 
 use crate::claims::IdTokenClaims;
 use crate::error::{Error, TokenRule};
+use crate::json::{FromObject, Object};
 use crate::jwks::KeySet;
 use crate::{Client, Public};
 
@@ -71,8 +77,129 @@ fn parse_jwt(token: &str) {
         let _ = jws.kid();
         let _ = crate::jwt::payload_map(jws.payload());
         let _ = jws.decode_unverified::<IdTokenClaims>();
-        let _ = jws.decode_unverified::<Value>();
     }
+}
+
+/// Every member skipped: the JSON reader's verdict on the text alone.
+struct Skipped;
+
+impl FromObject for Skipped {
+    fn from_object(mut object: Object<'_>) -> Result<Self, crate::json::Error> {
+        while object.next_name()?.is_some() {
+            object.skip()?;
+        }
+        Ok(Skipped)
+    }
+}
+
+/// The top-level member names of a JSON object, repeats included.
+struct Names(Vec<String>);
+
+impl<'de> Deserialize<'de> for Names {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct NamesVisitor;
+        impl<'de> Visitor<'de> for NamesVisitor {
+            type Value = Names;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Names, A::Error> {
+                let mut names = Vec::new();
+                while let Some(name) = map.next_key::<String>()? {
+                    map.next_value::<IgnoredAny>()?;
+                    names.push(name);
+                }
+                Ok(Names(names))
+            }
+        }
+        deserializer.deserialize_map(NamesVisitor)
+    }
+}
+
+/// serde_json's verdict on `text` as an object with unique member names, or
+/// `None` where the two differ by design: serde_json refuses numbers beyond
+/// the range of `f64`, whose grammar alone the reader checks.
+fn serde_verdict(text: &str) -> Option<bool> {
+    match serde_json::from_str::<Value>(text) {
+        Err(error) if error.to_string().contains("number out of range") => None,
+        Ok(Value::Object(_)) => {
+            let Names(mut names) = serde_json::from_str(text).ok()?;
+            let count = names.len();
+            names.sort();
+            names.dedup();
+            Some(names.len() == count)
+        }
+        _ => Some(false),
+    }
+}
+
+/// Pieces of JSON syntax, valid and not, that mutations insert.
+const PIECES: &[&str] = &[
+    "{", "}", "[", "]", ",", ":", "\"", "\\", "\\u", "\\ud800", "\\udc00", "\\ude00", "\\u00e9",
+    "\\n", "\\x", "0", "-", ".", "e", "+", "1", "null", "true", "fals", " ", "\n", "\u{1}", "é",
+    "😀",
+];
+
+/// Text that is JSON, then perhaps damaged: a few pieces inserted or bytes
+/// removed, at character boundaries.
+fn damaged_json() -> impl Strategy<Value = String> {
+    let object = prop::collection::btree_map(name(), json(), 0..6)
+        .prop_map(|map| Value::Object(map.into_iter().collect()).to_string());
+    let edits = prop::collection::vec((any::<prop::sample::Index>(), 0..PIECES.len() + 1), 0..3);
+    (object, edits).prop_map(|(mut text, edits)| {
+        for (at, piece) in edits {
+            let boundaries: Vec<usize> = text
+                .char_indices()
+                .map(|(i, _)| i)
+                .chain([text.len()])
+                .collect();
+            let at = boundaries[at.index(boundaries.len())];
+            match PIECES.get(piece) {
+                Some(piece) => text.insert_str(at, piece),
+                None if at < text.len() => {
+                    text.remove(at);
+                }
+                None => {}
+            }
+        }
+        text
+    })
+}
+
+/// The claims `IdTokenClaims` reads, as serde would derive them.
+#[derive(Debug, Deserialize)]
+struct ReferenceClaims {
+    iss: String,
+    sub: String,
+    #[serde(default)]
+    aud: Option<ReferenceAudience>,
+    exp: u64,
+    iat: u64,
+    auth_time: Option<u64>,
+    nonce: Option<String>,
+    azp: Option<String>,
+    at_hash: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum ReferenceAudience {
+    One(String),
+    Many(Vec<String>),
+}
+
+/// A claim's value: usually of its type, sometimes of another.
+fn claim_value() -> impl Strategy<Value = Option<Value>> {
+    prop::option::weighted(
+        0.8,
+        prop_oneof![
+            4 => ".{0,10}".prop_map(Value::from),
+            4 => any::<u64>().prop_map(Value::from),
+            2 => prop::collection::vec(".{0,6}", 0..3).prop_map(Value::from),
+            1 => Just(Value::Null),
+            1 => json(),
+        ],
+    )
 }
 
 fn pending() -> (crate::PendingAuth<Public>, String) {
@@ -162,6 +289,86 @@ proptest! {
             matches!(&result, Some(TokenRule::MalformedJson { part: "header", .. })),
             "{:?}", result
         );
+    }
+
+    #[test]
+    fn json_reader_agrees_with_serde_json(text in damaged_json()) {
+        let verdict = serde_verdict(&text);
+        prop_assume!(verdict.is_some());
+        let ours = crate::json::read::<Skipped>(&text);
+        prop_assert_eq!(ours.is_ok(), verdict.unwrap_or_default(), "{}: {:?}", text, ours.err());
+    }
+
+    #[test]
+    fn json_reader_refuses_any_repeated_name(
+        name in name(),
+        first in json(),
+        second in json(),
+        other in json(),
+    ) {
+        let name = Value::from(name).to_string();
+        let text = format!(r#"{{{name}:{first},"other":{other},{name}:{second}}}"#);
+        let result = crate::json::read::<Skipped>(&text);
+        prop_assert!(result.as_ref().is_err_and(|e| e.to_string().contains("twice")), "{:?}", result.err());
+    }
+
+    #[test]
+    fn id_token_claims_read_as_serde_derives_them(
+        values in prop::collection::vec(claim_value(), 9),
+        others in prop::collection::btree_map(name(), json(), 0..4),
+    ) {
+        let names = ["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "azp", "at_hash"];
+        let mut claims: serde_json::Map<String, Value> = others.into_iter().collect();
+        for (name, value) in names.iter().zip(values) {
+            match value {
+                Some(value) => claims.insert((*name).to_owned(), value),
+                None => claims.remove(*name),
+            };
+        }
+        let aud_null = claims.get("aud").is_some_and(Value::is_null);
+        let text = Value::Object(claims).to_string();
+        let reference = serde_json::from_str::<ReferenceClaims>(&text).ok().filter(|_| !aud_null);
+        let ours = crate::json::read::<IdTokenClaims>(&text);
+        match (reference, ours) {
+            (Some(reference), Ok(ours)) => {
+                let aud = match reference.aud {
+                    None => vec![],
+                    Some(ReferenceAudience::One(one)) => vec![one],
+                    Some(ReferenceAudience::Many(many)) => many,
+                };
+                prop_assert_eq!(&ours.iss, &reference.iss);
+                prop_assert_eq!(&ours.sub, &reference.sub);
+                prop_assert_eq!(ours.aud.as_slice(), &aud[..]);
+                prop_assert_eq!((ours.exp, ours.iat, ours.auth_time), (reference.exp, reference.iat, reference.auth_time));
+                prop_assert_eq!(&ours.nonce, &reference.nonce);
+                prop_assert_eq!(&ours.azp, &reference.azp);
+                prop_assert_eq!(&ours.at_hash, &reference.at_hash);
+            }
+            (None, Err(_)) => {}
+            (reference, ours) => prop_assert!(false, "{}: serde {:?}, ours {:?}", text, reference, ours.err()),
+        }
+    }
+
+    #[test]
+    fn base64url_decoder_agrees_with_base64(
+        bytes in prop::collection::vec(any::<u8>(), 0..700),
+        damage in prop::option::of((any::<prop::sample::Index>(), any::<u8>())),
+    ) {
+        let mut text = b64(&bytes).into_bytes();
+        if let Some((at, byte)) = damage {
+            if !text.is_empty() {
+                let at = at.index(text.len());
+                text[at] = byte;
+            }
+        }
+        let mut theirs = vec![0; text.len()];
+        let mut ours = vec![0; text.len()];
+        let expected = URL_SAFE_NO_PAD.decode_slice(&text, &mut theirs).ok();
+        let got = crate::base64url::decode(&text, &mut ours).ok();
+        prop_assert_eq!(got, expected);
+        if let Some(n) = got {
+            prop_assert_eq!(&ours[..n], &theirs[..n]);
+        }
     }
 
     #[test]
