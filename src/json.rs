@@ -124,7 +124,11 @@ impl<'a> Object<'a> {
             return Err(self.error("a member name appears twice"));
         }
         self.filter |= bit;
-        self.names.push((print, name.clone()));
+        let kept = match &name {
+            Cow::Borrowed(name) => Cow::Borrowed(*name),
+            Cow::Owned(name) => Cow::Owned(name.clone()),
+        };
+        self.names.push((print, kept));
         if self.peek()? != b':' {
             return Err(self.error("expected `:`"));
         }
@@ -374,7 +378,7 @@ impl<'a> Object<'a> {
     /// A string's contents and its closing quote, the opening one already
     /// read. Without `decode` the contents are only checked, and an escaped
     /// string comes back empty.
-    #[inline]
+    #[inline(always)]
     fn string_body(&mut self, decode: bool) -> Result<Cow<'a, str>, Error> {
         let start = self.at;
         let end = special_byte(self.text.as_bytes(), start);
@@ -467,17 +471,25 @@ impl<'a> Object<'a> {
 
     /// The first byte of a value, whitespace skipped; the value is then
     /// being read.
+    #[inline(always)]
     fn value_start(&mut self) -> Result<u8, Error> {
         self.value_pending = false;
         self.peek()
     }
 
     /// The next byte after whitespace, not consumed.
+    #[inline(always)]
     fn peek(&mut self) -> Result<u8, Error> {
-        self.skip_whitespace();
         match self.text.as_bytes().get(self.at) {
-            Some(&b) => Ok(b),
-            None => Err(self.error("unexpected end of input")),
+            // Tokens are sent without whitespace: one compare settles it.
+            Some(&b) if b > b' ' => Ok(b),
+            _ => {
+                self.skip_whitespace();
+                match self.text.as_bytes().get(self.at) {
+                    Some(&b) => Ok(b),
+                    None => Err(self.error("unexpected end of input")),
+                }
+            }
         }
     }
 
@@ -505,12 +517,20 @@ impl<'a> Object<'a> {
     }
 }
 
+/// A name's length with its first, middle and last bytes: different for
+/// almost all pairs of distinct names, and cheap.
+#[inline(always)]
 fn fingerprint(name: &str) -> u64 {
-    let mut word = [0u8; 8];
-    let head = name.len().min(7);
-    word[..head].copy_from_slice(&name.as_bytes()[..head]);
-    word[7] = name.len() as u8;
-    u64::from_le_bytes(word)
+    match name.as_bytes() {
+        [] => 0,
+        bytes @ [first, ..] => {
+            let (middle, last) = (bytes[bytes.len() / 2], bytes[bytes.len() - 1]);
+            (bytes.len() as u64) << 24
+                | u64::from(*first) << 16
+                | u64::from(middle) << 8
+                | u64::from(last)
+        }
+    }
 }
 
 /// The index of the first byte from `at` on that ends a plain run of string
