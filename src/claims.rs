@@ -68,7 +68,9 @@ pub struct IdTokenClaims {
     /// The verified base64url claims segment, the source of the profile
     /// claims and of [`Self::to_json`].
     payload: String,
-    profile: OnceLock<Profile>,
+    /// Boxed: verification results move through a few frames, and the
+    /// profile is most often never read.
+    profile: OnceLock<Box<Profile>>,
 }
 
 impl FromObject for IdTokenClaims {
@@ -147,7 +149,8 @@ impl Profile {
 
 impl IdTokenClaims {
     fn profile(&self) -> &Profile {
-        self.profile.get_or_init(|| Profile::read(&self.to_json()))
+        self.profile
+            .get_or_init(|| Box::new(Profile::read(&self.to_json())))
     }
 
     /// E-mail address (scope `email`).
