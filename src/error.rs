@@ -218,7 +218,7 @@ pub enum TokenRule {
     MalformedJson {
         /// `header` or `claims`.
         part: &'static str,
-        /// serde's account of the problem (never the token itself).
+        /// What the JSON reader found wrong, and where (never the token's text).
         reason: String,
     },
     /// The `alg` header is missing or is not `EdDSA` / `Ed25519`.

@@ -1,7 +1,10 @@
 //! Entry points for the cargo-fuzz targets in `fuzz/` (compiled only with
 //! `--cfg fuzzing`, which cargo-fuzz passes): each hands arbitrary input to
 //! one of the crate's real parsers, which must answer with a value or an
-//! error and never panic.
+//! error and never panic. The hand-written JSON and base64url readers of the
+//! hot path are also compared with the libraries they replaced, which must
+//! give the same verdict (as in `src/properties.rs`, on inputs the fuzzer
+//! finds rather than ones a strategy builds).
 
 use std::sync::OnceLock;
 
@@ -63,4 +66,15 @@ pub fn callback(data: &str) {
         })
         .unwrap_or_default();
     let _ = pending.receive(&data.replace("{state}", &state));
+}
+
+/// The JSON reader against serde_json ([`crate::differential::compare_json`]).
+pub fn json(data: &str) {
+    crate::differential::compare_json(data);
+}
+
+/// The base64url decoder against `base64`
+/// ([`crate::differential::compare_base64url`]).
+pub fn base64url(data: &[u8]) {
+    crate::differential::compare_base64url(data);
 }

@@ -157,8 +157,8 @@ thread_local! {
     static SEGMENT: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Decodes a base64url segment and hands its text, checked as UTF-8 once
-/// (cheaper than serde_json's check of every string), to `read`.
+/// Decodes a base64url segment and hands its text, checked as UTF-8 once for
+/// all its strings, to `read`.
 fn with_json<R>(
     segment: &str,
     part: &'static str,

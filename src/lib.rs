@@ -85,6 +85,8 @@ mod claims;
 mod client;
 mod clock;
 mod config;
+#[cfg(any(test, fuzzing))]
+mod differential;
 mod discovery;
 mod error;
 mod federation;
