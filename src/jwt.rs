@@ -27,6 +27,7 @@ use ed25519_dalek::{Signature, Verifier as _, VerifyingKey};
 use sha2::{Digest, Sha512};
 use std::borrow::Cow;
 use std::cell::RefCell;
+use std::rc::Rc;
 
 use crate::base64url;
 use crate::error::TokenRule;
@@ -68,7 +69,15 @@ pub(crate) struct Jws<'a> {
     signing_input: &'a str,
     payload: &'a str,
     signature: Signature,
-    kid: String,
+    kid: Rc<str>,
+}
+
+thread_local! {
+    /// The last header segment that passed the header rules on this thread,
+    /// with its `kid`. An issuer writes the same header on every token it
+    /// signs with one key, so most tokens are spared decoding and reading
+    /// it again: the rules are a function of the segment's bytes alone.
+    static LAST_HEADER: RefCell<(String, Rc<str>)> = RefCell::new((String::new(), Rc::from("")));
 }
 
 /// Splits `token`, decodes the header and applies the header rules: `alg`
@@ -80,7 +89,35 @@ pub(crate) fn parse(token: &str) -> Result<Jws<'_>, TokenRule> {
     else {
         return Err(TokenRule::Malformed("a compact jws has three segments"));
     };
-    let kid = with_json(header_segment, "header", |text| {
+    let kid = match LAST_HEADER.with_borrow(|(last, kid)| {
+        (!last.is_empty() && last == header_segment).then(|| Rc::clone(kid))
+    }) {
+        Some(kid) => kid,
+        None => {
+            let kid: Rc<str> = Rc::from(read_header(header_segment)?);
+            LAST_HEADER.with_borrow_mut(|(last, last_kid)| {
+                header_segment.clone_into(last);
+                *last_kid = Rc::clone(&kid);
+            });
+            kid
+        }
+    };
+    let mut bytes = [0u8; 64];
+    match base64url::decoded_len(signature.as_bytes()) {
+        Some(64) if base64url::decode(signature.as_bytes(), &mut bytes).is_ok() => {}
+        _ => return Err(TokenRule::Malformed("signature is not 64 base64url bytes")),
+    }
+    Ok(Jws {
+        signing_input: &token[..header_segment.len() + 1 + payload.len()],
+        payload,
+        signature: Signature::from_bytes(&bytes),
+        kid,
+    })
+}
+
+/// Decodes a header segment and applies the header rules; the `kid`.
+fn read_header(segment: &str) -> Result<String, TokenRule> {
+    with_json(segment, "header", |text| {
         let header = Object::new(text)
             .and_then(Header::read)
             .map_err(|error| malformed("header", &error))?;
@@ -100,17 +137,6 @@ pub(crate) fn parse(token: &str) -> Result<Jws<'_>, TokenRule> {
             .kid
             .map(Cow::into_owned)
             .ok_or(TokenRule::MissingKeyId)
-    })?;
-    let mut bytes = [0u8; 64];
-    match base64url::decoded_len(signature.as_bytes()) {
-        Some(64) if base64url::decode(signature.as_bytes(), &mut bytes).is_ok() => {}
-        _ => return Err(TokenRule::Malformed("signature is not 64 base64url bytes")),
-    }
-    Ok(Jws {
-        signing_input: &token[..header_segment.len() + 1 + payload.len()],
-        payload,
-        signature: Signature::from_bytes(&bytes),
-        kid,
     })
 }
 
@@ -301,6 +327,33 @@ mod tests {
         assert_eq!(parse(&crit).err(), Some(TokenRule::CriticalHeader));
         let no_kid = with(serde_json::json!({"alg": "Ed25519"}));
         assert_eq!(parse(&no_kid).err(), Some(TokenRule::MissingKeyId));
+    }
+
+    #[test]
+    fn a_remembered_header_stands_for_its_own_bytes_only() {
+        let claims = serde_json::json!({"sub": "u"});
+        let k1 = sign(&key(), header(), claims.clone());
+        let k2 = sign(
+            &key(),
+            serde_json::json!({"alg": "EdDSA", "typ": "JWT", "kid": "k2"}),
+            claims.clone(),
+        );
+        let none = sign(
+            &key(),
+            serde_json::json!({"alg": "none", "typ": "JWT", "kid": "k1"}),
+            claims,
+        );
+        for _ in 0..2 {
+            assert_eq!(parse(&k1).unwrap().kid(), "k1");
+            assert_eq!(parse(&k1).unwrap().kid(), "k1");
+            assert_eq!(parse(&k2).unwrap().kid(), "k2");
+            assert_eq!(
+                parse(&none).err(),
+                Some(TokenRule::Algorithm(Some("none".into())))
+            );
+            // The refused header was not remembered in place of the last one.
+            assert_eq!(parse(&k2).unwrap().kid(), "k2");
+        }
     }
 
     #[test]
