@@ -7,7 +7,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, SamplingMode, criterion_group, criterion_main};
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier as _, VerifyingKey};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256, Sha512};
@@ -31,37 +31,27 @@ fn shifted<const N: usize, R>(routine: &mut impl FnMut() -> R, iters: u64) -> Du
     elapsed
 }
 
-/// Times `iters` runs of `routine`, spread evenly over 16 stack positions a
-/// quarter kilobyte apart, so that a whole 4 KiB page of positions is
-/// covered.
+/// Times `iters` runs of `routine`, spread evenly over 32 stack positions
+/// 128 bytes apart, so that a whole 4 KiB page of positions is covered.
 ///
 /// On this machine an Ed25519 check costs up to 30 % more when its frames
 /// sit in a band of about 1 KiB of stack addresses (modulo 4096; see
-/// benches/README.md), and where a call lands is fixed per process by the
-/// randomized stack start and by the call depth. Measured at one position,
-/// the floor and the crate's path, which calls the same check a few frames
-/// deeper, would each win or lose that lottery once per run. Measured over
-/// every position, both report what a call costs on average over the call
-/// sites of a service.
+/// benches/README.md and `benches/stack.rs`), and where a call lands is
+/// fixed per process by the randomized stack start and by the call depth.
+/// Measured at one position, the floor and the crate's path, which calls the
+/// same check a few frames deeper, would each win or lose that lottery once
+/// per run. Measured over every position, both report what a call costs on
+/// average over the call sites of a service.
 fn spread_over_stack<R>(iters: u64, mut routine: impl FnMut() -> R) -> Duration {
-    let share = |k: u64| iters / 16 + u64::from(k < iters % 16);
-    let routine = &mut routine;
-    shifted::<0, R>(routine, share(0))
-        + shifted::<256, R>(routine, share(1))
-        + shifted::<512, R>(routine, share(2))
-        + shifted::<768, R>(routine, share(3))
-        + shifted::<1024, R>(routine, share(4))
-        + shifted::<1280, R>(routine, share(5))
-        + shifted::<1536, R>(routine, share(6))
-        + shifted::<1792, R>(routine, share(7))
-        + shifted::<2048, R>(routine, share(8))
-        + shifted::<2304, R>(routine, share(9))
-        + shifted::<2560, R>(routine, share(10))
-        + shifted::<2816, R>(routine, share(11))
-        + shifted::<3072, R>(routine, share(12))
-        + shifted::<3328, R>(routine, share(13))
-        + shifted::<3584, R>(routine, share(14))
-        + shifted::<3840, R>(routine, share(15))
+    macro_rules! positions {
+        ($($k:literal)*) => {
+            Duration::ZERO $(+ shifted::<{ $k * 128 }, R>(
+                &mut routine,
+                iters / 32 + u64::from($k < iters % 32),
+            ))*
+        };
+    }
+    positions!(0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31)
 }
 
 /// A key generated for the bench, published by the embedded Verys as its JWKS.
@@ -176,6 +166,7 @@ fn id_token(c: &mut Criterion) {
     // Long enough for each median to span several of the slow phases a
     // shared machine goes through, rather than land in one of them.
     group.measurement_time(Duration::from_secs(10));
+    group.sampling_mode(SamplingMode::Flat);
     group.bench_function("floor_signature", |b| {
         b.iter_custom(|iters| {
             spread_over_stack(iters, || {
