@@ -155,11 +155,11 @@ pub(crate) struct AccessRules<'a> {
 
 /// Verifies the signature, then `iss`, `aud`, `exp` and `iat`.
 pub(crate) fn verify(
-    jws: &jwt::Jws<'_>,
+    jws: jwt::Jws<'_>,
     key: &VerifyingKey,
     rules: &AccessRules<'_>,
 ) -> Result<AccessClaims, Error> {
-    let wire: Wire = jws.verify(key).map_err(Error::InvalidAccessToken)?;
+    let (wire, _): (Wire, _) = jws.verify(key).map_err(Error::InvalidAccessToken)?;
     let rule = |ok: bool, rule: TokenRule| {
         if ok {
             Ok(())

@@ -65,9 +65,9 @@ pub struct IdTokenClaims {
     pub azp: Option<String>,
     /// Hash of the access token issued with this ID token.
     pub at_hash: Option<String>,
-    /// The verified base64url claims segment, the source of the profile
-    /// claims and of [`Self::to_json`].
-    payload: String,
+    /// The verified claims' JSON text, the source of the profile claims
+    /// and of [`Self::to_json`].
+    text: String,
     /// Boxed: verification results move through a few frames, and the
     /// profile is most often never read.
     profile: OnceLock<Box<Profile>>,
@@ -102,7 +102,7 @@ impl FromObject for IdTokenClaims {
             nonce,
             azp,
             at_hash,
-            payload: String::new(),
+            text: String::new(),
             profile: OnceLock::new(),
         })
     }
@@ -190,7 +190,7 @@ impl IdTokenClaims {
 
     /// Every claim of the token as JSON, including those without a field here.
     pub fn to_json(&self) -> serde_json::Map<String, serde_json::Value> {
-        jwt::payload_map(&self.payload)
+        jwt::claims_map(&self.text)
     }
 
     /// One claim by name, typed fields and others alike.
@@ -245,13 +245,14 @@ pub(crate) enum NonceRule<'a> {
 impl IdTokenClaims {
     /// Decodes and checks a token whose signature has just been verified.
     pub(crate) fn verify(
-        jws: &jwt::Jws<'_>,
+        jws: jwt::Jws<'_>,
         key: &ed25519_dalek::VerifyingKey,
         rules: &IdTokenRules<'_>,
     ) -> Result<Self, Error> {
-        let mut claims: IdTokenClaims = jws.verify(key).map_err(Error::InvalidIdToken)?;
+        let (mut claims, text): (IdTokenClaims, _) =
+            jws.verify(key).map_err(Error::InvalidIdToken)?;
         claims.check(rules)?;
-        claims.payload = jws.payload().to_owned();
+        claims.text = text;
         Ok(claims)
     }
 

@@ -21,7 +21,7 @@ pub fn jwt(data: &str) {
         return;
     };
     let _ = jws.kid();
-    let _ = crate::jwt::payload_map(jws.payload());
+    let _ = jws.claims_text().map(crate::jwt::claims_map);
     let Ok(claims) = jws.decode_unverified::<IdTokenClaims>() else {
         return;
     };

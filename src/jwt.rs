@@ -64,10 +64,13 @@ impl<'a> Header<'a> {
     }
 }
 
-/// A compact JWS split and its header checked, signature not yet verified.
+/// A compact JWS split, its header checked and its segments decoded; the
+/// signature not yet verified, the claims not yet read.
 pub(crate) struct Jws<'a> {
     signing_input: &'a str,
-    payload: &'a str,
+    /// The claims segment, decoded: base64url is read before the signature
+    /// is checked (it holds no meaning to act on), JSON only after.
+    claims: Vec<u8>,
     signature: Signature,
     kid: Rc<str>,
 }
@@ -80,14 +83,36 @@ thread_local! {
     static LAST_HEADER: RefCell<(String, Rc<str>)> = RefCell::new((String::new(), Rc::from("")));
 }
 
-/// Splits `token`, decodes the header and applies the header rules: `alg`
-/// `EdDSA` or `Ed25519`, `typ` `JWT` when present, no `crit`, a `kid`.
+const THREE_SEGMENTS: TokenRule = TokenRule::Malformed("a compact jws has three segments");
+
+/// Splits `token`, applies the header rules (`alg` `EdDSA` or `Ed25519`,
+/// `typ` `JWT` when present, no `crit`, a `kid`) and decodes the signature
+/// and claims segments.
 pub(crate) fn parse(token: &str) -> Result<Jws<'_>, TokenRule> {
-    let mut parts = token.split('.');
-    let (Some(header_segment), Some(payload), Some(signature), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
+    // The segments are found from both ends, and a dot in between is then
+    // a character the claims segment may not hold: a token is only scanned
+    // for dots again when it is refused, to name the right rule.
+    parse_segments(token).map_err(|rule| {
+        if token.bytes().filter(|&b| b == b'.').count() == 2 {
+            rule
+        } else {
+            THREE_SEGMENTS
+        }
+    })
+}
+
+fn parse_segments(token: &str) -> Result<Jws<'_>, TokenRule> {
+    let (Some((header_segment, rest)), Some((_, signature))) =
+        (token.split_once('.'), token.rsplit_once('.'))
     else {
-        return Err(TokenRule::Malformed("a compact jws has three segments"));
+        return Err(THREE_SEGMENTS);
+    };
+    let Some(payload) = rest
+        .len()
+        .checked_sub(signature.len() + 1)
+        .map(|n| &rest[..n])
+    else {
+        return Err(THREE_SEGMENTS);
     };
     let kid = match LAST_HEADER.with_borrow(|(last, kid)| {
         (!last.is_empty() && last == header_segment).then(|| Rc::clone(kid))
@@ -109,10 +134,18 @@ pub(crate) fn parse(token: &str) -> Result<Jws<'_>, TokenRule> {
     }
     Ok(Jws {
         signing_input: &token[..header_segment.len() + 1 + payload.len()],
-        payload,
+        claims: decode_segment(payload)?,
         signature: Signature::from_bytes(&bytes),
         kid,
     })
+}
+
+fn decode_segment(segment: &str) -> Result<Vec<u8>, TokenRule> {
+    let not_base64url = || TokenRule::Malformed("a segment is not unpadded base64url");
+    let mut bytes = vec![0; base64url::decoded_len(segment.as_bytes()).ok_or_else(not_base64url)?];
+    let length = base64url::decode(segment.as_bytes(), &mut bytes).map_err(|_| not_base64url())?;
+    bytes.truncate(length);
+    Ok(bytes)
 }
 
 /// Decodes a header segment and applies the header rules; the `kid`.
@@ -146,31 +179,42 @@ impl Jws<'_> {
         &self.kid
     }
 
-    /// Verifies the signature, then decodes the claims. Claims are never read
-    /// before the signature holds.
-    pub(crate) fn verify<C: FromObject>(&self, key: &VerifyingKey) -> Result<C, TokenRule> {
+    /// Verifies the signature, then reads the claims (never before the
+    /// signature holds); also hands back their JSON text.
+    pub(crate) fn verify<C: FromObject>(
+        self,
+        key: &VerifyingKey,
+    ) -> Result<(C, String), TokenRule> {
         key.verify(self.signing_input.as_bytes(), &self.signature)
             .map_err(|_| TokenRule::Signature)?;
-        self.claims()
+        let text = String::from_utf8(self.claims).map_err(|_| not_utf8("claims"))?;
+        let claims = read_claims(&text)?;
+        Ok((claims, text))
     }
 
-    /// Decodes the claims without verifying the signature: for the parser
+    /// The claims without verifying the signature: for the parser
     /// properties and fuzz targets only, which cannot sign their input.
     #[cfg(any(test, fuzzing))]
     pub(crate) fn decode_unverified<C: FromObject>(&self) -> Result<C, TokenRule> {
-        self.claims()
+        read_claims(self.claims_text()?)
     }
 
-    fn claims<C: FromObject>(&self) -> Result<C, TokenRule> {
-        with_json(self.payload, "claims", |text| {
-            json::read(text).map_err(|error| malformed("claims", &error))
-        })
+    /// The claims' text, unverified: for the parser properties and fuzz
+    /// targets only.
+    #[cfg(any(test, fuzzing))]
+    pub(crate) fn claims_text(&self) -> Result<&str, TokenRule> {
+        std::str::from_utf8(&self.claims).map_err(|_| not_utf8("claims"))
     }
+}
 
-    /// The base64url claims segment, kept by verified tokens so that claims
-    /// without a typed field can be decoded on demand.
-    pub(crate) fn payload(&self) -> &str {
-        self.payload
+fn read_claims<C: FromObject>(text: &str) -> Result<C, TokenRule> {
+    json::read(text).map_err(|error| malformed("claims", &error))
+}
+
+fn not_utf8(part: &'static str) -> TokenRule {
+    TokenRule::MalformedJson {
+        part,
+        reason: "not utf-8".into(),
     }
 }
 
@@ -222,13 +266,10 @@ fn malformed(part: &'static str, error: &json::Error) -> TokenRule {
     }
 }
 
-/// Decodes a verified payload segment into a JSON object.
-pub(crate) fn payload_map(segment: &str) -> serde_json::Map<String, serde_json::Value> {
-    URL_SAFE_NO_PAD
-        .decode(segment)
-        .ok()
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-        .unwrap_or_default()
+/// The verified claims text as a JSON object (empty if serde_json cannot
+/// hold it, such as numbers beyond the range of `f64`).
+pub(crate) fn claims_map(text: &str) -> serde_json::Map<String, serde_json::Value> {
+    serde_json::from_str(text).unwrap_or_default()
 }
 
 /// The time rules: `exp` in the future and `iat` not in the future, each
@@ -306,7 +347,8 @@ mod tests {
         let token = sign(&key(), header(), serde_json::json!({"sub": "u"}));
         let jws = parse(&token).unwrap();
         assert_eq!(jws.kid(), "k1");
-        let claims: Subject = jws.verify(&key().verifying_key()).unwrap();
+        let (claims, text): (Subject, _) = jws.verify(&key().verifying_key()).unwrap();
+        assert_eq!(text, r#"{"sub":"u"}"#);
         assert_eq!(claims.0.as_deref(), Some("u"));
     }
 
@@ -366,14 +408,29 @@ mod tests {
 
     #[test]
     fn segment_count_and_encoding_are_checked() {
-        let token = sign(&key(), header(), serde_json::json!({}));
-        assert!(matches!(parse("a.b"), Err(TokenRule::Malformed(_))));
-        assert!(matches!(
-            parse(&format!("{token}.x")),
-            Err(TokenRule::Malformed(_))
-        ));
+        let token = sign(&key(), header(), serde_json::json!({"sub": "someone"}));
+        for wrong_count in [
+            "a.b".to_owned(),
+            String::new(),
+            format!("{token}.x"),
+            format!("x.{token}"),
+            // A dot inside the claims segment, found from neither end.
+            token.replacen('.', ".e30.", 1),
+        ] {
+            assert_eq!(
+                parse(&wrong_count).err(),
+                Some(THREE_SEGMENTS),
+                "{wrong_count}"
+            );
+        }
         let padded = token.replacen('.', "=.", 1);
         assert!(matches!(parse(&padded), Err(TokenRule::Malformed(_))));
+        let (header, rest) = token.split_once('.').unwrap();
+        let padded_claims = format!("{header}.{}", rest.replacen('.', "=.", 1));
+        assert_eq!(
+            parse(&padded_claims).err(),
+            Some(TokenRule::Malformed("a segment is not unpadded base64url"))
+        );
     }
 
     #[test]

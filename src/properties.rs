@@ -72,7 +72,7 @@ fn b64(bytes: impl AsRef<[u8]>) -> String {
 fn parse_jwt(token: &str) {
     if let Ok(jws) = crate::jwt::parse(token) {
         let _ = jws.kid();
-        let _ = crate::jwt::payload_map(jws.payload());
+        let _ = jws.claims_text().map(crate::jwt::claims_map);
         let _ = jws.decode_unverified::<IdTokenClaims>();
     }
 }

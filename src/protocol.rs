@@ -212,7 +212,7 @@ pub(crate) fn check_id_token(
 ) -> Result<Keyed<IdTokenClaims>, Error> {
     let jws = jwt::parse(token).map_err(Error::InvalidIdToken)?;
     match config.jwks.key(jws.kid(), rules.now, after_fetch)? {
-        Lookup::Found(key) => IdTokenClaims::verify(&jws, &key, rules).map(Keyed::Done),
+        Lookup::Found(key) => IdTokenClaims::verify(jws, &key, rules).map(Keyed::Done),
         Lookup::Fetch(ticket) => Ok(Keyed::Fetch(ticket)),
     }
 }

@@ -94,7 +94,7 @@ impl Shared {
             Lookup::Found(key) => key,
             Lookup::Fetch(ticket) => return Ok(Keyed::Fetch(ticket)),
         };
-        let claims = access::verify(&jws, &key, &self.rules(now))?;
+        let claims = access::verify(jws, &key, &self.rules(now))?;
         self.remember(token, &claims, now);
         Ok(Keyed::Done(claims))
     }
