@@ -41,54 +41,80 @@ impl Audience {
 ///
 /// Only a token that passed every rule is ever turned into this type, so its
 /// claims can be trusted as the identity provider's statement about the user.
-/// The claims the rules check are fields; the profile claims (`email`,
-/// `name`, `roles`, …) are read from the verified token on first use, which
-/// keeps verification close to the cost of its signature check.
+/// The claims keep the token's JSON text; the ones the rules check are read
+/// during verification and point into it, the profile claims (`email`,
+/// `name`, `roles`, …) are read from it on first use. That keeps
+/// verification close to the cost of its signature check.
 #[derive(Clone)]
-#[non_exhaustive]
 pub struct IdTokenClaims {
-    /// Issuer: the Verys base URL.
-    pub iss: String,
-    /// Subject: the user's stable identifier (a UUID at Verys).
-    pub sub: String,
-    /// Audience: this client's id.
-    pub aud: Audience,
-    /// Expiry, in seconds since the Unix epoch.
-    pub exp: u64,
-    /// Issue time, in seconds since the Unix epoch.
-    pub iat: u64,
-    /// When the user authenticated, in seconds since the Unix epoch.
-    pub auth_time: Option<u64>,
-    /// The nonce sent with the authorization request (absent after a refresh).
-    pub nonce: Option<String>,
-    /// Authorized party, present when there are several audiences.
-    pub azp: Option<String>,
-    /// Hash of the access token issued with this ID token.
-    pub at_hash: Option<String>,
-    /// The verified claims' JSON text, the source of the profile claims
-    /// and of [`Self::to_json`].
+    /// The verified claims' JSON text.
     text: String,
+    checked: Checked,
     /// Boxed: verification results move through a few frames, and the
     /// profile is most often never read.
     profile: OnceLock<Box<Profile>>,
 }
 
-impl FromObject for IdTokenClaims {
+/// The claims the rules check, their strings placed in the claims' text.
+#[derive(Clone)]
+pub(crate) struct Checked {
+    iss: Text,
+    sub: Text,
+    aud: Audience,
+    exp: u64,
+    iat: u64,
+    auth_time: Option<u64>,
+    nonce: Option<Text>,
+    azp: Option<Text>,
+    at_hash: Option<Text>,
+}
+
+/// A string claim: where it sits in the claims' text, or its value when the
+/// token wrote it with escapes.
+#[derive(Clone)]
+enum Text {
+    At(usize, usize),
+    Decoded(Box<str>),
+}
+
+impl Text {
+    /// `value`, read from `text`.
+    fn new(text: &str, value: Cow<'_, str>) -> Self {
+        let within = |part: &str| {
+            let start = (part.as_ptr() as usize).checked_sub(text.as_ptr() as usize)?;
+            (start + part.len() <= text.len()).then_some(Text::At(start, start + part.len()))
+        };
+        match value {
+            Cow::Borrowed(part) => within(part).unwrap_or_else(|| Text::Decoded(part.into())),
+            Cow::Owned(value) => Text::Decoded(value.into_boxed_str()),
+        }
+    }
+
+    fn get<'t>(&'t self, text: &'t str) -> &'t str {
+        match self {
+            Text::At(start, end) => &text[*start..*end],
+            Text::Decoded(value) => value,
+        }
+    }
+}
+
+impl FromObject for Checked {
     fn from_object(mut object: Object<'_>) -> Result<Self, json::Error> {
-        let owned = |text: Option<Cow<'_, str>>| text.map(Cow::into_owned);
+        let text = object.text();
+        let place = |value| Text::new(text, value);
         let (mut iss, mut sub, mut aud, mut exp, mut iat) = (None, None, None, None, None);
         let (mut auth_time, mut nonce, mut azp, mut at_hash) = (None, None, None, None);
         while let Some(name) = object.next_name()? {
             match &*name {
-                "iss" => iss = Some(object.string()?.into_owned()),
-                "sub" => sub = Some(object.string()?.into_owned()),
+                "iss" => iss = Some(place(object.string()?)),
+                "sub" => sub = Some(place(object.string()?)),
                 "aud" => aud = Some(Audience::read(&mut object)?),
                 "exp" => exp = Some(object.unsigned()?),
                 "iat" => iat = Some(object.unsigned()?),
                 "auth_time" => auth_time = object.optional_unsigned()?,
-                "nonce" => nonce = owned(object.optional_string()?),
-                "azp" => azp = owned(object.optional_string()?),
-                "at_hash" => at_hash = owned(object.optional_string()?),
+                "nonce" => nonce = object.optional_string()?.map(place),
+                "azp" => azp = object.optional_string()?.map(place),
+                "at_hash" => at_hash = object.optional_string()?.map(place),
                 _ => {}
             }
         }
@@ -102,8 +128,6 @@ impl FromObject for IdTokenClaims {
             nonce,
             azp,
             at_hash,
-            text: String::new(),
-            profile: OnceLock::new(),
         })
     }
 }
@@ -148,6 +172,66 @@ impl Profile {
 }
 
 impl IdTokenClaims {
+    /// The claims read from `text`, with that text.
+    pub(crate) fn new(checked: Checked, text: String) -> Self {
+        Self {
+            text,
+            checked,
+            profile: OnceLock::new(),
+        }
+    }
+
+    /// Issuer: the Verys base URL.
+    pub fn iss(&self) -> &str {
+        self.checked.iss.get(&self.text)
+    }
+
+    /// Subject: the user's stable identifier (a UUID at Verys).
+    pub fn sub(&self) -> &str {
+        self.checked.sub.get(&self.text)
+    }
+
+    /// Audience: this client's id.
+    pub fn aud(&self) -> &Audience {
+        &self.checked.aud
+    }
+
+    /// Expiry, in seconds since the Unix epoch.
+    pub fn exp(&self) -> u64 {
+        self.checked.exp
+    }
+
+    /// Issue time, in seconds since the Unix epoch.
+    pub fn iat(&self) -> u64 {
+        self.checked.iat
+    }
+
+    /// When the user authenticated, in seconds since the Unix epoch.
+    pub fn auth_time(&self) -> Option<u64> {
+        self.checked.auth_time
+    }
+
+    /// The nonce sent with the authorization request (absent after a refresh).
+    pub fn nonce(&self) -> Option<&str> {
+        self.checked
+            .nonce
+            .as_ref()
+            .map(|nonce| nonce.get(&self.text))
+    }
+
+    /// Authorized party, present when there are several audiences.
+    pub fn azp(&self) -> Option<&str> {
+        self.checked.azp.as_ref().map(|azp| azp.get(&self.text))
+    }
+
+    /// Hash of the access token issued with this ID token.
+    pub fn at_hash(&self) -> Option<&str> {
+        self.checked
+            .at_hash
+            .as_ref()
+            .map(|at_hash| at_hash.get(&self.text))
+    }
+
     fn profile(&self) -> &Profile {
         self.profile
             .get_or_init(|| Box::new(Profile::read(&self.to_json())))
@@ -202,12 +286,12 @@ impl IdTokenClaims {
 impl fmt::Debug for IdTokenClaims {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("IdTokenClaims")
-            .field("iss", &self.iss)
-            .field("sub", &self.sub)
-            .field("aud", &self.aud)
-            .field("exp", &self.exp)
-            .field("iat", &self.iat)
-            .field("auth_time", &self.auth_time)
+            .field("iss", &self.iss())
+            .field("sub", &self.sub())
+            .field("aud", self.aud())
+            .field("exp", &self.exp())
+            .field("iat", &self.iat())
+            .field("auth_time", &self.auth_time())
             .field("email", &self.email())
             .field("name", &self.name())
             .field("roles", &self.roles())
@@ -249,10 +333,9 @@ impl IdTokenClaims {
         key: &ed25519_dalek::VerifyingKey,
         rules: &IdTokenRules<'_>,
     ) -> Result<Self, Error> {
-        let (mut claims, text): (IdTokenClaims, _) =
-            jws.verify(key).map_err(Error::InvalidIdToken)?;
+        let (checked, text) = jws.verify(key).map_err(Error::InvalidIdToken)?;
+        let claims = IdTokenClaims::new(checked, text);
         claims.check(rules)?;
-        claims.text = text;
         Ok(claims)
     }
 
@@ -264,28 +347,28 @@ impl IdTokenClaims {
                 Err(Error::InvalidIdToken(rule))
             }
         };
-        rule(self.iss == rules.issuer, TokenRule::Issuer)?;
-        rule(self.aud.contains(rules.client_id), TokenRule::Audience)?;
-        let azp_needed = self.aud.as_slice().len() > 1;
+        rule(self.iss() == rules.issuer, TokenRule::Issuer)?;
+        rule(self.aud().contains(rules.client_id), TokenRule::Audience)?;
+        let azp_needed = self.aud().as_slice().len() > 1;
         rule(
-            match &self.azp {
+            match self.azp() {
                 Some(azp) => azp == rules.client_id,
                 None => !azp_needed,
             },
             TokenRule::AuthorizedParty,
         )?;
         let exp = if rules.check_expiry {
-            self.exp
+            self.exp()
         } else {
             u64::MAX
         };
-        jwt::check_times(exp, self.iat, rules.now, rules.leeway).map_err(Error::InvalidIdToken)?;
+        jwt::check_times(exp, self.iat(), rules.now, rules.leeway)
+            .map_err(Error::InvalidIdToken)?;
         let nonce_ok = match rules.nonce {
             NonceRule::Equals(sent) => self
-                .nonce
-                .as_deref()
+                .nonce()
                 .is_some_and(|nonce| jwt::constant_time_eq(nonce, sent)),
-            NonceRule::AbsentOrEquals(original) => match (&self.nonce, original) {
+            NonceRule::AbsentOrEquals(original) => match (self.nonce(), original) {
                 (None, _) => true,
                 (Some(nonce), Some(original)) => jwt::constant_time_eq(nonce, original),
                 (Some(_), None) => false,
@@ -294,7 +377,7 @@ impl IdTokenClaims {
         if !nonce_ok {
             return Err(Error::NonceMismatch);
         }
-        match (&self.at_hash, rules.access_token) {
+        match (self.at_hash(), rules.access_token) {
             (Some(at_hash), Some(access_token)) => rule(
                 jwt::constant_time_eq(at_hash, &jwt::access_token_hash(access_token)),
                 TokenRule::AccessTokenHash,
@@ -303,7 +386,7 @@ impl IdTokenClaims {
             (_, None) => {}
         }
         if let Some(max_age) = rules.max_age {
-            let recent = self.auth_time.is_some_and(|auth_time| {
+            let recent = self.auth_time().is_some_and(|auth_time| {
                 auth_time
                     .saturating_add(max_age)
                     .saturating_add(rules.leeway)
@@ -312,9 +395,9 @@ impl IdTokenClaims {
             rule(recent, TokenRule::AuthTime)?;
         }
         if let Some(previous) = rules.previous {
-            rule(self.iss == previous.iss, TokenRule::Changed("issuer"))?;
-            rule(self.sub == previous.sub, TokenRule::Changed("subject"))?;
-            rule(self.aud == previous.aud, TokenRule::Changed("audience"))?;
+            rule(self.iss() == previous.iss(), TokenRule::Changed("issuer"))?;
+            rule(self.sub() == previous.sub(), TokenRule::Changed("subject"))?;
+            rule(self.aud() == previous.aud(), TokenRule::Changed("audience"))?;
         }
         Ok(())
     }

@@ -8,7 +8,7 @@
 
 use std::sync::OnceLock;
 
-use crate::claims::{IdTokenClaims, IdTokenRules, NonceRule};
+use crate::claims::{Checked, IdTokenClaims, IdTokenRules, NonceRule};
 use crate::{Client, Public};
 
 const ISSUER: &str = "https://auth.verys.example";
@@ -22,9 +22,11 @@ pub fn jwt(data: &str) {
     };
     let _ = jws.kid();
     let _ = jws.claims_text().map(crate::jwt::claims_map);
-    let Ok(claims) = jws.decode_unverified::<IdTokenClaims>() else {
+    let Ok((checked, text)) = jws.decode_unverified::<Checked>() else {
         return;
     };
+    let claims = IdTokenClaims::new(checked, text);
+    let _ = (claims.email(), claims.roles(), claims.get("x"));
     let rules = IdTokenRules {
         issuer: ISSUER,
         client_id: CLIENT_ID,

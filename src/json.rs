@@ -88,6 +88,11 @@ impl<'a> Object<'a> {
         Ok(object)
     }
 
+    /// The whole text being read, which borrowed strings are slices of.
+    pub(crate) fn text(&self) -> &'a str {
+        self.text
+    }
+
     /// The next member's name, or `None` after the last member. A value
     /// left unread is skipped.
     pub(crate) fn next_name(&mut self) -> Result<Option<Cow<'a, str>>, Error> {

@@ -114,7 +114,7 @@ impl Tokens {
 
     /// The user's subject identifier, the stable key for a user account.
     pub fn sub(&self) -> &str {
-        &self.claims.sub
+        self.claims.sub()
     }
 
     /// The raw ID token, for `id_token_hint` at logout.

@@ -189,9 +189,9 @@ fn id_token_verifies_on_its_own_with_its_nonce<F: Flavor>() {
     let server = VerysServer::start();
     let client = F::build(confidential_builder(&server)).unwrap();
     let tokens = sign_in::<F, _>(&server, &client);
-    let nonce = tokens.claims().nonce.clone();
-    let claims = F::verify_id_token(&client, tokens.id_token(), nonce.as_deref()).unwrap();
-    assert_eq!(claims.sub, seed::USER_SUB);
+    let nonce = tokens.claims().nonce();
+    let claims = F::verify_id_token(&client, tokens.id_token(), nonce).unwrap();
+    assert_eq!(claims.sub(), seed::USER_SUB);
     assert!(matches!(
         F::verify_id_token(&client, tokens.id_token(), Some("another")),
         Err(Error::NonceMismatch)
@@ -204,7 +204,7 @@ fn id_token_verifies_on_its_own_with_its_nonce<F: Flavor>() {
     assert!(F::verify_id_token(&client, refreshed.id_token(), None).is_ok());
     let other = F::build(common::public_builder(&server)).unwrap();
     assert!(matches!(
-        F::verify_id_token(&other, tokens.id_token(), nonce.as_deref()),
+        F::verify_id_token(&other, tokens.id_token(), nonce),
         Err(Error::InvalidIdToken(TokenRule::Audience))
     ));
 }
