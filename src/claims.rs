@@ -9,33 +9,54 @@ use crate::json::{self, FromObject, Object};
 use crate::jwt;
 
 /// The `aud` claim: one audience or several.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Audience(Vec<String>);
+#[derive(Debug, Clone)]
+pub struct Audience(Audiences);
+
+/// One audience, the usual case, needs no list of its own.
+#[derive(Debug, Clone)]
+enum Audiences {
+    One(String),
+    Many(Vec<String>),
+}
 
 impl Audience {
     /// Every audience the token names.
     pub fn as_slice(&self) -> &[String] {
-        &self.0
+        match &self.0 {
+            Audiences::One(one) => std::slice::from_ref(one),
+            Audiences::Many(many) => many,
+        }
     }
 
     /// No audience at all: a missing `aud` claim, refused by the audience
     /// rule ([`TokenRule::Audience`]) rather than as malformed claims.
     fn missing() -> Self {
-        Audience(Vec::new())
+        Audience(Audiences::Many(Vec::new()))
     }
 
     /// Whether `audience` is among them.
     pub fn contains(&self, audience: &str) -> bool {
-        self.0.iter().any(|a| a == audience)
+        self.as_slice().iter().any(|a| a == audience)
+    }
+
+    /// Reads `aud`: one string or an array of strings.
+    pub(crate) fn read(object: &mut Object<'_>) -> Result<Self, json::Error> {
+        Ok(Audience(match object.string_or_strings()? {
+            json::OneOrMany::One(one) => Audiences::One(one.into_owned()),
+            json::OneOrMany::Many(many) => Audiences::Many(many),
+        }))
     }
 }
 
-impl Audience {
-    /// Reads `aud`: one string or an array of strings.
-    pub(crate) fn read(object: &mut Object<'_>) -> Result<Self, json::Error> {
-        object.string_or_strings().map(Audience)
+/// Equal when they name the same audiences in the same order, however the
+/// token wrote them.
+impl PartialEq for Audience {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_slice() == other.as_slice()
     }
 }
+
+impl Eq for Audience {}
 
 /// The claims of a verified ID token.
 ///

@@ -53,6 +53,12 @@ pub(crate) fn read<T: FromObject>(text: &str) -> Result<T, Error> {
     T::from_object(Object::new(text)?)
 }
 
+/// A value that may be one string or an array of strings.
+pub(crate) enum OneOrMany<'a> {
+    One(Cow<'a, str>),
+    Many(Vec<String>),
+}
+
 /// The members of one JSON object, read in order: [`Object::next_name`]
 /// gives each name, then one of the value methods reads its value.
 pub(crate) struct Object<'a> {
@@ -232,10 +238,10 @@ impl<'a> Object<'a> {
     }
 
     /// The value as one string or an array of strings (the `aud` claim).
-    pub(crate) fn string_or_strings(&mut self) -> Result<Vec<String>, Error> {
+    pub(crate) fn string_or_strings(&mut self) -> Result<OneOrMany<'a>, Error> {
         match self.value_start()? {
-            b'"' => self.string().map(|one| vec![one.into_owned()]),
-            b'[' => self.strings(),
+            b'"' => self.string().map(OneOrMany::One),
+            b'[' => self.strings().map(OneOrMany::Many),
             _ => Err(self.type_error("a string or an array of strings")),
         }
     }
@@ -672,7 +678,12 @@ mod tests {
                 match &*name {
                     "s" => typed.s = object.optional_string()?.map(Cow::into_owned),
                     "n" => typed.n = object.optional_unsigned()?,
-                    "list" => typed.list = object.string_or_strings()?,
+                    "list" => {
+                        typed.list = match object.string_or_strings()? {
+                            OneOrMany::One(one) => vec![one.into_owned()],
+                            OneOrMany::Many(many) => many,
+                        }
+                    }
                     _ => {}
                 }
             }
