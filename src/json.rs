@@ -64,10 +64,7 @@ pub(crate) enum OneOrMany<'a> {
 pub(crate) struct Object<'a> {
     text: &'a str,
     at: usize,
-    /// The names read so far, each with a fingerprint (its length and first
-    /// bytes) so that most comparisons are one integer compare. A token has
-    /// a few dozen names at most: a linear scan costs less than hashing.
-    names: Vec<(u64, Cow<'a, str>)>,
+    names: Names<'a>,
     /// One bit per name read, chosen by its fingerprint: most names find
     /// their bit clear and need no scan at all.
     filter: u64,
@@ -82,7 +79,7 @@ impl<'a> Object<'a> {
         let mut object = Self {
             text,
             at: 0,
-            names: Vec::with_capacity(16),
+            names: Names::default(),
             filter: 0,
             value_pending: false,
             done: false,
@@ -108,7 +105,7 @@ impl<'a> Object<'a> {
         if self.value_pending {
             self.skip()?;
         }
-        let first = self.names.is_empty();
+        let first = self.names.count == 0;
         match self.peek()? {
             b'}' if first => return self.close(),
             b'"' if first => {}
@@ -126,20 +123,11 @@ impl<'a> Object<'a> {
         let name = self.string_body(true)?;
         let print = fingerprint(&name);
         let bit = 1 << (print.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 58);
-        if self.filter & bit != 0
-            && self
-                .names
-                .iter()
-                .any(|(seen, other)| *seen == print && *other == name)
-        {
+        if self.filter & bit != 0 && self.names.contains(print, &name) {
             return Err(self.error("a member name appears twice"));
         }
         self.filter |= bit;
-        let kept = match &name {
-            Cow::Borrowed(name) => Cow::Borrowed(*name),
-            Cow::Owned(name) => Cow::Owned(name.clone()),
-        };
-        self.names.push((print, kept));
+        self.names.push(print, &name);
         if self.peek()? != b':' {
             return Err(self.error("expected `:`"));
         }
@@ -522,9 +510,62 @@ impl<'a> Object<'a> {
     /// A value of the wrong type, named by its member (which may be
     /// anything the token says, hence shortened).
     fn type_error(&self, expected: &str) -> Error {
-        let name = self.names.last().map_or("", |(_, name)| name);
-        let name: String = name.chars().take(32).collect();
+        let name: String = self.names.last().chars().take(32).collect();
         Error(format!("member `{name}` is not {expected}"))
+    }
+}
+
+/// The names an object's members have had so far, each with its
+/// fingerprint so that most comparisons are one integer compare. A token has
+/// a few dozen names at most: a linear scan costs less than hashing, and the
+/// first names are kept in place rather than in an allocation.
+#[derive(Default)]
+struct Names<'a> {
+    count: usize,
+    first: [(u64, &'a str); 16],
+    /// The names after the first 16, and those written with escapes.
+    more: Vec<(u64, Cow<'a, str>)>,
+    /// Whether the last name went to `more`.
+    last_in_more: bool,
+}
+
+impl<'a> Names<'a> {
+    fn push(&mut self, print: u64, name: &Cow<'a, str>) {
+        let in_place = self.count - self.more.len();
+        self.last_in_more = match name {
+            Cow::Borrowed(name) if in_place < self.first.len() => {
+                self.first[in_place] = (print, name);
+                false
+            }
+            _ => {
+                self.more.push((print, name.clone()));
+                true
+            }
+        };
+        self.count += 1;
+    }
+
+    fn contains(&self, print: u64, name: &str) -> bool {
+        let in_place = &self.first[..self.count - self.more.len()];
+        in_place
+            .iter()
+            .any(|(seen, other)| *seen == print && *other == name)
+            || self
+                .more
+                .iter()
+                .any(|(seen, other)| *seen == print && *other == name)
+    }
+
+    fn last(&self) -> &str {
+        match (self.last_in_more, self.more.last()) {
+            (true, Some((_, name))) => name,
+            _ => {
+                let in_place = self.count - self.more.len();
+                in_place
+                    .checked_sub(1)
+                    .map_or("", |last| self.first[last].1)
+            }
+        }
     }
 }
 
@@ -652,6 +693,24 @@ mod tests {
     fn repeated_names_are_named_in_the_error() {
         let error = read::<Any>(r#"{"a":1,"b":2,"\u0061":3}"#).err().unwrap();
         assert!(error.to_string().contains("twice"), "{error}");
+    }
+
+    #[test]
+    fn repeats_are_found_past_the_names_kept_in_place() {
+        let many: Vec<String> = (0..40).map(|i| format!("\"m{i}\":{i}")).collect();
+        let object = |extra: &str| format!("{{{},{extra}}}", many.join(","));
+        assert!(accepts(&object(r#""m40":1"#)));
+        for repeat in [
+            r#""m3":1"#,
+            r#""m39":1"#,
+            r#""\u006d3":1"#,
+            r#""m\u0033\u0039":1"#,
+        ] {
+            let error = read::<Any>(&object(repeat)).err().unwrap();
+            assert!(error.to_string().contains("twice"), "{repeat}: {error}");
+        }
+        let escaped_twice = r#"{"\u0061":1,"b":2,"\u0061":3}"#;
+        assert!(!accepts(escaped_twice));
     }
 
     #[test]
