@@ -530,6 +530,10 @@ struct Names<'a> {
 }
 
 impl<'a> Names<'a> {
+    #[expect(
+        clippy::ptr_arg,
+        reason = "a name borrowed from the text is kept as it is, for the text's lifetime"
+    )]
     fn push(&mut self, print: u64, name: &Cow<'a, str>) {
         let in_place = self.count - self.more.len();
         self.last_in_more = match name {
