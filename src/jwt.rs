@@ -83,6 +83,9 @@ thread_local! {
     static LAST_HEADER: RefCell<(String, Rc<str>)> = RefCell::new((String::new(), Rc::from("")));
 }
 
+/// Longer headers are read every time rather than kept in every thread.
+const MAX_REMEMBERED_HEADER: usize = 1024;
+
 const THREE_SEGMENTS: TokenRule = TokenRule::Malformed("a compact jws has three segments");
 
 /// Splits `token`, applies the header rules (`alg` `EdDSA` or `Ed25519`,
@@ -120,10 +123,12 @@ fn parse_segments(token: &str) -> Result<Jws<'_>, TokenRule> {
         Some(kid) => kid,
         None => {
             let kid: Rc<str> = Rc::from(read_header(header_segment)?);
-            LAST_HEADER.with_borrow_mut(|(last, last_kid)| {
-                header_segment.clone_into(last);
-                *last_kid = Rc::clone(&kid);
-            });
+            if header_segment.len() <= MAX_REMEMBERED_HEADER {
+                LAST_HEADER.with_borrow_mut(|(last, last_kid)| {
+                    header_segment.clone_into(last);
+                    *last_kid = Rc::clone(&kid);
+                });
+            }
             kid
         }
     };
@@ -156,27 +161,27 @@ fn decode_segment(segment: &str) -> Result<Vec<u8>, TokenRule> {
 
 /// Decodes a header segment and applies the header rules; the `kid`.
 fn read_header(segment: &str) -> Result<String, TokenRule> {
-    with_json(segment, "header", |text| {
-        let header = Object::new(text)
-            .and_then(Header::read)
-            .map_err(|error| malformed("header", &error))?;
-        match header.alg.as_deref() {
-            Some("EdDSA" | "Ed25519") => {}
-            other => return Err(TokenRule::Algorithm(other.map(str::to_owned))),
+    let bytes = decode_segment(segment)?;
+    let text = std::str::from_utf8(&bytes).map_err(|_| not_utf8("header"))?;
+    let header = Object::new(text)
+        .and_then(Header::read)
+        .map_err(|error| malformed("header", &error))?;
+    match header.alg.as_deref() {
+        Some("EdDSA" | "Ed25519") => {}
+        other => return Err(TokenRule::Algorithm(other.map(str::to_owned))),
+    }
+    if let Some(typ) = header.typ {
+        if !typ.eq_ignore_ascii_case("JWT") {
+            return Err(TokenRule::Type(typ.into_owned()));
         }
-        if let Some(typ) = header.typ {
-            if !typ.eq_ignore_ascii_case("JWT") {
-                return Err(TokenRule::Type(typ.into_owned()));
-            }
-        }
-        if header.crit {
-            return Err(TokenRule::CriticalHeader);
-        }
-        header
-            .kid
-            .map(Cow::into_owned)
-            .ok_or(TokenRule::MissingKeyId)
-    })
+    }
+    if header.crit {
+        return Err(TokenRule::CriticalHeader);
+    }
+    header
+        .kid
+        .map(Cow::into_owned)
+        .ok_or(TokenRule::MissingKeyId)
 }
 
 impl Jws<'_> {
@@ -223,47 +228,6 @@ fn not_utf8(part: &'static str) -> TokenRule {
         part,
         reason: "not utf-8".into(),
     }
-}
-
-/// Segments up to this many characters are decoded into the thread's
-/// reused buffer; real tokens are a few kilobytes.
-const MAX_REUSED_SEGMENT: usize = 16 * 1024;
-
-thread_local! {
-    /// Decoded segments land here rather than in a fresh allocation per token.
-    static SEGMENT: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
-}
-
-/// Decodes a base64url segment and hands its text, checked as UTF-8 once for
-/// all its strings, to `read`.
-fn with_json<R>(
-    segment: &str,
-    part: &'static str,
-    read: impl FnOnce(&str) -> Result<R, TokenRule>,
-) -> Result<R, TokenRule> {
-    let decode = |buffer: &mut Vec<u8>| {
-        let not_base64url = || TokenRule::Malformed("a segment is not unpadded base64url");
-        let needed = base64url::decoded_len(segment.as_bytes()).ok_or_else(not_base64url)?;
-        if buffer.len() < needed {
-            buffer.resize(needed, 0);
-        }
-        let length = base64url::decode(segment.as_bytes(), buffer).map_err(|_| not_base64url())?;
-        let text =
-            std::str::from_utf8(&buffer[..length]).map_err(|_| TokenRule::MalformedJson {
-                part,
-                reason: "not utf-8".into(),
-            })?;
-        read(text)
-    };
-    // A huge bearer token must not leave a huge buffer behind in every thread.
-    if segment.len() > MAX_REUSED_SEGMENT {
-        return decode(&mut Vec::new());
-    }
-    SEGMENT.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut buffer) => decode(&mut buffer),
-        // Only a reentrant call could find it taken; it gets a buffer of its own.
-        Err(_) => decode(&mut Vec::new()),
-    })
 }
 
 fn malformed(part: &'static str, error: &json::Error) -> TokenRule {
@@ -403,6 +367,23 @@ mod tests {
             // The refused header was not remembered in place of the last one.
             assert_eq!(parse(&k2).unwrap().kid(), "k2");
         }
+    }
+
+    #[test]
+    fn a_long_header_is_read_but_not_remembered() {
+        let claims = serde_json::json!({"sub": "u"});
+        let short = sign(&key(), header(), claims.clone());
+        let padding = "p".repeat(MAX_REMEMBERED_HEADER);
+        let long = sign(
+            &key(),
+            serde_json::json!({"alg": "EdDSA", "kid": "k3", "x": padding}),
+            claims,
+        );
+        assert_eq!(parse(&short).unwrap().kid(), "k1");
+        assert_eq!(parse(&long).unwrap().kid(), "k3");
+        let remembered = LAST_HEADER.with_borrow(|(last, kid)| (last.len(), kid.to_string()));
+        assert!(remembered.0 <= MAX_REMEMBERED_HEADER, "{remembered:?}");
+        assert_eq!(remembered.1, "k1");
     }
 
     #[test]
