@@ -8,7 +8,7 @@
 
 use std::sync::OnceLock;
 
-use crate::claims::{Checked, IdTokenClaims, IdTokenRules, NonceRule};
+use crate::verify::claims::{Checked, IdTokenClaims, IdTokenRules, NonceRule};
 use crate::{Client, Public};
 
 const ISSUER: &str = "https://auth.verys.example";
@@ -17,11 +17,11 @@ const CLIENT_ID: &str = "fuzz-client";
 /// The compact JWS parser and header rules, then (signature aside) the
 /// claims decoding, the claim rules and the untyped claims map.
 pub fn jwt(data: &str) {
-    let Ok(jws) = crate::jwt::parse(data) else {
+    let Ok(jws) = crate::verify::jwt::parse(data) else {
         return;
     };
     let _ = jws.kid();
-    let _ = jws.claims_text().map(crate::jwt::claims_map);
+    let _ = jws.claims_text().map(crate::verify::jwt::claims_map);
     let Ok((checked, text)) = jws.decode_unverified::<Checked>() else {
         return;
     };
@@ -44,7 +44,7 @@ pub fn jwt(data: &str) {
 
 /// The JWKS document parser, with its key filters.
 pub fn jwks(data: &[u8]) {
-    let _ = crate::jwks::KeySet::parse(data);
+    let _ = crate::verify::jwks::KeySet::parse(data);
 }
 
 /// The callback parser and checks of [`crate::PendingAuth::receive`]. Every
@@ -70,13 +70,13 @@ pub fn callback(data: &str) {
     let _ = pending.receive(&data.replace("{state}", &state));
 }
 
-/// The JSON reader against serde_json ([`crate::differential::compare_json`]).
+/// The JSON reader against serde_json ([`crate::verify::differential::compare_json`]).
 pub fn json(data: &str) {
-    crate::differential::compare_json(data);
+    crate::verify::differential::compare_json(data);
 }
 
 /// The base64url decoder against `base64`
-/// ([`crate::differential::compare_base64url`]).
+/// ([`crate::verify::differential::compare_base64url`]).
 pub fn base64url(data: &[u8]) {
-    crate::differential::compare_base64url(data);
+    crate::verify::differential::compare_base64url(data);
 }

@@ -75,35 +75,16 @@
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-mod access;
-#[cfg(feature = "async")]
-mod async_client;
-mod base64url;
-mod builder;
-mod callback;
-mod claims;
 mod client;
 mod clock;
-mod config;
-#[cfg(any(test, fuzzing))]
-mod differential;
-mod discovery;
 mod error;
-mod federation;
 mod flow;
-mod json;
-mod jwks;
-mod jwt;
-mod kind;
-mod logout;
 mod manager;
-mod pkce;
 mod protocol;
-mod timestamp;
-mod tokens;
+mod services;
 mod transport;
-mod userinfo;
 mod verifier;
+mod verify;
 
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
@@ -115,27 +96,27 @@ pub mod fuzzing;
 #[cfg(test)]
 mod properties;
 
-pub use access::AccessClaims;
+pub use client::builder::ClientBuilder;
 #[cfg(feature = "async")]
 #[cfg_attr(docsrs, doc(cfg(feature = "async")))]
-pub use async_client::AsyncClient;
-pub use builder::ClientBuilder;
-pub use claims::{Audience, IdTokenClaims};
+pub use client::nonblocking::AsyncClient;
 pub use client::{Client, Transport};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{Error, ServerError, TokenRule, TransportError, TransportErrorKind};
-pub use federation::{ExternalToken, PendingLink};
+pub use flow::kind::{ClientAuthMethod, ClientKind, Confidential, Public};
+pub use flow::tokens::{AccessToken, ExchangedToken, RefreshToken, StoredTokens, Tokens};
 pub use flow::{AuthorizationRequest, CallbackReceived, PendingAuth, Prompt};
-pub use kind::{ClientAuthMethod, ClientKind, Confidential, Public};
-pub use logout::PendingLogout;
 pub use manager::TokenManager;
-pub use tokens::{AccessToken, ExchangedToken, RefreshToken, StoredTokens, Tokens};
+pub use services::federation::{ExternalToken, PendingLink};
+pub use services::logout::PendingLogout;
+pub use services::userinfo::UserInfo;
 #[cfg(feature = "async")]
 #[cfg_attr(docsrs, doc(cfg(feature = "async")))]
 pub use transport::Async;
 pub use transport::Blocking;
-pub use userinfo::UserInfo;
 pub use verifier::{Verifier, VerifierBuilder};
+pub use verify::access::AccessClaims;
+pub use verify::claims::{Audience, IdTokenClaims};
 
 /// The README's examples, compiled as doc tests so they cannot rot.
 #[cfg(doctest)]

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use crate::client::{Client, Transport};
 use crate::error::Error;
-use crate::kind::ClientKind;
-use crate::tokens::{AccessToken, RefreshToken, Tokens};
+use crate::flow::kind::ClientKind;
+use crate::flow::tokens::{AccessToken, RefreshToken, Tokens};
 use crate::transport::Blocking;
 
 /// Holds a user's [`Tokens`] and hands out an access token that is valid for

@@ -10,9 +10,9 @@ use proptest::prelude::*;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::claims::{Checked, IdTokenClaims};
 use crate::error::{Error, TokenRule};
-use crate::jwks::KeySet;
+use crate::verify::claims::{Checked, IdTokenClaims};
+use crate::verify::jwks::KeySet;
 use crate::{Client, Public};
 
 /// Any JSON value, a few levels deep, with the names the parsers look at
@@ -70,9 +70,9 @@ fn b64(bytes: impl AsRef<[u8]>) -> String {
 
 /// Runs the JWT parser the way a verification does, minus the signature.
 fn parse_jwt(token: &str) {
-    if let Ok(jws) = crate::jwt::parse(token) {
+    if let Ok(jws) = crate::verify::jwt::parse(token) {
         let _ = jws.kid();
-        let _ = jws.claims_text().map(crate::jwt::claims_map);
+        let _ = jws.claims_text().map(crate::verify::jwt::claims_map);
         if let Ok((checked, text)) = jws.decode_unverified::<Checked>() {
             let claims = IdTokenClaims::new(checked, text);
             let _ = (claims.iss(), claims.nonce(), claims.email(), claims.roles());
@@ -206,7 +206,7 @@ proptest! {
         let mut bytes = [0u8; 64];
         bytes[..32].copy_from_slice(&signature);
         let token = format!("{}.{}.{}", b64(header.to_string()), b64("{}"), b64(bytes));
-        let jws = crate::jwt::parse(&token);
+        let jws = crate::verify::jwt::parse(&token);
         prop_assert!(jws.is_ok(), "{:?}", jws.err());
         prop_assert_eq!(jws.ok().map(|jws| jws.kid().to_owned()), Some(kid));
     }
@@ -220,7 +220,7 @@ proptest! {
     ) {
         if !value.is_object() {
             let token = format!("{}.{}.{}", b64(value.to_string()), b64("{}"), b64([0u8; 64]));
-            let result = crate::jwt::parse(&token).err();
+            let result = crate::verify::jwt::parse(&token).err();
             prop_assert!(
                 matches!(result, Some(TokenRule::MalformedJson { part: "header", .. })),
                 "{:?}", result
@@ -229,7 +229,7 @@ proptest! {
         let name = Value::from(name).to_string();
         let duplicated = format!(r#"{{"alg":"EdDSA","kid":"k",{name}:{first},{name}:{second}}}"#);
         let token = format!("{}.{}.{}", b64(duplicated), b64("{}"), b64([0u8; 64]));
-        let result = crate::jwt::parse(&token).err();
+        let result = crate::verify::jwt::parse(&token).err();
         // Read in one pass, a repeated name is refused when it comes, unless
         // the first value of a known field already had the wrong type.
         prop_assert!(
@@ -240,7 +240,7 @@ proptest! {
 
     #[test]
     fn json_reader_agrees_with_serde_json(text in damaged_json()) {
-        crate::differential::compare_json(&text);
+        crate::verify::differential::compare_json(&text);
     }
 
     #[test]
@@ -252,7 +252,7 @@ proptest! {
     ) {
         let name = Value::from(name).to_string();
         let text = format!(r#"{{{name}:{first},"other":{other},{name}:{second}}}"#);
-        let result = crate::json::read::<crate::differential::Skipped>(&text);
+        let result = crate::verify::json::read::<crate::verify::differential::Skipped>(&text);
         prop_assert!(result.as_ref().is_err_and(|e| e.to_string().contains("twice")), "{:?}", result.err());
     }
 
@@ -272,7 +272,7 @@ proptest! {
         let aud_null = claims.get("aud").is_some_and(Value::is_null);
         let text = Value::Object(claims).to_string();
         let reference = serde_json::from_str::<ReferenceClaims>(&text).ok().filter(|_| !aud_null);
-        let ours = crate::json::read::<Checked>(&text)
+        let ours = crate::verify::json::read::<Checked>(&text)
             .map(|checked| IdTokenClaims::new(checked, text.clone()));
         match (reference, ours) {
             (Some(reference), Ok(ours)) => {
@@ -306,7 +306,7 @@ proptest! {
                 text[at] = byte;
             }
         }
-        crate::differential::compare_base64url(&text);
+        crate::verify::differential::compare_base64url(&text);
     }
 
     #[test]
@@ -334,7 +334,7 @@ proptest! {
     fn timestamp_parser_never_panics(
         text in "[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}.{0,8}|.*",
     ) {
-        let _ = crate::timestamp::parse_rfc3339(&text);
+        let _ = crate::services::timestamp::parse_rfc3339(&text);
     }
 
     #[test]

@@ -12,13 +12,13 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use std::sync::Arc;
 
-use crate::claims::{IdTokenClaims, IdTokenRules, NonceRule};
-use crate::config::Config;
+use crate::client::config::Config;
 use crate::error::{Error, ServerError};
-use crate::jwks::{FetchTicket, Lookup};
-use crate::jwt;
-use crate::tokens::{AccessToken, ExchangedToken, RefreshToken, StoredTokens, Tokens};
+use crate::flow::tokens::{AccessToken, ExchangedToken, RefreshToken, StoredTokens, Tokens};
 use crate::transport::{HttpRequest, HttpResponse};
+use crate::verify::claims::{IdTokenClaims, IdTokenRules, NonceRule};
+use crate::verify::jwks::{FetchTicket, Lookup};
+use crate::verify::jwt;
 
 /// What an operation needs next.
 pub(crate) enum Step<T> {
@@ -482,7 +482,7 @@ const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
 
 /// The `authorization_code` grant for a callback whose state matched.
-pub(crate) fn code_grant<K: crate::kind::ClientKind>(
+pub(crate) fn code_grant<K: crate::flow::kind::ClientKind>(
     config: &Arc<Config>,
     received: crate::flow::CallbackReceived<K>,
 ) -> Result<Started<Grant>, Error> {
@@ -541,46 +541,4 @@ pub(crate) fn token_exchange(
     ]);
     let sent_at = config.clock.now();
     Call::start(request, move |response| decode_exchange(response, sent_at))
-}
-
-/// `GET /federation/tokens`.
-pub(crate) fn external_tokens(
-    config: &Config,
-    access_token: &AccessToken,
-) -> Started<Call<Vec<crate::federation::ExternalToken>>> {
-    let url = crate::config::endpoint(&config.endpoints.federation, &["tokens"]);
-    let request = HttpRequest::get(url.as_str()).with_bearer(access_token.expose_secret());
-    Call::start(request, crate::federation::decode_list)
-}
-
-/// `DELETE /federation/{token_id}`.
-pub(crate) fn delete_external_token(
-    config: &Config,
-    access_token: &AccessToken,
-    token_id: &str,
-) -> Started<Call<()>> {
-    let url = crate::config::endpoint(&config.endpoints.federation, &[token_id]);
-    let mut request = HttpRequest::get(url.as_str()).with_bearer(access_token.expose_secret());
-    request.method = crate::transport::Method::Delete;
-    Call::start(request, crate::federation::decode_deleted)
-}
-
-/// `POST /token/revoke` (RFC 7009). Verys answers 200 whether or not it
-/// knew the token, so success says only that the request was accepted.
-pub(crate) fn revoke(config: &Config, refresh_token: &RefreshToken) -> Started<Call<()>> {
-    let request = config.revocation_request(refresh_token.expose_secret());
-    Call::start(request, |response| {
-        decode_success::<serde_json::Value>(&response, "revocation").map(drop)
-    })
-}
-
-/// `GET /federation/{token_id}`.
-pub(crate) fn external_token(
-    config: &Config,
-    access_token: &AccessToken,
-    token_id: &str,
-) -> Started<Call<crate::federation::ExternalToken>> {
-    let url = crate::config::endpoint(&config.endpoints.federation, &[token_id]);
-    let request = HttpRequest::get(url.as_str()).with_bearer(access_token.expose_secret());
-    Call::start(request, crate::federation::decode_one)
 }

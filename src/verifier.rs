@@ -5,16 +5,16 @@ use std::fmt;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use crate::access::{self, AccessClaims, AccessRules};
+use crate::client::config::Endpoints;
 use crate::client::{Client, Transport};
 use crate::clock::{Clock, SystemClock};
-use crate::config::Endpoints;
 use crate::error::{Error, TokenRule};
-use crate::jwks::{JwksCache, JwksPolicy, Lookup};
-use crate::jwt;
-use crate::kind::ClientKind;
+use crate::flow::kind::ClientKind;
 use crate::protocol::Keyed;
 use crate::transport::{Blocking, HttpConfig};
+use crate::verify::access::{self, AccessClaims, AccessRules};
+use crate::verify::jwks::{JwksCache, JwksPolicy, Lookup};
+use crate::verify::jwt;
 
 /// Verifies Verys access tokens presented to a resource server.
 ///
@@ -324,7 +324,7 @@ impl VerifierBuilder {
     }
 
     fn into_shared(self) -> Result<Shared, Error> {
-        let issuer = crate::builder::parse_http_url(&self.issuer, "issuer")?;
+        let issuer = crate::client::builder::parse_http_url(&self.issuer, "issuer")?;
         let issuer_text = issuer.as_str().trim_end_matches('/').to_owned();
         let jwks = JwksCache::new(Endpoints::verys(&issuer).jwks, self.jwks);
         Ok(Shared {

@@ -6,8 +6,8 @@ use std::sync::PoisonError;
 use super::{HttpConfig, HttpRequest, HttpResponse, Method, USER_AGENT};
 use crate::clock::Clock;
 use crate::error::{Error, TransportError, TransportErrorKind};
-use crate::jwks::{FetchTicket, JwksCache};
 use crate::protocol::{Operation, Started, Step};
+use crate::verify::jwks::{FetchTicket, JwksCache};
 
 /// The blocking transport: one ureq agent (one connection pool) per client,
 /// configured for OAuth back-channel calls.

@@ -5,8 +5,8 @@ use secrecy::ExposeSecret;
 use super::{HttpConfig, HttpRequest, HttpResponse, Method, USER_AGENT};
 use crate::clock::Clock;
 use crate::error::{Error, TransportError, TransportErrorKind};
-use crate::jwks::{FetchTicket, JwksCache};
 use crate::protocol::{Operation, Started, Step};
+use crate::verify::jwks::{FetchTicket, JwksCache};
 
 /// The async transport: one reqwest client (one connection pool) per
 /// client, configured like the blocking one. Its futures are `Send`.

@@ -8,9 +8,9 @@ use std::sync::Arc;
 use url::{Url, form_urlencoded};
 
 use crate::clock::Clock;
-use crate::jwks::JwksCache;
-use crate::kind::ClientAuthMethod;
+use crate::flow::kind::ClientAuthMethod;
 use crate::transport::{HttpConfig, HttpRequest, Method};
+use crate::verify::jwks::JwksCache;
 
 /// The Verys endpoints, all hanging off the issuer.
 #[derive(Debug, Clone)]
@@ -70,7 +70,7 @@ pub(crate) struct Config {
 impl Config {
     /// Takes the endpoints of a discovery document; the JWKS cache starts
     /// afresh at the discovered `jwks_uri`.
-    pub(crate) fn adopt(&mut self, endpoints: Endpoints, policy: crate::jwks::JwksPolicy) {
+    pub(crate) fn adopt(&mut self, endpoints: Endpoints, policy: crate::verify::jwks::JwksPolicy) {
         self.jwks = Arc::new(JwksCache::new(endpoints.jwks.clone(), policy));
         self.endpoints = endpoints;
     }

@@ -10,7 +10,7 @@
 //!
 //! * weak keys (small-order points, which verify signatures for many
 //!   messages) are refused once, when the JWKS is loaded
-//!   ([`crate::jwks`]), so no such key ever reaches this module;
+//!   ([`crate::verify::jwks`]), so no such key ever reaches this module;
 //! * non-canonical signatures: `ed25519-dalek`'s `verify` refuses an `s` that
 //!   is not reduced and compares the recomputed `R` with the signature's
 //!   encoding byte for byte, so a signature has a single valid encoding.
@@ -29,9 +29,9 @@ use std::borrow::Cow;
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use crate::base64url;
 use crate::error::TokenRule;
-use crate::json::{self, FromObject, Object};
+use crate::verify::base64url;
+use crate::verify::json::{self, FromObject, Object};
 
 /// The JOSE header fields the rules look at, borrowed from the decoded
 /// header.

@@ -3,10 +3,10 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-use crate::callback::CallbackParams;
-use crate::config::Config;
+use crate::client::config::Config;
 use crate::error::Error;
-use crate::pkce::random_value;
+use crate::flow::callback::CallbackParams;
+use crate::flow::pkce::random_value;
 
 /// A started logout: the URL to send the browser to, and the `state` its
 /// return must carry. `Serialize + Deserialize`, to survive the redirect in a

@@ -2,10 +2,10 @@
 
 use serde::Deserialize;
 
-use crate::config::Config;
+use crate::client::config::Config;
 use crate::error::Error;
+use crate::flow::tokens::Tokens;
 use crate::protocol::{self, Call, Started};
-use crate::tokens::Tokens;
 use crate::transport::{HttpRequest, HttpResponse};
 
 /// The userinfo answer, typed.

@@ -4,7 +4,7 @@
 use url::Url;
 
 use crate::error::Error;
-use crate::jwt::constant_time_eq;
+use crate::verify::jwt::constant_time_eq;
 
 /// The percent-decoded parameters of a callback, in order, repeats kept.
 pub(crate) struct CallbackParams(Vec<(String, String)>);

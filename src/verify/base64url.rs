@@ -80,7 +80,7 @@ pub(crate) fn decode(input: &[u8], out: &mut [u8]) -> Result<usize, Invalid> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::differential::compare_base64url as agree;
+    use crate::verify::differential::compare_base64url as agree;
     use base64::Engine as _;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 

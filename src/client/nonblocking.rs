@@ -1,15 +1,16 @@
 //! [`AsyncClient`]: the client with the async transport (feature `async`).
 
-use crate::claims::IdTokenClaims;
 use crate::client::Client;
 use crate::error::Error;
-use crate::federation::ExternalToken;
 use crate::flow::CallbackReceived;
-use crate::kind::ClientKind;
+use crate::flow::kind::ClientKind;
+use crate::flow::tokens::{AccessToken, ExchangedToken, RefreshToken, StoredTokens, Tokens};
 use crate::protocol::{self, Operation, Started};
-use crate::tokens::{AccessToken, ExchangedToken, RefreshToken, StoredTokens, Tokens};
+use crate::services::federation::{self, ExternalToken};
+use crate::services::revocation;
+use crate::services::userinfo::{self, UserInfo};
 use crate::transport::Async;
-use crate::userinfo::{self, UserInfo};
+use crate::verify::claims::IdTokenClaims;
 
 /// The async Verys client: [`Client`] with the async transport, built with
 /// [`ClientBuilder::build_async`](crate::ClientBuilder::build_async). Its
@@ -68,7 +69,7 @@ impl<K: ClientKind> Client<K, Async> {
 
     /// Revokes a refresh token (RFC 7009), for example at logout.
     pub async fn revoke(&self, refresh_token: &RefreshToken) -> Result<(), Error> {
-        let started = protocol::revoke(&self.config, refresh_token);
+        let started = revocation::revoke(&self.config, refresh_token);
         self.run(Ok(started)).await
     }
 
@@ -78,7 +79,7 @@ impl<K: ClientKind> Client<K, Async> {
         access_token: &AccessToken,
         token_id: &str,
     ) -> Result<(), Error> {
-        let started = protocol::delete_external_token(&self.config, access_token, token_id);
+        let started = federation::delete_external_token(&self.config, access_token, token_id);
         self.run(Ok(started)).await
     }
 
@@ -97,7 +98,7 @@ impl<K: ClientKind> Client<K, Async> {
         &self,
         access_token: &AccessToken,
     ) -> Result<Vec<ExternalToken>, Error> {
-        let started = protocol::external_tokens(&self.config, access_token);
+        let started = federation::external_tokens(&self.config, access_token);
         self.run(Ok(started)).await
     }
 
@@ -109,7 +110,7 @@ impl<K: ClientKind> Client<K, Async> {
         access_token: &AccessToken,
         token_id: &str,
     ) -> Result<ExternalToken, Error> {
-        let started = protocol::external_token(&self.config, access_token, token_id);
+        let started = federation::external_token(&self.config, access_token, token_id);
         self.run(Ok(started)).await
     }
 

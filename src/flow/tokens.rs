@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::claims::IdTokenClaims;
 use crate::clock::{Clock, SystemClock};
+use crate::verify::claims::IdTokenClaims;
 
 /// A bearer access token. `Debug` and `Display` never show it; read it with
 /// [`AccessToken::expose_secret`] where it is sent.

@@ -5,8 +5,8 @@ use std::fmt;
 use std::sync::OnceLock;
 
 use crate::error::{Error, TokenRule};
-use crate::json::{self, FromObject, Object};
-use crate::jwt;
+use crate::verify::json::{self, FromObject, Object};
+use crate::verify::jwt;
 
 /// The `aud` claim: one audience or several.
 #[derive(Debug, Clone)]

@@ -1,20 +1,27 @@
-//! [`Client`]: the flow methods every client has, and the blocking client.
+//! [`Client`]: the flow methods every client has, and the blocking client;
+//! its builder, the async client's methods and the configuration they share.
+
+pub(crate) mod builder;
+pub(crate) mod config;
+#[cfg(feature = "async")]
+pub(crate) mod nonblocking;
 
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use crate::claims::IdTokenClaims;
-use crate::config::Config;
+use crate::client::config::Config;
 use crate::error::Error;
-use crate::federation::{ExternalToken, PendingLink};
+use crate::flow::kind::ClientKind;
+use crate::flow::tokens::{AccessToken, ExchangedToken, RefreshToken, StoredTokens, Tokens};
 use crate::flow::{AuthorizationRequest, CallbackReceived, PendingAuth};
-use crate::kind::ClientKind;
-use crate::logout::PendingLogout;
 use crate::protocol::{self, Operation, Started};
-use crate::tokens::{AccessToken, ExchangedToken, RefreshToken, StoredTokens, Tokens};
+use crate::services::federation::{self, ExternalToken, PendingLink};
+use crate::services::logout::PendingLogout;
+use crate::services::revocation;
+use crate::services::userinfo::{self, UserInfo};
 use crate::transport::Blocking;
-use crate::userinfo::{self, UserInfo};
+use crate::verify::claims::IdTokenClaims;
 
 pub(crate) mod sealed {
     pub trait Sealed {}
@@ -159,7 +166,7 @@ impl<K: ClientKind> Client<K, Blocking> {
 
     /// Revokes a refresh token (RFC 7009), for example at logout.
     pub fn revoke(&self, refresh_token: &RefreshToken) -> Result<(), Error> {
-        self.run(Ok(protocol::revoke(&self.config, refresh_token)))
+        self.run(Ok(revocation::revoke(&self.config, refresh_token)))
     }
 
     /// Unlinks one external token.
@@ -168,7 +175,7 @@ impl<K: ClientKind> Client<K, Blocking> {
         access_token: &AccessToken,
         token_id: &str,
     ) -> Result<(), Error> {
-        let started = protocol::delete_external_token(&self.config, access_token, token_id);
+        let started = federation::delete_external_token(&self.config, access_token, token_id);
         self.run(Ok(started))
     }
 
@@ -183,7 +190,7 @@ impl<K: ClientKind> Client<K, Blocking> {
     /// Lists the user's federated external tokens that the access token's
     /// scopes cover.
     pub fn external_tokens(&self, access_token: &AccessToken) -> Result<Vec<ExternalToken>, Error> {
-        self.run(Ok(protocol::external_tokens(&self.config, access_token)))
+        self.run(Ok(federation::external_tokens(&self.config, access_token)))
     }
 
     /// Retrieves one external token. When the provider's token expired and
@@ -194,7 +201,7 @@ impl<K: ClientKind> Client<K, Blocking> {
         access_token: &AccessToken,
         token_id: &str,
     ) -> Result<ExternalToken, Error> {
-        self.run(Ok(protocol::external_token(
+        self.run(Ok(federation::external_token(
             &self.config,
             access_token,
             token_id,

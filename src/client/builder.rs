@@ -10,13 +10,13 @@ use std::time::Duration;
 use url::Url;
 
 use crate::client::Client;
+use crate::client::config::{Config, Endpoints};
 use crate::clock::{Clock, SystemClock};
-use crate::config::{Config, Endpoints};
 use crate::error::Error;
-use crate::jwks::{JwksCache, JwksPolicy};
-use crate::kind::{ClientAuthMethod, ClientKind, Confidential, Public};
+use crate::flow::kind::{ClientAuthMethod, ClientKind, Confidential, Public};
 use crate::protocol::{Call, Started};
 use crate::transport::{Blocking, HttpConfig};
+use crate::verify::jwks::{JwksCache, JwksPolicy};
 
 /// Configures a [`Client`] (or, with the `async` feature, an [`AsyncClient`](crate::AsyncClient)).
 ///
@@ -320,9 +320,10 @@ impl<K: ClientKind> fmt::Debug for ClientBuilder<K> {
 /// The discovery request, answered with the endpoints it names.
 fn discovered(config: &Config, issuer: Url) -> Started<Call<Endpoints>> {
     let issuer_text = config.issuer.clone();
-    Call::start(crate::discovery::request(&issuer), move |response| {
-        crate::discovery::decode(response, &issuer, &issuer_text)
-    })
+    Call::start(
+        crate::services::discovery::request(&issuer),
+        move |response| crate::services::discovery::decode(response, &issuer, &issuer_text),
+    )
 }
 
 /// A URL with an `http` or `https` scheme and a host.

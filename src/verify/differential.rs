@@ -10,13 +10,13 @@ use serde::Deserialize;
 use serde::de::{IgnoredAny, MapAccess, Visitor};
 use std::fmt;
 
-use crate::json::{FromObject, Object};
+use crate::verify::json::{FromObject, Object};
 
 /// The JSON reader reads `text` (every member skipped) exactly when
 /// serde_json reads it as an object whose top-level member names are
 /// unique. Two differences are by design and not compared: serde_json
 /// refuses numbers beyond the range of `f64`, whose grammar alone the reader
-/// checks, and the two nesting limits (the reader's [`crate::json::MAX_DEPTH`]
+/// checks, and the two nesting limits (the reader's [`crate::verify::json::MAX_DEPTH`]
 /// below the top, serde_json's 128 in all) differ by a level or two.
 pub(crate) fn compare_json(text: &str) {
     if nesting(text) > 120 {
@@ -34,7 +34,7 @@ pub(crate) fn compare_json(text: &str) {
         Ok(_) => Ok(false),
         Err(error) => Err(error),
     };
-    let ours = crate::json::read::<Skipped>(text);
+    let ours = crate::verify::json::read::<Skipped>(text);
     assert_eq!(
         ours.is_ok(),
         verdict.as_ref().is_ok_and(|unique| *unique),
@@ -52,17 +52,21 @@ pub(crate) fn compare_base64url(data: &[u8]) {
     let mut ours = vec![0x55; data.len() + 8];
     match (
         URL_SAFE_NO_PAD.decode_slice(data, &mut theirs),
-        crate::base64url::decode(data, &mut ours),
+        crate::verify::base64url::decode(data, &mut ours),
     ) {
         (Ok(n), Ok(m)) => {
             assert_eq!(n, m, "{data:?}");
             assert_eq!(theirs[..n], ours[..n], "{data:?}");
             assert!(ours[n..].iter().all(|&b| b == 0x55), "{data:?}");
-            assert_eq!(crate::base64url::decoded_len(data), Some(n), "{data:?}");
+            assert_eq!(
+                crate::verify::base64url::decoded_len(data),
+                Some(n),
+                "{data:?}"
+            );
             if n > 0 {
                 let mut short = vec![0; n - 1];
                 assert!(
-                    crate::base64url::decode(data, &mut short).is_err(),
+                    crate::verify::base64url::decode(data, &mut short).is_err(),
                     "{data:?}"
                 );
             }
@@ -76,7 +80,7 @@ pub(crate) fn compare_base64url(data: &[u8]) {
 pub(crate) struct Skipped;
 
 impl FromObject for Skipped {
-    fn from_object(mut object: Object<'_>) -> Result<Self, crate::json::Error> {
+    fn from_object(mut object: Object<'_>) -> Result<Self, crate::verify::json::Error> {
         while object.next_name()?.is_some() {
             object.skip()?;
         }

@@ -6,10 +6,10 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::claims::Audience;
 use crate::error::{Error, TokenRule};
-use crate::json::{self, FromObject, Object};
-use crate::jwt;
+use crate::verify::claims::Audience;
+use crate::verify::json::{self, FromObject, Object};
+use crate::verify::jwt;
 
 struct Wire {
     iss: String,

@@ -6,6 +6,14 @@
 //! matched. The PKCE verifier and the nonce stay inside the states from the
 //! authorization request to the token request: the caller never handles
 //! them, so cannot lose or mix them up.
+//!
+//! Beside the states: callback parsing, the random values of a request and
+//! PKCE, the two client kinds, and the tokens a flow ends with.
+
+pub(crate) mod callback;
+pub(crate) mod kind;
+pub(crate) mod pkce;
+pub(crate) mod tokens;
 
 use secrecy::SecretString;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -13,11 +21,11 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::time::Duration;
 
-use crate::callback::CallbackParams;
-use crate::config::Config;
+use crate::client::config::Config;
 use crate::error::Error;
-use crate::kind::ClientKind;
-use crate::pkce::{PkceVerifier, random_value};
+use crate::flow::callback::CallbackParams;
+use crate::flow::kind::ClientKind;
+use crate::flow::pkce::{PkceVerifier, random_value};
 
 /// The `prompt` parameter of an authorization request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,7 +114,7 @@ impl<'a, K: ClientKind> AuthorizationRequest<'a, K> {
     pub fn scope(mut self, scope: impl Into<String>) -> Self {
         let scope = scope.into();
         let new = !self.config.scopes.contains(&scope) && !self.extra_scopes.contains(&scope);
-        if crate::builder::valid_scope(&scope) && new {
+        if crate::client::builder::valid_scope(&scope) && new {
             self.extra_scopes.push(scope);
         }
         self
@@ -310,7 +318,7 @@ impl<'de, K: ClientKind> Deserialize<'de> for PendingAuth<K> {
                 PkceVerifier::from_stored(value)
                     .ok_or_else(|| D::Error::custom("stored pkce verifier is malformed"))?,
             ),
-            None if K::NAME == crate::kind::Public::NAME => {
+            None if K::NAME == crate::flow::kind::Public::NAME => {
                 return Err(D::Error::custom(
                     "flow state of a public client lacks its pkce verifier",
                 ));

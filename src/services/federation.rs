@@ -6,13 +6,14 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::callback::CallbackParams;
-use crate::config::{Config, endpoint};
+use crate::client::config::{Config, endpoint};
 use crate::error::Error;
-use crate::pkce::random_value;
-use crate::protocol::{self, server_error};
-use crate::timestamp::parse_rfc3339;
-use crate::transport::HttpResponse;
+use crate::flow::callback::CallbackParams;
+use crate::flow::pkce::random_value;
+use crate::flow::tokens::AccessToken;
+use crate::protocol::{self, Call, Started, server_error};
+use crate::services::timestamp::parse_rfc3339;
+use crate::transport::{HttpRequest, HttpResponse, Method};
 
 /// An upstream provider's token that Verys keeps for the user.
 #[derive(Clone)]
@@ -215,4 +216,37 @@ impl PendingLink {
         params.check_no_repeats()?;
         Ok(self.provider_id)
     }
+}
+
+/// `GET /federation/tokens`.
+pub(crate) fn external_tokens(
+    config: &Config,
+    access_token: &AccessToken,
+) -> Started<Call<Vec<ExternalToken>>> {
+    let url = endpoint(&config.endpoints.federation, &["tokens"]);
+    let request = HttpRequest::get(url.as_str()).with_bearer(access_token.expose_secret());
+    Call::start(request, decode_list)
+}
+
+/// `DELETE /federation/{token_id}`.
+pub(crate) fn delete_external_token(
+    config: &Config,
+    access_token: &AccessToken,
+    token_id: &str,
+) -> Started<Call<()>> {
+    let url = endpoint(&config.endpoints.federation, &[token_id]);
+    let mut request = HttpRequest::get(url.as_str()).with_bearer(access_token.expose_secret());
+    request.method = Method::Delete;
+    Call::start(request, decode_deleted)
+}
+
+/// `GET /federation/{token_id}`.
+pub(crate) fn external_token(
+    config: &Config,
+    access_token: &AccessToken,
+    token_id: &str,
+) -> Started<Call<ExternalToken>> {
+    let url = endpoint(&config.endpoints.federation, &[token_id]);
+    let request = HttpRequest::get(url.as_str()).with_bearer(access_token.expose_secret());
+    Call::start(request, decode_one)
 }

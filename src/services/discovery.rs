@@ -3,7 +3,7 @@
 use serde::Deserialize;
 use url::Url;
 
-use crate::config::{Endpoints, endpoint};
+use crate::client::config::{Endpoints, endpoint};
 use crate::error::Error;
 use crate::protocol;
 use crate::transport::{HttpRequest, HttpResponse};
