@@ -1,21 +1,24 @@
-//! A companion to `verify.rs` that compares the crate's path with its floor
-//! outside criterion, where the two can be measured side by side:
+//! A companion to `verify.rs` that compares the crate's paths with their
+//! floors outside criterion, where they can be measured side by side:
 //!
-//! * `instructions floor N` / `instructions full N`: N bare signature
-//!   checks, or N full verifications of the same token, to run under
-//!   callgrind, which counts instructions and so ignores whatever else the
-//!   machine is doing;
-//! * `instructions interleaved ROUNDS`: wall-clock time of both, in
-//!   alternating passes (each spread over stack positions like `verify.rs`),
-//!   so that the machine's slow phases fall on both alike; prints the median
-//!   of the per-round ratios.
+//! * `instructions MODE N`, to run under callgrind, which counts
+//!   instructions and so ignores whatever else the machine is doing: N bare
+//!   signature checks over ID tokens (`floor`) or access tokens
+//!   (`floor_access`), or N full verifications of ID tokens (`full`), of
+//!   fresh access tokens with a small cache (`access`) or with none
+//!   (`access_uncached`), all over the same distinct tokens in turn;
+//! * `instructions interleaved ROUNDS` (`interleaved_access ROUNDS`):
+//!   wall-clock time of the ID token path (the access token path, a fresh
+//!   token each time) and its floor in alternating passes (each spread over
+//!   stack positions like `verify.rs`), so that the machine's slow phases
+//!   fall on both alike; prints the median of the per-round ratios.
 //!
 //! See benches/README.md.
 
 mod support;
 
 use std::hint::black_box;
-use support::{IdToken, spread_over_stack};
+use support::{Cycle, Fresh, Tokens, spread_over_stack, verify_access_token};
 
 fn main() {
     // `cargo bench` passes `--bench`; without a mode the binary only checks
@@ -26,36 +29,69 @@ fn main() {
         .collect();
     let mode = args.first().map_or("full", String::as_str).to_owned();
     let n: usize = args.get(1).and_then(|n| n.parse().ok()).unwrap_or(1);
-    // A fixed key: the same instruction counts from run to run.
-    let bench = IdToken::new([9u8; 32]);
+    // Fixed keys: the same instruction counts from run to run.
+    let tokens = Tokens::new(&[[9u8; 32], [10u8; 32]], 512);
+    let mut id_floors = Cycle::new(tokens.id_floors.iter().collect());
+    let mut access_floors = Cycle::new(tokens.access_floors.iter().collect());
+    let mut id_tokens = Cycle::new(tokens.id_tokens.iter().collect());
+    let mut access_tokens = Cycle::new(tokens.access_tokens.iter().collect());
     match mode.as_str() {
-        "floor" => (0..n).for_each(|_| bench.floor()),
-        "interleaved" => interleaved(&bench, n),
-        _ => (0..n).for_each(|_| drop(black_box(bench.verify()))),
+        "floor" => (0..n).for_each(|_| id_floors.next().check()),
+        "floor_access" => (0..n).for_each(|_| access_floors.next().check()),
+        "access" | "access_uncached" => {
+            let mut fresh = Fresh::new(tokens.verifier(if mode == "access" { 64 } else { 0 }));
+            for _ in 0..n {
+                let token = access_tokens.next();
+                black_box(verify_access_token(fresh.verifier(), token));
+            }
+        }
+        "interleaved" => {
+            let mut floors = Cycle::new(tokens.id_floors.iter().collect());
+            interleaved(
+                "verify_id_token",
+                n,
+                || floors.next().check(),
+                || {
+                    drop(tokens.verify_id_token(id_tokens.next()));
+                },
+            );
+        }
+        "interleaved_access" => {
+            let mut floors = Cycle::new(tokens.access_floors.iter().collect());
+            let mut fresh = Fresh::new(tokens.verifier(64));
+            interleaved(
+                "verify_access_token",
+                n,
+                || floors.next().check(),
+                || {
+                    let token = access_tokens.next();
+                    drop(verify_access_token(fresh.verifier(), token));
+                },
+            );
+        }
+        _ => (0..n).for_each(|_| drop(black_box(tokens.verify_id_token(id_tokens.next())))),
     }
 }
 
-fn interleaved(bench: &IdToken, rounds: usize) {
+fn interleaved(name: &str, rounds: usize, mut floor: impl FnMut(), mut path: impl FnMut()) {
     const PASS: u64 = 256;
     let per_check = |elapsed: std::time::Duration| elapsed.as_secs_f64() * 1e6 / PASS as f64;
-    let mut floor = Vec::with_capacity(rounds);
-    let mut full = Vec::with_capacity(rounds);
-    let mut ratios = Vec::with_capacity(rounds);
+    let (mut floors, mut paths, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..rounds {
-        let f = per_check(spread_over_stack(PASS, || bench.floor()));
-        let v = per_check(spread_over_stack(PASS, || bench.verify()));
-        floor.push(f);
-        full.push(v);
-        ratios.push(v / f);
+        let f = per_check(spread_over_stack(PASS, &mut floor));
+        let p = per_check(spread_over_stack(PASS, &mut path));
+        floors.push(f);
+        paths.push(p);
+        ratios.push(p / f);
     }
     let median = |mut values: Vec<f64>| {
         values.sort_by(f64::total_cmp);
         values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
     };
     println!(
-        "floor {:.2} µs, verify_id_token {:.2} µs, median ratio of {rounds} rounds {:.4}",
-        median(floor),
-        median(full),
+        "floor {:.2} µs, {name} {:.2} µs, median ratio of {rounds} rounds {:.4}",
+        median(floors),
+        median(paths),
         median(ratios)
     );
 }

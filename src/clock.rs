@@ -4,7 +4,7 @@
 //! token expiry) asks a [`Clock`], so tests can move time instead of sleeping.
 
 use std::fmt;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// A source of the current time, in whole seconds since the Unix epoch.
 pub trait Clock: Send + Sync + fmt::Debug + 'static {
@@ -65,6 +65,29 @@ impl ManualClock {
 impl Clock for ManualClock {
     fn now(&self) -> u64 {
         self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// 9999-12-31T23:59:59Z, in seconds since the Unix epoch: the latest time
+/// this crate hands out, which every platform's `SystemTime` can hold.
+const LATEST: u64 = 253_402_300_799;
+
+/// The time `seconds` after the Unix epoch, at the latest [`LATEST`]: a
+/// number from a token or a server (`exp`, `expires_in`) is not trusted to
+/// fit in a `SystemTime`, whose arithmetic panics on overflow.
+pub(crate) fn system_time(seconds: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(seconds.min(LATEST))
+}
+
+/// As [`system_time`] for a signed number of seconds: a time before 1970
+/// that the platform cannot hold reads as the Unix epoch (long past, for
+/// every expiry).
+pub(crate) fn system_time_signed(seconds: i64) -> SystemTime {
+    match u64::try_from(seconds) {
+        Ok(after) => system_time(after),
+        Err(_) => UNIX_EPOCH
+            .checked_sub(Duration::from_secs(seconds.unsigned_abs()))
+            .unwrap_or(UNIX_EPOCH),
     }
 }
 

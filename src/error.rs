@@ -257,6 +257,15 @@ pub enum TokenRule {
     /// `iat` is in the future, beyond the leeway.
     #[error("token is issued in the future")]
     IssuedInFuture,
+    /// `nbf` is in the future, beyond the leeway.
+    #[error("token is not valid yet")]
+    NotYetValid,
+    /// The token is of the other kind: an access token offered as an ID
+    /// token (it carries `scopes` or `scope`), or an ID token offered to a
+    /// resource server (it carries `nonce`, `at_hash` or `auth_time`, or
+    /// lacks `scopes`). Says which claim told.
+    #[error("token is of the other kind: {0}")]
+    OtherKind(&'static str),
     /// `at_hash` does not match the access token.
     #[error("at_hash does not match the access token")]
     AccessTokenHash,
@@ -325,5 +334,33 @@ impl fmt::Display for TransportErrorKind {
 impl From<TransportError> for Error {
     fn from(error: TransportError) -> Self {
         Error::Transport(error)
+    }
+}
+
+/// What serde_json found wrong with a document, in words that quote nothing
+/// from it: serde_json's own messages quote the values they could not read
+/// (`invalid type: string "eyJ…"`), and such a value may be a token.
+pub(crate) fn json_reason(error: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    let at = format!("line {}, column {}", error.line(), error.column());
+    match error.classify() {
+        Category::Eof => format!("not json: it ends early ({at})"),
+        Category::Syntax | Category::Io => format!("not json ({at})"),
+        Category::Data => {
+            let message = error.to_string();
+            // The only messages kept name a field of this crate's own types,
+            // never a value or a name the document chose.
+            for prefix in ["missing field `", "duplicate field `"] {
+                let field = message
+                    .strip_prefix(prefix)
+                    .and_then(|rest| rest.split_once('`'))
+                    .map(|(field, _)| field)
+                    .filter(|field| field.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'));
+                if let Some(field) = field {
+                    return format!("{prefix}{field}` ({at})");
+                }
+            }
+            format!("a value has the wrong type or shape ({at})")
+        }
     }
 }

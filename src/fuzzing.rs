@@ -1,45 +1,83 @@
 //! Entry points for the cargo-fuzz targets in `fuzz/` (compiled only with
 //! `--cfg fuzzing`, which cargo-fuzz passes): each hands arbitrary input to
 //! one of the crate's real parsers, which must answer with a value or an
-//! error and never panic. The hand-written JSON and base64url readers of the
-//! hot path are also compared with the libraries they replaced, which must
-//! give the same verdict (as in `src/properties.rs`, on inputs the fuzzer
-//! finds rather than ones a strategy builds).
+//! error and never panic.
 
 use std::sync::OnceLock;
 
-use crate::verify::claims::{Checked, IdTokenClaims, IdTokenRules, NonceRule};
+use crate::verify::access::{self, AccessRules};
+use crate::verify::claims::CommonRules;
+use crate::verify::id_token::{IdTokenClaims, IdTokenRules, NonceRule};
 use crate::{Client, Public};
 
 const ISSUER: &str = "https://auth.verys.example";
 const CLIENT_ID: &str = "fuzz-client";
+const NOW: u64 = 1_700_000_000;
+
+fn common() -> CommonRules<'static> {
+    CommonRules {
+        issuer: ISSUER,
+        now: NOW,
+        leeway: 60,
+        check_expiry: true,
+    }
+}
+
+/// The claims of an ID token being refreshed: another token's, so that the
+/// rule against a refresh changing the identity can fire.
+fn previous() -> &'static IdTokenClaims {
+    static PREVIOUS: OnceLock<IdTokenClaims> = OnceLock::new();
+    PREVIOUS.get_or_init(|| {
+        let text = format!(
+            r#"{{"iss":"{ISSUER}","sub":"fuzz-user","aud":"{CLIENT_ID}","exp":{},"iat":{NOW}}}"#,
+            NOW + 300
+        );
+        let rules = IdTokenRules {
+            common: common(),
+            client_id: CLIENT_ID,
+            nonce: NonceRule::AbsentOrEquals(None),
+            access_token: None,
+            require_at_hash: false,
+            max_age: None,
+            previous: None,
+        };
+        IdTokenClaims::check(text.as_bytes(), &rules).expect("the previous claims are valid")
+    })
+}
 
 /// The compact JWS parser and header rules, then (signature aside) the
-/// claims decoding, the claim rules and the untyped claims map.
+/// claims of both kinds with their rules, as a code grant and as a refresh.
 pub fn jwt(data: &str) {
     let Ok(jws) = crate::verify::jwt::parse(data) else {
         return;
     };
     let _ = jws.kid();
-    let _ = jws.claims_text().map(crate::verify::jwt::claims_map);
-    let Ok((checked, text)) = jws.decode_unverified::<Checked>() else {
-        return;
+    let claims = jws.claims_unverified();
+    for (nonce, previous) in [
+        (NonceRule::Equals("nonce"), None),
+        (NonceRule::AbsentOrEquals(Some("nonce")), Some(previous())),
+    ] {
+        let rules = IdTokenRules {
+            common: common(),
+            client_id: CLIENT_ID,
+            nonce,
+            access_token: Some("access-token"),
+            require_at_hash: false,
+            max_age: Some(300),
+            previous,
+        };
+        if let Ok(verified) = IdTokenClaims::check(claims, &rules) {
+            let _ = (verified.email(), verified.roles(), verified.get("x"));
+            let _ = verified.to_json();
+        }
+    }
+    let rules = AccessRules {
+        common: common(),
+        audience: ISSUER,
     };
-    let claims = IdTokenClaims::new(checked, text);
-    let _ = (claims.email(), claims.roles(), claims.get("x"));
-    let rules = IdTokenRules {
-        issuer: ISSUER,
-        client_id: CLIENT_ID,
-        now: 1_700_000_000,
-        leeway: 60,
-        nonce: NonceRule::Equals("nonce"),
-        access_token: Some("access-token"),
-        require_at_hash: false,
-        max_age: Some(300),
-        check_expiry: true,
-        previous: Some(&claims),
-    };
-    let _ = claims.check(&rules);
+    if let Ok(verified) = access::check(claims, &rules) {
+        let _ = (verified.expires_at(), verified.scopes());
+    }
 }
 
 /// The JWKS document parser, with its key filters.
@@ -68,15 +106,4 @@ pub fn callback(data: &str) {
         })
         .unwrap_or_default();
     let _ = pending.receive(&data.replace("{state}", &state));
-}
-
-/// The JSON reader against serde_json ([`crate::verify::differential::compare_json`]).
-pub fn json(data: &str) {
-    crate::verify::differential::compare_json(data);
-}
-
-/// The base64url decoder against `base64`
-/// ([`crate::verify::differential::compare_base64url`]).
-pub fn base64url(data: &[u8]) {
-    crate::verify::differential::compare_base64url(data);
 }

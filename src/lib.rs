@@ -116,7 +116,8 @@ pub use transport::Async;
 pub use transport::Blocking;
 pub use verifier::{Verifier, VerifierBuilder};
 pub use verify::access::AccessClaims;
-pub use verify::claims::{Audience, IdTokenClaims};
+pub use verify::claims::Audience;
+pub use verify::id_token::IdTokenClaims;
 
 /// The README's examples, compiled as doc tests so they cannot rot.
 #[cfg(doctest)]

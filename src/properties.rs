@@ -1,17 +1,22 @@
-//! Properties of the crate-private parsers: no input makes the JWT, JWKS or
-//! callback parser panic, the rules they apply hold for any input of the
-//! right shape, and the hand-written JSON and base64url readers of the hot
-//! path agree with serde_json and base64. (Signed tokens through the public
-//! API: tests/properties.rs.)
+//! Properties of the crate-private parsers and rules: no input makes the
+//! JWT, JWKS or callback parser panic, the rules they apply hold for any
+//! input of the right shape, and no number from a token or a server makes a
+//! time accessor panic. (Signed tokens through the public API:
+//! tests/properties.rs.)
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use proptest::prelude::*;
-use serde::Deserialize;
-use serde_json::Value;
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use std::time::{Duration, UNIX_EPOCH};
 
+use crate::clock::{system_time, system_time_signed};
 use crate::error::{Error, TokenRule};
-use crate::verify::claims::{Checked, IdTokenClaims};
+use crate::flow::tokens::{AccessToken, Tokens};
+use crate::verify::access::{self, AccessRules};
+use crate::verify::claims::CommonRules;
+use crate::verify::id_token::{IdTokenClaims, IdTokenRules, NonceRule};
 use crate::verify::jwks::KeySet;
 use crate::{Client, Public};
 
@@ -68,85 +73,48 @@ fn b64(bytes: impl AsRef<[u8]>) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// Runs the JWT parser the way a verification does, minus the signature.
-fn parse_jwt(token: &str) {
-    if let Ok(jws) = crate::verify::jwt::parse(token) {
-        let _ = jws.kid();
-        let _ = jws.claims_text().map(crate::verify::jwt::claims_map);
-        if let Ok((checked, text)) = jws.decode_unverified::<Checked>() {
-            let claims = IdTokenClaims::new(checked, text);
-            let _ = (claims.iss(), claims.nonce(), claims.email(), claims.roles());
-        }
+const ISSUER: &str = "https://auth.verys.example";
+
+fn common(now: u64) -> CommonRules<'static> {
+    CommonRules {
+        issuer: ISSUER,
+        now,
+        leeway: 60,
+        check_expiry: true,
     }
 }
 
-/// Pieces of JSON syntax, valid and not, that mutations insert.
-const PIECES: &[&str] = &[
-    "{", "}", "[", "]", ",", ":", "\"", "\\", "\\u", "\\ud800", "\\udc00", "\\ude00", "\\u00e9",
-    "\\n", "\\x", "0", "-", ".", "e", "+", "1", "null", "true", "fals", " ", "\n", "\u{1}", "é",
-    "😀",
-];
+fn id_rules(now: u64) -> IdTokenRules<'static> {
+    IdTokenRules {
+        common: common(now),
+        client_id: "app",
+        nonce: NonceRule::AbsentOrEquals(None),
+        access_token: None,
+        require_at_hash: false,
+        max_age: None,
+        previous: None,
+    }
+}
 
-/// Text that is JSON, then perhaps damaged: a few pieces inserted or bytes
-/// removed, at character boundaries.
-fn damaged_json() -> impl Strategy<Value = String> {
-    let object = prop::collection::btree_map(name(), json(), 0..6)
-        .prop_map(|map| Value::Object(map.into_iter().collect()).to_string());
-    let edits = prop::collection::vec((any::<prop::sample::Index>(), 0..PIECES.len() + 1), 0..3);
-    (object, edits).prop_map(|(mut text, edits)| {
-        for (at, piece) in edits {
-            let boundaries: Vec<usize> = text
-                .char_indices()
-                .map(|(i, _)| i)
-                .chain([text.len()])
-                .collect();
-            let at = boundaries[at.index(boundaries.len())];
-            match PIECES.get(piece) {
-                Some(piece) => text.insert_str(at, piece),
-                None if at < text.len() => {
-                    text.remove(at);
-                }
-                None => {}
-            }
+fn access_rules(now: u64) -> AccessRules<'static> {
+    AccessRules {
+        common: common(now),
+        audience: ISSUER,
+    }
+}
+
+/// Runs the JWT parser the way a verification does, minus the signature,
+/// and both kinds' claim rules on what it decoded.
+fn parse_jwt(token: &str) {
+    if let Ok(jws) = crate::verify::jwt::parse(token) {
+        let _ = jws.kid();
+        let claims = jws.claims_unverified();
+        if let Ok(claims) = IdTokenClaims::check(claims, &id_rules(1_700_000_000)) {
+            let _ = (claims.iss(), claims.nonce(), claims.email(), claims.roles());
+            let _ = claims.to_json();
         }
-        text
-    })
-}
-
-/// The claims `IdTokenClaims` reads, as serde would derive them.
-#[derive(Debug, Deserialize)]
-struct ReferenceClaims {
-    iss: String,
-    sub: String,
-    #[serde(default)]
-    aud: Option<ReferenceAudience>,
-    exp: u64,
-    iat: u64,
-    auth_time: Option<u64>,
-    nonce: Option<String>,
-    azp: Option<String>,
-    at_hash: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-enum ReferenceAudience {
-    One(String),
-    Many(Vec<String>),
-}
-
-/// A claim's value: usually of its type, sometimes of another.
-fn claim_value() -> impl Strategy<Value = Option<Value>> {
-    prop::option::weighted(
-        0.8,
-        prop_oneof![
-            4 => ".{0,10}".prop_map(Value::from),
-            4 => any::<u64>().prop_map(Value::from),
-            2 => prop::collection::vec(".{0,6}", 0..3).prop_map(Value::from),
-            1 => Just(Value::Null),
-            1 => json(),
-        ],
-    )
+        let _ = access::check(claims, &access_rules(1_700_000_000));
+    }
 }
 
 fn pending() -> (crate::PendingAuth<Public>, String) {
@@ -239,74 +207,71 @@ proptest! {
     }
 
     #[test]
-    fn json_reader_agrees_with_serde_json(text in damaged_json()) {
-        crate::verify::differential::compare_json(&text);
-    }
-
-    #[test]
-    fn json_reader_refuses_any_repeated_name(
+    fn a_repeated_claim_name_is_refused_by_both_kinds(
         name in name(),
         first in json(),
         second in json(),
-        other in json(),
     ) {
+        let claims = json!({"iss": ISSUER, "sub": "u", "aud": ISSUER, "exp": 2_000_000_000u64,
+                            "iat": 1_700_000_000u64, "scopes": []});
         let name = Value::from(name).to_string();
-        let text = format!(r#"{{{name}:{first},"other":{other},{name}:{second}}}"#);
-        let result = crate::verify::json::read::<crate::verify::differential::Skipped>(&text);
-        prop_assert!(result.as_ref().is_err_and(|e| e.to_string().contains("twice")), "{:?}", result.err());
+        let text = claims.to_string();
+        let repeated = format!("{{{name}:{first},{},{name}:{second}}}", &text[1..text.len() - 1]);
+        let id = IdTokenClaims::check(repeated.as_bytes(), &id_rules(1_700_000_000));
+        prop_assert!(
+            matches!(&id, Err(Error::InvalidIdToken(TokenRule::MalformedJson { part: "claims", .. }))),
+            "{}: {:?}", repeated, id
+        );
+        let access = access::check(repeated.as_bytes(), &access_rules(1_700_000_000));
+        prop_assert!(
+            matches!(&access, Err(TokenRule::MalformedJson { part: "claims", .. })),
+            "{}: {:?}", repeated, access.err()
+        );
     }
 
     #[test]
-    fn id_token_claims_read_as_serde_derives_them(
-        values in prop::collection::vec(claim_value(), 9),
-        others in prop::collection::btree_map(name(), json(), 0..4),
-    ) {
-        let names = ["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "azp", "at_hash"];
-        let mut claims: serde_json::Map<String, Value> = others.into_iter().collect();
-        for (name, value) in names.iter().zip(values) {
-            match value {
-                Some(value) => claims.insert((*name).to_owned(), value),
-                None => claims.remove(*name),
-            };
+    fn system_time_saturates_over_the_whole_range(seconds in any::<u64>(), signed in any::<i64>()) {
+        let time = system_time(seconds);
+        prop_assert!(time <= system_time(u64::MAX));
+        if seconds <= 253_402_300_799 {
+            prop_assert_eq!(time, UNIX_EPOCH + Duration::from_secs(seconds));
         }
-        let aud_null = claims.get("aud").is_some_and(Value::is_null);
-        let text = Value::Object(claims).to_string();
-        let reference = serde_json::from_str::<ReferenceClaims>(&text).ok().filter(|_| !aud_null);
-        let ours = crate::verify::json::read::<Checked>(&text)
-            .map(|checked| IdTokenClaims::new(checked, text.clone()));
-        match (reference, ours) {
-            (Some(reference), Ok(ours)) => {
-                let aud = match reference.aud {
-                    None => vec![],
-                    Some(ReferenceAudience::One(one)) => vec![one],
-                    Some(ReferenceAudience::Many(many)) => many,
-                };
-                prop_assert_eq!(ours.iss(), reference.iss);
-                prop_assert_eq!(ours.sub(), reference.sub);
-                prop_assert_eq!(ours.aud().as_slice(), &aud[..]);
-                prop_assert_eq!((ours.exp(), ours.iat(), ours.auth_time()), (reference.exp, reference.iat, reference.auth_time));
-                prop_assert_eq!(ours.nonce(), reference.nonce.as_deref());
-                prop_assert_eq!(ours.azp(), reference.azp.as_deref());
-                prop_assert_eq!(ours.at_hash(), reference.at_hash.as_deref());
+        let _ = system_time_signed(signed);
+        prop_assert_eq!(system_time_signed(i64::try_from(seconds / 2).unwrap_or(i64::MAX)), system_time(seconds / 2));
+    }
+
+    #[test]
+    fn access_claims_times_never_panic(exp in any::<u64>(), iat in 0..=1_700_000_000u64) {
+        let text = json!({"iss": ISSUER, "sub": "u", "aud": ISSUER, "exp": exp, "iat": iat,
+                          "scopes": ["openid"]}).to_string();
+        match access::check(text.as_bytes(), &access_rules(1_700_000_000)) {
+            Ok(claims) => {
+                prop_assert!(claims.expires_at() >= claims.issued_at());
+                prop_assert!(claims.still_valid(u64::MAX, 60).is_err() || exp > u64::MAX - 60);
             }
-            (None, Err(_)) => {}
-            (reference, ours) => prop_assert!(false, "{}: serde {:?}, ours {:?}", text, reference, ours.err()),
+            Err(rule) => prop_assert_eq!(rule, TokenRule::Expired),
         }
     }
 
     #[test]
-    fn base64url_decoder_agrees_with_base64(
-        bytes in prop::collection::vec(any::<u8>(), 0..700),
-        damage in prop::option::of((any::<prop::sample::Index>(), any::<u8>())),
-    ) {
-        let mut text = b64(&bytes).into_bytes();
-        if let Some((at, byte)) = damage {
-            if !text.is_empty() {
-                let at = at.index(text.len());
-                text[at] = byte;
-            }
-        }
-        crate::verify::differential::compare_base64url(&text);
+    fn token_expiry_never_panics(expires_at in prop::option::of(any::<u64>()), now in any::<u64>()) {
+        let access_token = AccessToken::new(SecretString::from("a"), expires_at);
+        let claims = IdTokenClaims::check(
+            json!({"iss": ISSUER, "sub": "u", "aud": "app", "exp": 1u64, "iat": 0u64}).to_string().as_bytes(),
+            &IdTokenRules { common: CommonRules { check_expiry: false, ..common(0) }, ..id_rules(0) },
+        ).expect("claims for a test");
+        let tokens = Tokens {
+            id_token: String::new(),
+            claims,
+            access_token: access_token.clone(),
+            refresh_token: None,
+            scopes: Vec::new(),
+            nonce: None,
+        };
+        prop_assert_eq!(tokens.expires_at(), expires_at.map(system_time));
+        let clock = crate::ManualClock::new(now);
+        let _ = access_token.expires_within(&clock, Duration::from_secs(u64::MAX));
+        let _ = access_token.is_expired();
     }
 
     #[test]

@@ -13,10 +13,10 @@ use serde::de::DeserializeOwned;
 use std::sync::Arc;
 
 use crate::client::config::Config;
-use crate::error::{Error, ServerError};
+use crate::error::{Error, ServerError, json_reason};
 use crate::flow::tokens::{AccessToken, ExchangedToken, RefreshToken, StoredTokens, Tokens};
 use crate::transport::{HttpRequest, HttpResponse};
-use crate::verify::claims::{IdTokenClaims, IdTokenRules, NonceRule};
+use crate::verify::id_token::{IdTokenClaims, IdTokenRules, NonceRule};
 use crate::verify::jwks::{FetchTicket, Lookup};
 use crate::verify::jwt;
 
@@ -98,29 +98,6 @@ fn unexpected(what: &str) -> Error {
     }
 }
 
-/// serde's account of a JSON problem with every quoted value cut out, so an
-/// error message cannot carry a token that happened to sit in a wrong place.
-pub(crate) fn json_reason(error: &serde_json::Error) -> String {
-    let message = error.to_string();
-    let mut out = String::with_capacity(message.len());
-    let mut quoted = false;
-    for c in message.chars() {
-        match (c, quoted) {
-            ('"', false) => {
-                quoted = true;
-                out.push_str("\"…");
-            }
-            ('"', true) => {
-                quoted = false;
-                out.push('"');
-            }
-            (_, false) => out.push(c),
-            (_, true) => {}
-        }
-    }
-    out
-}
-
 #[derive(Deserialize)]
 struct ErrorBody {
     error: Option<serde_json::Value>,
@@ -190,7 +167,9 @@ pub(crate) fn decode_token_response(response: HttpResponse) -> Result<TokenRespo
     if !decoded.token_type.eq_ignore_ascii_case("bearer") {
         return Err(Error::InvalidResponse {
             endpoint: "token",
-            reason: format!("token_type {:?} is not bearer", decoded.token_type),
+            // The value itself is not quoted: it is the server's text, and a
+            // confused server may put a token there.
+            reason: "token_type is not bearer".into(),
         });
     }
     Ok(decoded)
@@ -211,7 +190,7 @@ pub(crate) fn check_id_token(
     after_fetch: bool,
 ) -> Result<Keyed<IdTokenClaims>, Error> {
     let jws = jwt::parse(token).map_err(Error::InvalidIdToken)?;
-    match config.jwks.key(jws.kid(), rules.now, after_fetch)? {
+    match config.jwks.key(jws.kid(), rules.common.now, after_fetch)? {
         Lookup::Found(key) => IdTokenClaims::verify(jws, &key, rules).map(Keyed::Done),
         Lookup::Fetch(ticket) => Ok(Keyed::Fetch(ticket)),
     }
@@ -242,21 +221,11 @@ impl<'a> IdTokenCheck<'a> {
     }
 
     fn check(&mut self, after_fetch: bool) -> Result<Step<IdTokenClaims>, Error> {
-        let rules = IdTokenRules {
-            issuer: &self.config.issuer,
-            client_id: &self.config.client_id,
-            now: self.config.clock.now(),
-            leeway: self.config.leeway,
-            nonce: match self.nonce {
-                Some(nonce) => NonceRule::Equals(nonce),
-                None => NonceRule::AbsentOrEquals(None),
-            },
-            access_token: None,
-            require_at_hash: false,
-            max_age: None,
-            check_expiry: true,
-            previous: None,
+        let nonce = match self.nonce {
+            Some(nonce) => NonceRule::Equals(nonce),
+            None => NonceRule::AbsentOrEquals(None),
         };
+        let rules = self.config.id_token_rules(self.config.clock.now(), nonce);
         Ok(
             match check_id_token(self.config, self.token, &rules, after_fetch)? {
                 Keyed::Done(claims) => Step::Done(claims),
@@ -297,18 +266,11 @@ impl<'a> Restore<'a> {
 
     fn check(&mut self, after_fetch: bool) -> Result<Step<Tokens>, Error> {
         let stored = self.stored.as_ref().ok_or_else(|| unexpected("keys"))?;
-        let rules = IdTokenRules {
-            issuer: &self.config.issuer,
-            client_id: &self.config.client_id,
-            now: self.config.clock.now(),
-            leeway: self.config.leeway,
-            nonce: NonceRule::AbsentOrEquals(stored.nonce()),
-            access_token: None,
-            require_at_hash: false,
-            max_age: None,
-            check_expiry: false,
-            previous: None,
-        };
+        let mut rules = self.config.id_token_rules(
+            self.config.clock.now(),
+            NonceRule::AbsentOrEquals(stored.nonce()),
+        );
+        rules.common.check_expiry = false;
         match check_id_token(self.config, stored.id_token(), &rules, after_fetch)? {
             Keyed::Fetch(ticket) => Ok(Step::FetchKeys(ticket)),
             Keyed::Done(claims) => {
@@ -386,16 +348,10 @@ impl Grant {
             ),
         };
         let rules = IdTokenRules {
-            issuer: &self.config.issuer,
-            client_id: &self.config.client_id,
-            now,
-            leeway: self.config.leeway,
-            nonce,
             access_token: Some(access_token),
-            require_at_hash: self.config.require_at_hash,
             max_age,
-            check_expiry: true,
             previous,
+            ..self.config.id_token_rules(now, nonce)
         };
         match check_id_token(&self.config, id_token, &rules, after_fetch)? {
             Keyed::Done(claims) => {

@@ -1,8 +1,8 @@
 //! [`Verifier`]: bearer-token verification for resource servers.
 
-use std::collections::HashMap;
+use ed25519_dalek::VerifyingKey;
 use std::fmt;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::client::config::Endpoints;
@@ -13,22 +13,24 @@ use crate::flow::kind::ClientKind;
 use crate::protocol::Keyed;
 use crate::transport::{Blocking, HttpConfig};
 use crate::verify::access::{self, AccessClaims, AccessRules};
+use crate::verify::claims::CommonRules;
 use crate::verify::jwks::{JwksCache, JwksPolicy, Lookup};
 use crate::verify::jwt;
 
 /// Verifies Verys access tokens presented to a resource server.
 ///
 /// It checks the signature with the issuer's JWKS (`alg` `EdDSA`, key chosen
-/// by `kid`), `iss`, `aud` (the issuer for ordinary tokens, or the service's
-/// own client id for tokens obtained by token exchange: see
-/// [`Verifier::with_audience`]), `exp` and `iat` with a leeway, and reads
-/// `scopes` as a list.
+/// by `kid`), that the token is an access token and not an ID token, `iss`,
+/// `aud` (the issuer for ordinary tokens, or the service's own client id for
+/// tokens obtained by token exchange: see [`Verifier::with_audience`]),
+/// `exp` and `iat` with a leeway, and reads `scopes` as a list.
 ///
 /// A resource server sees the same bearer token on every request of a
-/// session, so the verifier remembers the tokens it verified (a bounded
-/// cache keyed by the whole token): a token seen again costs a lookup and the
-/// time rules, not a signature check. With its key cached, verification does
-/// no I/O and takes no exclusive lock.
+/// session, so the verifier remembers the tokens it verified, in a bounded
+/// concurrent cache: a token seen again costs a lookup, a comparison with
+/// the remembered text, the expiry rule and a check that its key is still
+/// published, not a signature check. With its key cached, verification does
+/// no I/O and waits on no other verification.
 ///
 /// ```
 /// # #[cfg(feature = "testing")] {
@@ -55,37 +57,99 @@ struct Shared {
     leeway: u64,
     jwks: Arc<JwksCache>,
     clock: Arc<dyn Clock>,
-    seen: RwLock<HashMap<Box<str>, AccessClaims>>,
     capacity: usize,
+    seen: Option<Seen>,
 }
+
+/// The tokens a verifier remembers, by their signature segment: distinct
+/// tokens of one issuer have distinct signatures, and the segment is found
+/// without reading the rest of the token.
+struct Seen {
+    cache: quick_cache::sync::Cache<[u8; SIGNATURE_SEGMENT], Arc<Remembered>>,
+}
+
+/// What a verification found, to answer the same token again.
+struct Remembered {
+    /// The whole token, which a hit must equal byte for byte.
+    token: Box<str>,
+    claims: AccessClaims,
+    /// The key that verified it, and the JWKS removal count when it was
+    /// found: a hit needs the key still published.
+    key: VerifyingKey,
+    removals: u64,
+}
+
+/// An Ed25519 signature in unpadded base64url.
+const SIGNATURE_SEGMENT: usize = 86;
 
 const DEFAULT_CAPACITY: usize = 4096;
 
+impl Seen {
+    fn new(capacity: usize) -> Option<Self> {
+        (capacity > 0).then(|| Self {
+            cache: quick_cache::sync::Cache::new(capacity),
+        })
+    }
+
+    /// The index a token is remembered under, if it can be.
+    fn index(token: &str) -> Option<[u8; SIGNATURE_SEGMENT]> {
+        let start = token.len().checked_sub(SIGNATURE_SEGMENT)?;
+        token.as_bytes()[start..].try_into().ok()
+    }
+}
+
+/// What the remembered tokens say of a token.
+enum Recall {
+    /// Verified before, its key still published and its expiry checked.
+    Hit(AccessClaims),
+    /// To verify; then to remember under this index, if any.
+    Miss(Option<[u8; SIGNATURE_SEGMENT]>),
+}
+
 impl Shared {
-    fn rules(&self, now: u64) -> AccessRules<'_> {
-        AccessRules {
-            issuer: &self.issuer,
-            audience: &self.audience,
-            now,
-            leeway: self.leeway,
+    /// A verifier's settings with keys and clock that may be shared, and no
+    /// token remembered yet.
+    fn new(
+        issuer: String,
+        audience: String,
+        leeway: u64,
+        capacity: usize,
+        jwks: Arc<JwksCache>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            seen: Seen::new(capacity),
+            issuer,
+            audience,
+            leeway,
+            jwks,
+            clock,
+            capacity,
         }
     }
 
-    /// Everything that needs no I/O: the cache of verified tokens, then a
-    /// full verification if the key is cached.
+    fn rules(&self, now: u64) -> AccessRules<'_> {
+        AccessRules {
+            common: CommonRules {
+                issuer: &self.issuer,
+                now,
+                leeway: self.leeway,
+                check_expiry: true,
+            },
+            audience: &self.audience,
+        }
+    }
+
+    /// Everything that needs no I/O: the remembered tokens, then a full
+    /// verification if the key is cached.
     fn check(&self, token: &str, after_fetch: bool) -> Result<Keyed<AccessClaims>, Error> {
         let now = self.clock.now();
-        let seen = self
-            .seen
-            .read()
-            .unwrap_or_else(|poison| poison.into_inner())
-            .get(token)
-            .cloned();
-        if let Some(claims) = seen {
-            claims.check_times(now, self.leeway)?;
-            return Ok(Keyed::Done(claims));
-        }
+        let index = match self.recall(token, now)? {
+            Recall::Hit(claims) => return Ok(Keyed::Done(claims)),
+            Recall::Miss(index) => index,
+        };
         let jws = jwt::parse(token).map_err(Error::InvalidAccessToken)?;
+        let removals = self.jwks.removals();
         let key = match self
             .jwks
             .key(jws.kid(), now, after_fetch)
@@ -95,23 +159,45 @@ impl Shared {
             Lookup::Fetch(ticket) => return Ok(Keyed::Fetch(ticket)),
         };
         let claims = access::verify(jws, &key, &self.rules(now))?;
-        self.remember(token, &claims, now);
+        if let (Some(seen), Some(index)) = (&self.seen, index) {
+            let remembered = Remembered {
+                token: token.into(),
+                claims: claims.clone(),
+                key,
+                removals,
+            };
+            // A contended shard skips the insert rather than wait:
+            // verifying never blocks on other verifiers.
+            let _ = seen.cache.try_insert(index, Arc::new(remembered));
+        }
         Ok(Keyed::Done(claims))
     }
 
-    /// Adds a verified token to the cache. A contended cache skips the
-    /// insert rather than wait: verifying never blocks on other verifiers.
-    fn remember(&self, token: &str, claims: &AccessClaims, now: u64) {
-        let Ok(mut seen) = self.seen.try_write() else {
-            return;
+    /// Looks `token` up among the remembered tokens.
+    fn recall(&self, token: &str, now: u64) -> Result<Recall, Error> {
+        let (Some(seen), Some(index)) = (&self.seen, Seen::index(token)) else {
+            return Ok(Recall::Miss(None));
         };
-        if seen.len() >= self.capacity {
-            seen.retain(|_, claims| claims.check_times(now, 0).is_ok());
-            if seen.len() >= self.capacity {
-                seen.clear();
-            }
+        let Some(remembered) = seen.cache.get(&index) else {
+            return Ok(Recall::Miss(Some(index)));
+        };
+        if *remembered.token != *token {
+            // Another text with the same signature: verified in full (and
+            // refused, the signature being another message's), never
+            // remembered in place of the token that has it.
+            return Ok(Recall::Miss(None));
         }
-        seen.insert(token.into(), claims.clone());
+        if !self
+            .jwks
+            .still_publishes(&remembered.key, remembered.removals)
+        {
+            // Its key is gone: verified again, the token meets the fate of
+            // a token never seen.
+            seen.cache.remove(&index);
+            return Ok(Recall::Miss(Some(index)));
+        }
+        remembered.claims.still_valid(now, self.leeway)?;
+        Ok(Recall::Hit(remembered.claims.clone()))
     }
 }
 
@@ -140,15 +226,14 @@ impl<T: Transport> Verifier<T> {
     pub fn with_audience(&self, audience: impl Into<String>) -> Self {
         let shared = &self.shared;
         Self {
-            shared: Arc::new(Shared {
-                issuer: shared.issuer.clone(),
-                audience: audience.into(),
-                leeway: shared.leeway,
-                jwks: Arc::clone(&shared.jwks),
-                clock: Arc::clone(&shared.clock),
-                seen: RwLock::default(),
-                capacity: shared.capacity,
-            }),
+            shared: Arc::new(Shared::new(
+                shared.issuer.clone(),
+                audience.into(),
+                shared.leeway,
+                shared.capacity,
+                Arc::clone(&shared.jwks),
+                Arc::clone(&shared.clock),
+            )),
             http: self.http.clone(),
         }
     }
@@ -156,6 +241,12 @@ impl<T: Transport> Verifier<T> {
     /// The audience tokens must name.
     pub fn audience(&self) -> &str {
         &self.shared.audience
+    }
+
+    /// How many verified tokens the verifier remembers now (clones share
+    /// them); 0 with [`VerifierBuilder::cache_capacity`] 0.
+    pub fn cached_tokens(&self) -> usize {
+        self.shared.seen.as_ref().map_or(0, |seen| seen.cache.len())
     }
 
     fn keys(&self) -> (&JwksCache, &dyn Clock) {
@@ -220,15 +311,14 @@ impl<K: ClientKind, T: Transport> Client<K, T> {
     /// [`Verifier::with_audience`] for exchanged tokens).
     pub fn verifier(&self) -> Verifier<T> {
         Verifier {
-            shared: Arc::new(Shared {
-                issuer: self.config.issuer.clone(),
-                audience: self.config.issuer.clone(),
-                leeway: self.config.leeway,
-                jwks: Arc::clone(&self.config.jwks),
-                clock: Arc::clone(&self.config.clock),
-                seen: RwLock::default(),
-                capacity: DEFAULT_CAPACITY,
-            }),
+            shared: Arc::new(Shared::new(
+                self.config.issuer.clone(),
+                self.config.issuer.clone(),
+                self.config.leeway,
+                DEFAULT_CAPACITY,
+                Arc::clone(&self.config.jwks),
+                Arc::clone(&self.config.clock),
+            )),
             http: self.http.clone(),
         }
     }
@@ -285,9 +375,10 @@ impl VerifierBuilder {
         self
     }
 
-    /// How many verified tokens are remembered. Default: 4096.
+    /// How many verified tokens are remembered; 0 remembers none, and
+    /// every token is verified in full. Default: 4096.
     pub fn cache_capacity(mut self, capacity: usize) -> Self {
-        self.capacity = capacity.max(1);
+        self.capacity = capacity;
         self
     }
 
@@ -327,14 +418,13 @@ impl VerifierBuilder {
         let issuer = crate::client::builder::parse_http_url(&self.issuer, "issuer")?;
         let issuer_text = issuer.as_str().trim_end_matches('/').to_owned();
         let jwks = JwksCache::new(Endpoints::verys(&issuer).jwks, self.jwks);
-        Ok(Shared {
-            audience: self.audience.unwrap_or_else(|| issuer_text.clone()),
-            issuer: issuer_text,
-            leeway: self.leeway.as_secs(),
-            jwks: Arc::new(jwks),
-            clock: self.clock,
-            seen: RwLock::default(),
-            capacity: self.capacity,
-        })
+        Ok(Shared::new(
+            issuer_text.clone(),
+            self.audience.unwrap_or(issuer_text),
+            self.leeway.as_secs(),
+            self.capacity,
+            Arc::new(jwks),
+            self.clock,
+        ))
     }
 }

@@ -17,6 +17,8 @@ scenarios!(
     steady_state_verification_makes_no_request,
     verify_cached_never_fetches,
     id_token_verifies_on_its_own_with_its_nonce,
+    an_exchanged_access_token_does_not_sign_in_to_its_audience,
+    an_id_token_for_a_resource_servers_audience_is_not_a_bearer_token,
 );
 
 fn access_token_of_a_sign_in_verifies_with_typed_claims<F: Flavor>() {
@@ -207,4 +209,88 @@ fn id_token_verifies_on_its_own_with_its_nonce<F: Flavor>() {
         F::verify_id_token(&other, tokens.id_token(), nonce),
         Err(Error::InvalidIdToken(TokenRule::Audience))
     ));
+}
+
+/// The token-confusion attack: a client that holds Ada's access token
+/// exchanges it for client X (RFC 8693); the token names X as audience and
+/// carries the same header and core claims as an ID token of X. X must not
+/// take it as an ID token, neither verified on its own nor restored from a
+/// session store.
+fn an_exchanged_access_token_does_not_sign_in_to_its_audience<F: Flavor>() {
+    let server = VerysServer::start();
+    let holder = F::build(confidential_builder(&server)).unwrap();
+    let tokens = sign_in::<F, _>(&server, &holder);
+    let exchanged = F::exchange_token(&holder, tokens.access_token(), seed::API_CLIENT_ID).unwrap();
+    let token = exchanged.access_token.expose_secret();
+    let target = F::build(
+        verys_client::Client::builder(server.issuer(), seed::API_CLIENT_ID)
+            .redirect_uri(seed::REDIRECT_URI)
+            .client_secret(seed::CONFIDENTIAL_CLIENT_SECRET),
+    )
+    .unwrap();
+    let refused = Error::InvalidIdToken(TokenRule::OtherKind("it carries scopes"));
+    for nonce in [None, Some("any")] {
+        let result = F::verify_id_token(&target, token, nonce);
+        assert_eq!(
+            format!("{result:?}"),
+            format!("{:?}", Err::<(), _>(&refused))
+        );
+    }
+    let stored: verys_client::StoredTokens = serde_json::from_value(serde_json::json!({
+        "id_token": token,
+        "access_token": token,
+        "expires_at": null,
+        "refresh_token": null,
+        "scopes": ["openid"],
+        "nonce": null,
+    }))
+    .unwrap();
+    let result = F::restore_tokens(&target, stored);
+    assert!(
+        matches!(
+            &result,
+            Err(Error::InvalidIdToken(TokenRule::OtherKind(
+                "it carries scopes"
+            )))
+        ),
+        "{result:?}"
+    );
+}
+
+/// The mirror: an ID token whose audience is a resource server's (a client
+/// id doubling as an API's audience) is not a bearer token for it, fresh
+/// from a sign-in (with `nonce`) or from a refresh (without, but with
+/// `at_hash` and `auth_time`), and no ID token carries `scopes`.
+fn an_id_token_for_a_resource_servers_audience_is_not_a_bearer_token<F: Flavor>() {
+    let server = VerysServer::start();
+    let client = F::build(confidential_builder(&server)).unwrap();
+    let tokens = sign_in::<F, _>(&server, &client);
+    let refreshed = F::refresh(&client, &tokens).unwrap();
+    let api = client
+        .verifier()
+        .with_audience(seed::CONFIDENTIAL_CLIENT_ID);
+    for (id_token, claim) in [
+        (tokens.id_token(), "it carries nonce"),
+        (refreshed.id_token(), "it carries at_hash"),
+    ] {
+        let result = F::verify(&api, id_token);
+        assert!(
+            matches!(&result, Err(Error::InvalidAccessToken(TokenRule::OtherKind(said))) if *said == claim),
+            "{result:?}"
+        );
+    }
+    // Without any ID-token-only claim, an ID token still lacks `scopes`.
+    let header = serde_json::json!({"alg": "EdDSA", "typ": "JWT", "kid": server.key_id()});
+    let bare = serde_json::json!({"iss": server.issuer(), "sub": seed::USER_SUB,
+        "aud": seed::CONFIDENTIAL_CLIENT_ID, "iat": now(), "exp": now() + 300});
+    let result = F::verify(&api, &server.sign_jwt(&header, &bare));
+    assert!(
+        matches!(
+            &result,
+            Err(Error::InvalidAccessToken(TokenRule::OtherKind(
+                "it lacks scopes"
+            )))
+        ),
+        "{result:?}"
+    );
 }

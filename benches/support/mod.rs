@@ -1,6 +1,7 @@
-//! What the benches share: a Verys-shaped ID token signed by a key of the
-//! bench's own, a client that verifies it with the key cached, the floor's
-//! inputs, and timing spread over stack positions. See benches/README.md.
+//! What the benches share: Verys-shaped tokens signed by a key of the
+//! bench's own, a client and verifiers that check them with the key cached,
+//! each kind's floor over the same signing inputs, and timing spread over
+//! stack positions. See benches/README.md.
 #![allow(
     dead_code,
     reason = "each bench target compiles this module and uses its own part of it"
@@ -15,7 +16,7 @@ use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256, Sha512};
 use verys_client::testing::{VerysServer, seed};
-use verys_client::{Client, Public};
+use verys_client::{AccessClaims, Client, IdTokenClaims, Public, Verifier};
 
 pub const CLIENT_ID: &str = "bench-client";
 pub const NONCE: &str = "n-0123456789abcdef0123456789abcdef0123456";
@@ -73,10 +74,9 @@ impl BenchKey {
         Self { signing, kid }
     }
 
-    pub fn jwks(&self) -> String {
+    pub fn jwk(&self) -> Value {
         let x = URL_SAFE_NO_PAD.encode(self.signing.verifying_key().as_bytes());
-        json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "x": x, "use": "sig", "alg": "EdDSA", "kid": self.kid}]})
-            .to_string()
+        json!({"kty": "OKP", "crv": "Ed25519", "x": x, "use": "sig", "alg": "EdDSA", "kid": self.kid})
     }
 
     pub fn sign(&self, claims: &Value) -> String {
@@ -91,6 +91,11 @@ impl BenchKey {
     }
 }
 
+/// A JWKS publishing `keys`.
+pub fn jwks(keys: &[&BenchKey]) -> String {
+    json!({"keys": keys.iter().map(|key| key.jwk()).collect::<Vec<_>>()}).to_string()
+}
+
 pub fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -98,90 +103,197 @@ pub fn now() -> u64 {
         .as_secs()
 }
 
+/// The `n`th of a run of subjects of the same length.
+fn subject(n: usize) -> String {
+    format!("6f1c2a9e-3b7d-4e58-9a21-{n:012}")
+}
+
 /// An ID token shaped like Verys's: every claim of the `openid profile
 /// email` scopes, roles, nonce and at_hash.
-pub fn id_token_claims(issuer: &str) -> Value {
+pub fn id_token_claims(issuer: &str, n: usize) -> Value {
     let digest = Sha512::digest(b"an-access-token");
     json!({
-        "iss": issuer, "sub": seed::USER_SUB, "aud": CLIENT_ID,
+        "iss": issuer, "sub": subject(n), "aud": CLIENT_ID,
         "exp": now() + 3600, "iat": now(), "auth_time": now(),
-        "nonce": "n-0123456789abcdef0123456789abcdef0123456", "at_hash": URL_SAFE_NO_PAD.encode(&digest[..32]),
+        "nonce": NONCE, "at_hash": URL_SAFE_NO_PAD.encode(&digest[..32]),
         "email": seed::USER_EMAIL, "email_verified": true,
         "given_name": "Ada", "family_name": "Lovelace", "name": "Ada Lovelace",
         "origination": "2024-05-01T12:00:00+00:00", "roles": ["admin", "reader"],
     })
 }
 
-/// The signing input and the decoded signature of `token`: what the floor
-/// verifies.
-pub fn split(token: &str) -> (VerifyingKeyInput, Signature) {
-    let dot = token.rfind('.').unwrap();
-    let mut bytes = [0u8; 64];
-    URL_SAFE_NO_PAD
-        .decode_slice(&token[dot + 1..], &mut bytes)
-        .unwrap();
-    (
-        token.as_bytes()[..dot].to_vec(),
-        Signature::from_bytes(&bytes),
-    )
+/// An access token shaped like Verys's.
+pub fn access_token_claims(issuer: &str, n: usize) -> Value {
+    json!({
+        "iss": issuer, "sub": subject(n), "aud": issuer, "roles": ["admin", "reader"],
+        "iat": now(), "exp": now() + 3600, "scopes": ["openid", "profile", "email", "api.read"],
+    })
 }
 
-pub type VerifyingKeyInput = Vec<u8>;
-
-/// One ID token and all it takes to verify it both ways.
-pub struct IdToken {
-    /// Serves the JWKS; kept alive for the client.
-    pub verys: VerysServer,
-    pub client: Client<Public>,
-    pub token: String,
-    pub key: BenchKey,
-    /// The floor's inputs.
-    pub verifying: VerifyingKey,
-    pub input: VerifyingKeyInput,
-    pub signature: Signature,
+/// What the floor verifies for one token: its signing input, the decoded
+/// signature and the key.
+pub struct Floor {
+    key: VerifyingKey,
+    input: Vec<u8>,
+    signature: Signature,
 }
 
-impl IdToken {
-    /// Signs a token with a key made from `secret` and verifies it once,
-    /// which caches the key.
-    pub fn new(secret: [u8; 32]) -> Self {
-        let key = BenchKey::new(secret);
-        let verys = VerysServer::start();
-        verys.set_jwks_body(Some(key.jwks()));
-        let client: Client<Public> = Client::builder(verys.issuer(), CLIENT_ID)
-            .redirect_uri(seed::REDIRECT_URI)
-            .build()
+impl Floor {
+    pub fn of(token: &str, key: &BenchKey) -> Self {
+        let dot = token.rfind('.').unwrap();
+        let mut bytes = [0u8; 64];
+        URL_SAFE_NO_PAD
+            .decode_slice(&token[dot + 1..], &mut bytes)
             .unwrap();
-        let token = key.sign(&id_token_claims(&verys.issuer()));
-        client
-            .verify_id_token(&token, Some(NONCE))
-            .expect("warm the key cache");
-        let (input, signature) = split(&token);
         Self {
-            verifying: key.signing.verifying_key(),
-            verys,
-            client,
-            token,
-            key,
-            input,
-            signature,
+            key: key.signing.verifying_key(),
+            input: token.as_bytes()[..dot].to_vec(),
+            signature: Signature::from_bytes(&bytes),
         }
     }
 
-    /// The floor: the bare signature check, as the crate makes it.
-    pub fn floor(&self) {
+    /// The bare signature check, as the crate makes it.
+    pub fn check(&self) {
         ed25519_dalek::Verifier::verify(
-            &self.verifying,
+            &self.key,
             black_box(&self.input),
             black_box(&self.signature),
         )
         .unwrap();
     }
 
-    /// The crate's whole public path.
-    pub fn verify(&self) -> verys_client::IdTokenClaims {
+    /// The same with `verify_strict`, to price the other signature policy.
+    pub fn check_strict(&self) {
+        self.key
+            .verify_strict(black_box(&self.input), black_box(&self.signature))
+            .unwrap();
+    }
+}
+
+/// Tokens taken in turn: each is verified again only after every other one
+/// has been, which no cache of the size the benches give can answer.
+pub struct Cycle<T> {
+    pub items: Vec<T>,
+    next: usize,
+}
+
+impl<T> Cycle<T> {
+    pub fn new(items: Vec<T>) -> Self {
+        Self { items, next: 0 }
+    }
+
+    pub fn next(&mut self) -> &T {
+        self.next = (self.next + 1) % self.items.len();
+        &self.items[self.next]
+    }
+}
+
+/// A verifier whose remembered tokens are forgotten every [`FRESH_RUN`]
+/// verifications, so that a token taken in turn from more than that many is
+/// never found remembered: every verification pays the miss and the insert.
+/// (A cache that keeps what it saw first, as quick_cache's does, would
+/// otherwise answer a steady share of a cycle of tokens.)
+pub struct Fresh {
+    verifier: Verifier,
+    count: usize,
+}
+
+/// Verifications between two forgettings: fewer than the tokens of a cycle.
+pub const FRESH_RUN: usize = 256;
+
+impl Fresh {
+    pub fn new(verifier: Verifier) -> Self {
+        Self { verifier, count: 0 }
+    }
+
+    pub fn verifier(&mut self) -> &Verifier {
+        self.count += 1;
+        if self.count == FRESH_RUN {
+            self.count = 0;
+            // Same issuer, keys and audience; a new, empty cache.
+            self.verifier = self.verifier.with_audience(self.verifier.audience());
+        }
+        &self.verifier
+    }
+}
+
+/// Distinct tokens of both kinds signed by one or two bench keys (taken in
+/// turn), the embedded Verys publishing the keys, and what verifies them.
+pub struct Tokens {
+    /// Serves the JWKS; kept alive for the client and verifiers.
+    pub verys: VerysServer,
+    pub client: Client<Public>,
+    pub id_tokens: Vec<String>,
+    pub id_floors: Vec<Floor>,
+    pub access_tokens: Vec<String>,
+    pub access_floors: Vec<Floor>,
+}
+
+impl Tokens {
+    /// `count` tokens of each kind, signed in turn by keys made from
+    /// `secrets`; every key is cached before this returns.
+    pub fn new(secrets: &[[u8; 32]], count: usize) -> Self {
+        let keys: Vec<BenchKey> = secrets.iter().map(|s| BenchKey::new(*s)).collect();
+        let verys = VerysServer::start();
+        verys.set_jwks_body(Some(jwks(&keys.iter().collect::<Vec<_>>())));
+        let issuer = verys.issuer();
+        let client: Client<Public> = Client::builder(&issuer, CLIENT_ID)
+            .redirect_uri(seed::REDIRECT_URI)
+            .build()
+            .unwrap();
+        let key = |n: usize| &keys[n % keys.len()];
+        let id_tokens: Vec<String> = (0..count)
+            .map(|n| key(n).sign(&id_token_claims(&issuer, n)))
+            .collect();
+        let access_tokens: Vec<String> = (0..count)
+            .map(|n| key(n).sign(&access_token_claims(&issuer, n)))
+            .collect();
+        let floors = |tokens: &[String]| -> Vec<Floor> {
+            tokens
+                .iter()
+                .enumerate()
+                .map(|(n, token)| Floor::of(token, key(n)))
+                .collect()
+        };
+        let tokens = Self {
+            id_floors: floors(&id_tokens),
+            access_floors: floors(&access_tokens),
+            verys,
+            client,
+            id_tokens,
+            access_tokens,
+        };
+        for token in tokens.id_tokens.iter().take(keys.len()) {
+            tokens
+                .client
+                .verify_id_token(token, Some(NONCE))
+                .expect("warm the key cache");
+        }
+        tokens
+    }
+
+    /// A verifier of the access tokens remembering at most `capacity` of
+    /// them, its keys cached.
+    pub fn verifier(&self, capacity: usize) -> Verifier {
+        let verifier = Verifier::builder(self.verys.issuer())
+            .cache_capacity(capacity)
+            .build()
+            .unwrap();
+        for token in &self.access_tokens[..2] {
+            verifier.verify(token).expect("warm the key cache");
+        }
+        verifier
+    }
+
+    /// The crate's whole public path for an ID token.
+    pub fn verify_id_token(&self, token: &str) -> IdTokenClaims {
         self.client
-            .verify_id_token(black_box(&self.token), Some(NONCE))
+            .verify_id_token(black_box(token), Some(NONCE))
             .unwrap()
     }
+}
+
+/// The crate's whole public path for an access token.
+pub fn verify_access_token(verifier: &Verifier, token: &str) -> AccessClaims {
+    verifier.verify(black_box(token)).unwrap()
 }

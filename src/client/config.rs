@@ -10,6 +10,8 @@ use url::{Url, form_urlencoded};
 use crate::clock::Clock;
 use crate::flow::kind::ClientAuthMethod;
 use crate::transport::{HttpConfig, HttpRequest, Method};
+use crate::verify::claims::CommonRules;
+use crate::verify::id_token::{IdTokenRules, NonceRule};
 use crate::verify::jwks::JwksCache;
 
 /// The Verys endpoints, all hanging off the issuer.
@@ -73,6 +75,26 @@ impl Config {
     pub(crate) fn adopt(&mut self, endpoints: Endpoints, policy: crate::verify::jwks::JwksPolicy) {
         self.jwks = Arc::new(JwksCache::new(endpoints.jwks.clone(), policy));
         self.endpoints = endpoints;
+    }
+
+    /// The rules an ID token for this client must pass at `now`, with the
+    /// nonce rule of its flow; an operation adds what it knows beyond that
+    /// (the access token, `max_age`, the tokens being refreshed).
+    pub(crate) fn id_token_rules<'a>(&'a self, now: u64, nonce: NonceRule<'a>) -> IdTokenRules<'a> {
+        IdTokenRules {
+            common: CommonRules {
+                issuer: &self.issuer,
+                now,
+                leeway: self.leeway,
+                check_expiry: true,
+            },
+            client_id: &self.client_id,
+            nonce,
+            access_token: None,
+            require_at_hash: self.require_at_hash,
+            max_age: None,
+            previous: None,
+        }
     }
 
     /// `POST /token/revoke` for a refresh token (RFC 7009).

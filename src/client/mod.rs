@@ -21,7 +21,7 @@ use crate::services::logout::PendingLogout;
 use crate::services::revocation;
 use crate::services::userinfo::{self, UserInfo};
 use crate::transport::Blocking;
-use crate::verify::claims::IdTokenClaims;
+use crate::verify::id_token::IdTokenClaims;
 
 pub(crate) mod sealed {
     pub trait Sealed {}

@@ -10,7 +10,7 @@ use crate::services::federation::{self, ExternalToken};
 use crate::services::revocation;
 use crate::services::userinfo::{self, UserInfo};
 use crate::transport::Async;
-use crate::verify::claims::IdTokenClaims;
+use crate::verify::id_token::IdTokenClaims;
 
 /// The async Verys client: [`Client`] with the async transport, built with
 /// [`ClientBuilder::build_async`](crate::ClientBuilder::build_async). Its

@@ -3,10 +3,10 @@
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use std::fmt;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
-use crate::clock::{Clock, SystemClock};
-use crate::verify::claims::IdTokenClaims;
+use crate::clock::{Clock, SystemClock, system_time};
+use crate::verify::id_token::IdTokenClaims;
 
 /// A bearer access token. `Debug` and `Display` never show it; read it with
 /// [`AccessToken::expose_secret`] where it is sent.
@@ -29,8 +29,7 @@ impl AccessToken {
     /// When the token expires, as computed from `expires_in` when it was
     /// received; `None` if the server did not say.
     pub fn expires_at(&self) -> Option<SystemTime> {
-        self.expires_at
-            .map(|at| UNIX_EPOCH + Duration::from_secs(at))
+        self.expires_at.map(system_time)
     }
 
     /// Whether the token has expired by the system clock. A token without a

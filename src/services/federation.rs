@@ -4,9 +4,10 @@
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use std::fmt;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use crate::client::config::{Config, endpoint};
+use crate::clock::system_time_signed;
 use crate::error::Error;
 use crate::flow::callback::CallbackParams;
 use crate::flow::pkce::random_value;
@@ -76,10 +77,7 @@ impl TryFrom<WireToken> for ExternalToken {
                     endpoint: "federation",
                     reason: "expires_at is not an rfc 3339 date-time".into(),
                 })?;
-                Some(match u64::try_from(seconds) {
-                    Ok(after) => UNIX_EPOCH + Duration::from_secs(after),
-                    Err(_) => UNIX_EPOCH - Duration::from_secs(seconds.unsigned_abs()),
-                })
+                Some(system_time_signed(seconds))
             }
         };
         Ok(Self {
@@ -129,7 +127,7 @@ fn federation_answer(response: HttpResponse) -> Result<HttpResponse, Error> {
                 .map(|body| body.provider_id)
                 .map_err(|e| Error::InvalidResponse {
                     endpoint: "federation",
-                    reason: protocol::json_reason(&e),
+                    reason: crate::error::json_reason(&e),
                 })?;
             return Err(Error::ExternalReauth {
                 provider_id,

@@ -1,17 +1,23 @@
 //! Verys access tokens as a resource server sees them: typed claims and the
-//! rules a bearer token must pass.
+//! rules a bearer token must pass beyond those every token kind shares
+//! ([`crate::verify::claims`]), after [RFC 9068 §4].
+//!
+//! [RFC 9068 §4]: https://www.rfc-editor.org/rfc/rfc9068#section-4
 
 use ed25519_dalek::VerifyingKey;
+use serde::de::MapAccess;
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
+use crate::clock::system_time;
 use crate::error::{Error, TokenRule};
-use crate::verify::claims::Audience;
-use crate::verify::json::{self, FromObject, Object};
-use crate::verify::jwt;
+use crate::verify::claims::{self, Audience, Claims, CommonRules};
+use crate::verify::jwt::Jws;
+use crate::verify::object::{Member, Members};
 
-struct Wire {
+struct Inner {
     iss: String,
     sub: String,
     aud: Audience,
@@ -22,32 +28,56 @@ struct Wire {
     scopes: Vec<String>,
 }
 
-impl FromObject for Wire {
-    fn from_object(mut object: Object<'_>) -> Result<Self, json::Error> {
-        let (mut iss, mut sub, mut aud, mut exp, mut iat) = (None, None, None, None, None);
-        let (mut roles, mut scopes) = (Vec::new(), None);
-        while let Some(name) = object.next_name()? {
-            match &*name {
-                "iss" => iss = Some(object.string()?.into_owned()),
-                "sub" => sub = Some(object.string()?.into_owned()),
-                "aud" => aud = Some(Audience::read(&mut object)?),
-                "exp" => exp = Some(object.unsigned()?),
-                "iat" => iat = Some(object.unsigned()?),
-                "roles" => roles = object.strings()?,
-                "scopes" => scopes = Some(object.strings()?),
-                _ => {}
+/// The claims only access tokens have.
+#[derive(Default)]
+pub(crate) struct AccessMembers {
+    roles: Option<Vec<String>>,
+    scopes: Option<Vec<String>>,
+    /// The ID-token-only claims the token carries: `nonce`, `at_hash`,
+    /// `auth_time`.
+    id_token_claims: [bool; 3],
+}
+
+impl AccessMembers {
+    /// What makes the token an ID token, whatever the order of its claims.
+    fn id_token_claim(&self) -> Option<&'static str> {
+        let said = [
+            "it carries nonce",
+            "it carries at_hash",
+            "it carries auth_time",
+        ];
+        said.into_iter()
+            .zip(self.id_token_claims)
+            .find_map(|(said, carried)| carried.then_some(said))
+    }
+}
+
+impl<'de> Members<'de> for AccessMembers {
+    fn member<A: MapAccess<'de>>(
+        &mut self,
+        name: Cow<'de, str>,
+        value: Member<'_, 'de, A>,
+    ) -> Result<Option<u32>, A::Error> {
+        Ok(Some(match &*name {
+            "roles" => {
+                self.roles = value.read("roles")?;
+                0
             }
-        }
-        let missing = json::Error::missing;
-        Ok(Self {
-            iss: iss.ok_or_else(|| missing("iss"))?,
-            sub: sub.ok_or_else(|| missing("sub"))?,
-            aud: aud.ok_or_else(|| missing("aud"))?,
-            exp: exp.ok_or_else(|| missing("exp"))?,
-            iat: iat.ok_or_else(|| missing("iat"))?,
-            roles,
-            scopes: scopes.ok_or_else(|| missing("scopes"))?,
-        })
+            "scopes" => {
+                self.scopes = Some(value.read("scopes")?);
+                1
+            }
+            id_token_claim @ ("nonce" | "at_hash" | "auth_time") => {
+                let at = ["nonce", "at_hash", "auth_time"]
+                    .iter()
+                    .position(|claim| *claim == id_token_claim)
+                    .unwrap_or_default();
+                self.id_token_claims[at] = true;
+                value.skip()?;
+                2 + at as u32
+            }
+            _ => return value.skip().map(|()| None),
+        }))
     }
 }
 
@@ -56,7 +86,7 @@ impl FromObject for Wire {
 /// Cheap to clone (the claims are shared), so a verifier can hand the same
 /// claims to every request that presents the same token.
 #[derive(Clone)]
-pub struct AccessClaims(Arc<Wire>);
+pub struct AccessClaims(Arc<Inner>);
 
 impl AccessClaims {
     /// The user's subject identifier.
@@ -85,14 +115,15 @@ impl AccessClaims {
         &self.0.scopes
     }
 
-    /// When the token expires.
+    /// When the token expires (at the latest 9999-12-31, whatever the token
+    /// says).
     pub fn expires_at(&self) -> SystemTime {
-        UNIX_EPOCH + Duration::from_secs(self.0.exp)
+        system_time(self.0.exp)
     }
 
-    /// When the token was issued.
+    /// When the token was issued (at the latest 9999-12-31).
     pub fn issued_at(&self) -> SystemTime {
-        UNIX_EPOCH + Duration::from_secs(self.0.iat)
+        system_time(self.0.iat)
     }
 
     /// Whether the token grants `scope`.
@@ -105,8 +136,12 @@ impl AccessClaims {
         self.0.roles.iter().any(|r| r == role)
     }
 
-    /// `Ok` if the token grants `scope`, else [`Error::MissingScope`] (an HTTP
-    /// 403 `insufficient_scope` for the caller).
+    /// `Ok` if the token grants `scope`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::MissingScope`] otherwise (an HTTP 403 `insufficient_scope`
+    /// for the caller).
     pub fn require_scope(&self, scope: &str) -> Result<&Self, Error> {
         if self.has_scope(scope) {
             Ok(self)
@@ -115,7 +150,11 @@ impl AccessClaims {
         }
     }
 
-    /// `Ok` if the user has `role`, else [`Error::MissingRole`].
+    /// `Ok` if the user has `role`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::MissingRole`] otherwise.
     pub fn require_role(&self, role: &str) -> Result<&Self, Error> {
         if self.has_role(role) {
             Ok(self)
@@ -124,10 +163,10 @@ impl AccessClaims {
         }
     }
 
-    /// The time rules alone, for a token whose signature and other claims
-    /// were verified earlier.
-    pub(crate) fn check_times(&self, now: u64, leeway: u64) -> Result<(), Error> {
-        jwt::check_times(self.0.exp, self.0.iat, now, leeway).map_err(Error::InvalidAccessToken)
+    /// The time rules again, for a token whose signature and claims were
+    /// verified earlier.
+    pub(crate) fn still_valid(&self, now: u64, leeway: u64) -> Result<(), Error> {
+        claims::still_valid(self.0.exp, now, leeway).map_err(Error::InvalidAccessToken)
     }
 }
 
@@ -147,29 +186,107 @@ impl fmt::Debug for AccessClaims {
 
 /// What an access token must say to be accepted by one resource server.
 pub(crate) struct AccessRules<'a> {
-    pub issuer: &'a str,
+    pub common: CommonRules<'a>,
     pub audience: &'a str,
-    pub now: u64,
-    pub leeway: u64,
 }
 
-/// Verifies the signature, then `iss`, `aud`, `exp` and `iat`.
+/// Verifies the signature, then reads the claims and applies `rules`.
 pub(crate) fn verify(
-    jws: jwt::Jws<'_>,
+    jws: Jws<'_>,
     key: &VerifyingKey,
     rules: &AccessRules<'_>,
 ) -> Result<AccessClaims, Error> {
-    let (wire, _): (Wire, _) = jws.verify(key).map_err(Error::InvalidAccessToken)?;
-    let rule = |ok: bool, rule: TokenRule| {
-        if ok {
-            Ok(())
-        } else {
-            Err(Error::InvalidAccessToken(rule))
-        }
+    let bytes = jws.verify(key).map_err(Error::InvalidAccessToken)?;
+    check(&bytes, rules).map_err(Error::InvalidAccessToken)
+}
+
+/// Reads the claims of a token whose signature holds and applies `rules`,
+/// in this order.
+pub(crate) fn check(bytes: &[u8], rules: &AccessRules<'_>) -> Result<AccessClaims, TokenRule> {
+    let (core, own) = Claims::<AccessMembers>::read(bytes).and_then(Claims::split)?;
+    // An ID token is not an access token, whatever its audience
+    // (RFC 8725 §3.12): it carries its own claims, and no `scopes`.
+    if let Some(claim) = own.id_token_claim() {
+        return Err(TokenRule::OtherKind(claim));
+    }
+    let Some(scopes) = own.scopes else {
+        return Err(TokenRule::OtherKind("it lacks scopes"));
     };
-    rule(wire.iss == rules.issuer, TokenRule::Issuer)?;
-    rule(wire.aud.contains(rules.audience), TokenRule::Audience)?;
-    let claims = AccessClaims(Arc::new(wire));
-    claims.check_times(rules.now, rules.leeway)?;
-    Ok(claims)
+    // Issuer, expiry and issue time (RFC 9068 §4 steps 3 and 7).
+    rules.common.check(&core)?;
+    // RFC 9068 §4 step 4: the audience is this resource server.
+    if !core.aud.contains(rules.audience) {
+        return Err(TokenRule::Audience);
+    }
+    Ok(AccessClaims(Arc::new(Inner {
+        iss: core.iss.into_owned(),
+        sub: core.sub.into_owned(),
+        aud: core.aud.to_audience(),
+        exp: core.exp,
+        iat: core.iat,
+        roles: own.roles.unwrap_or_default(),
+        scopes,
+    })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+
+    fn rules() -> AccessRules<'static> {
+        AccessRules {
+            common: CommonRules {
+                issuer: "https://issuer",
+                now: 1_000,
+                leeway: 60,
+                check_expiry: true,
+            },
+            audience: "https://issuer",
+        }
+    }
+
+    fn good() -> Value {
+        json!({"iss": "https://issuer", "sub": "u", "aud": "https://issuer", "exp": 1_300,
+               "iat": 1_000, "scopes": ["api.read"], "roles": ["reader"]})
+    }
+
+    #[test]
+    fn an_id_token_is_not_an_access_token() {
+        for (edit, said) in [
+            (("nonce", json!("n")), "it carries nonce"),
+            (("at_hash", json!("h")), "it carries at_hash"),
+            (("auth_time", json!(900)), "it carries auth_time"),
+        ] {
+            let mut claims = good();
+            claims[edit.0] = edit.1;
+            let bytes = claims.to_string();
+            assert_eq!(
+                check(bytes.as_bytes(), &rules()).err(),
+                Some(TokenRule::OtherKind(said))
+            );
+        }
+        let mut claims = good();
+        claims.as_object_mut().unwrap().remove("scopes");
+        let bytes = claims.to_string();
+        assert_eq!(
+            check(bytes.as_bytes(), &rules()).err(),
+            Some(TokenRule::OtherKind("it lacks scopes"))
+        );
+    }
+
+    #[test]
+    fn scopes_are_a_list_of_strings() {
+        let mut claims = good();
+        claims["scopes"] = json!("api.read openid");
+        let bytes = claims.to_string();
+        assert!(matches!(
+            check(bytes.as_bytes(), &rules()),
+            Err(TokenRule::MalformedJson { reason, .. }) if reason == "the scopes member has the wrong type"
+        ));
+        let bytes = good().to_string();
+        let verified = check(bytes.as_bytes(), &rules()).unwrap();
+        assert_eq!(verified.scopes(), ["api.read"]);
+        assert_eq!(verified.roles(), ["reader"]);
+    }
 }

@@ -19,6 +19,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ed25519_dalek::VerifyingKey;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, RwLock};
 
 use crate::error::{Error, TokenRule};
@@ -68,7 +69,7 @@ impl KeySet {
         let set: JwkSet = serde_json::from_slice(body).map_err(|error| {
             Error::JwksFetch(format!(
                 "not a jwks document: {}",
-                crate::protocol::json_reason(&error)
+                crate::error::json_reason(&error)
             ))
         })?;
         if set.keys.len() > MAX_KEYS {
@@ -96,6 +97,13 @@ impl KeySet {
             return Err(Error::NoUsableKey);
         }
         Ok(Self { keys })
+    }
+
+    /// Whether this exact key is among the keys, under any `kid`.
+    fn holds(&self, key: &VerifyingKey) -> bool {
+        self.keys
+            .iter()
+            .any(|(_, slot)| matches!(slot, Slot::Key(held) if held == key))
     }
 
     fn get(&self, kid: &str) -> Option<Slot> {
@@ -186,6 +194,10 @@ pub(crate) struct JwksCache {
     uri: String,
     policy: JwksPolicy,
     state: RwLock<CacheState>,
+    /// How many stored fetches dropped a key that was published before:
+    /// what a verification remembered under an older count must check its
+    /// key again.
+    removals: AtomicU64,
     /// The single-flight gate of blocking fetchers.
     blocking_gate: Mutex<()>,
     /// The single-flight gate of async fetchers: a lock meant to be held
@@ -200,6 +212,7 @@ impl JwksCache {
             uri,
             policy,
             state: RwLock::default(),
+            removals: AtomicU64::new(0),
             blocking_gate: Mutex::new(()),
             #[cfg(feature = "async")]
             async_gate: tokio::sync::Mutex::new(()),
@@ -258,12 +271,42 @@ impl JwksCache {
         state.attempted_at = Some(now);
         match parsed {
             Ok(keys) => {
+                let removed = state.keys.keys.iter().any(|(_, slot)| match slot {
+                    Slot::Key(key) => !keys.holds(key),
+                    Slot::Ambiguous => false,
+                });
+                if removed {
+                    // Inside the write lock: a reader that sees the new count
+                    // takes the read lock only after it is released, and
+                    // finds the new keys.
+                    self.removals.fetch_add(1, Ordering::Release);
+                }
                 state.keys = keys;
                 state.fetched_at = Some(now);
                 state.last_error = None;
             }
             Err(error) => state.last_error = Some(error),
         }
+    }
+
+    /// How many key removals the cache has seen; read it before looking a
+    /// key up, and a later [`still_publishes`](Self::still_publishes) with
+    /// the count tells whether that key has been dropped since.
+    pub(crate) fn removals(&self) -> u64 {
+        self.removals.load(Ordering::Acquire)
+    }
+
+    /// Whether `key`, found while the removal count was `removals`, is still
+    /// published: at once when no key was dropped since, by a look at the
+    /// current keys otherwise.
+    pub(crate) fn still_publishes(&self, key: &VerifyingKey, removals: u64) -> bool {
+        self.removals() == removals
+            || self
+                .state
+                .read()
+                .unwrap_or_else(|poison| poison.into_inner())
+                .keys
+                .holds(key)
     }
 
     /// The final answer after a fetch (or after waiting for someone else's):

@@ -1,12 +1,19 @@
-//! Compact JWS parsing, Ed25519 signature verification and the claim rules
-//! shared by ID tokens and access tokens (OpenID Connect Core 3.1.3.7,
-//! RFC 8725). Knows nothing of HTTP: keys come in already chosen.
+//! Compact JWS ([RFC 7515 §7.1]) signed with Ed25519 ([RFC 8037]): the
+//! segments, the header rules and the signature. Both token kinds pass
+//! through here; their claims are read afterwards, by
+//! [`crate::verify::id_token`] and [`crate::verify::access`], only once the
+//! signature holds. Knows nothing of HTTP: keys come in already chosen.
+//!
+//! Base64url is the `base64` crate's `URL_SAFE_NO_PAD`, which refuses
+//! padding and non-zero trailing bits, so a segment has one spelling only;
+//! the header is read by serde_json ([`crate::verify::object`]).
 //!
 //! # Signature policy
 //!
-//! Only `EdDSA` (and its fully-specified name `Ed25519`, RFC 9864) is
-//! accepted; the algorithm is never taken from the token or the key to choose
-//! a verification method. Two Ed25519 oddities are refused:
+//! Only `EdDSA` (and its fully-specified name `Ed25519`, [RFC 9864]) is
+//! accepted ([RFC 8725 §3.1]); the algorithm is never taken from the token or
+//! the key to choose a verification method. Two Ed25519 oddities are
+//! refused:
 //!
 //! * weak keys (small-order points, which verify signatures for many
 //!   messages) are refused once, when the JWKS is loaded
@@ -20,21 +27,38 @@
 //! can be tricked into accepting as a forgery. With weak keys filtered at load
 //! time, plain `verify` gives the same unforgeability and costs less per
 //! token; `benches/verify.rs` measures both.
+//!
+//! # Token types
+//!
+//! Verys writes `typ: JWT` on ID tokens and access tokens alike, signed by the
+//! same key, so the header cannot tell the kinds apart and each kind's rules
+//! refuse the other kind by its claims ([RFC 8725 §3.12]; see
+//! [`crate::verify::claims`]). [RFC 9068] access tokens say `typ: at+jwt`
+//! instead: once Verys writes it, the `typ` rule here is where each verifier
+//! requires its own type (`at+jwt` for the resource server, `JWT` or none for
+//! ID tokens) and refuses the other before any claim is read, the explicit
+//! typing of [RFC 8725 §3.11].
+//!
+//! [RFC 7515 §7.1]: https://www.rfc-editor.org/rfc/rfc7515#section-7.1
+//! [RFC 8037]: https://www.rfc-editor.org/rfc/rfc8037
+//! [RFC 9864]: https://www.rfc-editor.org/rfc/rfc9864
+//! [RFC 8725 §3.1]: https://www.rfc-editor.org/rfc/rfc8725#section-3.1
+//! [RFC 8725 §3.11]: https://www.rfc-editor.org/rfc/rfc8725#section-3.11
+//! [RFC 8725 §3.12]: https://www.rfc-editor.org/rfc/rfc8725#section-3.12
+//! [RFC 9068]: https://www.rfc-editor.org/rfc/rfc9068
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ed25519_dalek::{Signature, Verifier as _, VerifyingKey};
+use serde::de::{IgnoredAny, MapAccess};
 use sha2::{Digest, Sha512};
 use std::borrow::Cow;
-use std::cell::RefCell;
-use std::rc::Rc;
 
 use crate::error::TokenRule;
-use crate::verify::base64url;
-use crate::verify::json::{self, FromObject, Object};
+use crate::verify::object::{self, Member, Members, Text};
 
-/// The JOSE header fields the rules look at, borrowed from the decoded
-/// header.
+/// The JOSE header members the rules look at.
+#[derive(Default)]
 struct Header<'a> {
     alg: Option<Cow<'a, str>>,
     typ: Option<Cow<'a, str>>,
@@ -43,24 +67,32 @@ struct Header<'a> {
     crit: bool,
 }
 
-impl<'a> Header<'a> {
-    fn read(mut object: Object<'a>) -> Result<Self, json::Error> {
-        let mut header = Header {
-            alg: None,
-            typ: None,
-            kid: None,
-            crit: false,
-        };
-        while let Some(name) = object.next_name()? {
-            match &*name {
-                "alg" => header.alg = object.optional_string()?,
-                "typ" => header.typ = object.optional_string()?,
-                "kid" => header.kid = object.optional_string()?,
-                "crit" => header.crit = !object.null()?,
-                _ => {}
+impl<'de> Members<'de> for Header<'de> {
+    fn member<A: MapAccess<'de>>(
+        &mut self,
+        name: Cow<'de, str>,
+        value: Member<'_, 'de, A>,
+    ) -> Result<Option<u32>, A::Error> {
+        let text = |value: Option<Text<'de>>| value.map(|Text(text)| text);
+        Ok(Some(match &*name {
+            "alg" => {
+                self.alg = text(value.read("alg")?);
+                0
             }
-        }
-        Ok(header)
+            "typ" => {
+                self.typ = text(value.read("typ")?);
+                1
+            }
+            "kid" => {
+                self.kid = text(value.read("kid")?);
+                2
+            }
+            "crit" => {
+                self.crit = value.read::<Option<IgnoredAny>>("crit")?.is_some();
+                3
+            }
+            _ => return value.skip().map(|()| None),
+        }))
     }
 }
 
@@ -72,29 +104,20 @@ pub(crate) struct Jws<'a> {
     /// is checked (it holds no meaning to act on), JSON only after.
     claims: Vec<u8>,
     signature: Signature,
-    kid: Rc<str>,
+    kid: String,
 }
-
-thread_local! {
-    /// The last header segment that passed the header rules on this thread,
-    /// with its `kid`. An issuer writes the same header on every token it
-    /// signs with one key, so most tokens are spared decoding and reading
-    /// it again: the rules are a function of the segment's bytes alone.
-    static LAST_HEADER: RefCell<(String, Rc<str>)> = RefCell::new((String::new(), Rc::from("")));
-}
-
-/// Longer headers are read every time rather than kept in every thread.
-const MAX_REMEMBERED_HEADER: usize = 1024;
 
 const THREE_SEGMENTS: TokenRule = TokenRule::Malformed("a compact jws has three segments");
+const NOT_BASE64URL: TokenRule = TokenRule::Malformed("a segment is not unpadded base64url");
+const BAD_SIGNATURE: TokenRule = TokenRule::Malformed("signature is not 64 base64url bytes");
 
 /// Splits `token`, applies the header rules (`alg` `EdDSA` or `Ed25519`,
 /// `typ` `JWT` when present, no `crit`, a `kid`) and decodes the signature
 /// and claims segments.
 pub(crate) fn parse(token: &str) -> Result<Jws<'_>, TokenRule> {
-    // The segments are found from both ends, and a dot in between is then
-    // a character the claims segment may not hold: a token is only scanned
-    // for dots again when it is refused, to name the right rule.
+    // The segments are found from both ends, so the long claims segment is
+    // not scanned for dots: one inside it is a character base64url refuses.
+    // A token is counted only once refused, to name the rule it broke.
     parse_segments(token).map_err(|rule| {
         if token.bytes().filter(|&b| b == b'.').count() == 2 {
             rule
@@ -105,67 +128,32 @@ pub(crate) fn parse(token: &str) -> Result<Jws<'_>, TokenRule> {
 }
 
 fn parse_segments(token: &str) -> Result<Jws<'_>, TokenRule> {
-    let (Some((header_segment, rest)), Some((_, signature))) =
-        (token.split_once('.'), token.rsplit_once('.'))
-    else {
+    let (Some(first), Some(last)) = (token.find('.'), token.rfind('.')) else {
         return Err(THREE_SEGMENTS);
     };
-    let Some(payload) = rest
-        .len()
-        .checked_sub(signature.len() + 1)
-        .map(|n| &rest[..n])
-    else {
+    if first == last {
         return Err(THREE_SEGMENTS);
-    };
-    let kid = match LAST_HEADER.with_borrow(|(last, kid)| {
-        (!last.is_empty() && last == header_segment).then(|| Rc::clone(kid))
-    }) {
-        Some(kid) => kid,
-        None => {
-            let kid: Rc<str> = Rc::from(read_header(header_segment)?);
-            if header_segment.len() <= MAX_REMEMBERED_HEADER {
-                LAST_HEADER.with_borrow_mut(|(last, last_kid)| {
-                    header_segment.clone_into(last);
-                    *last_kid = Rc::clone(&kid);
-                });
-            }
-            kid
-        }
-    };
+    }
+    let (header, claims, signature) =
+        (&token[..first], &token[first + 1..last], &token[last + 1..]);
+    let kid = read_header(header)?;
     let mut bytes = [0u8; 64];
-    match base64url::decoded_len(signature.as_bytes()) {
-        Some(64) if base64url::decode(signature.as_bytes(), &mut bytes).is_ok() => {}
-        _ => return Err(TokenRule::Malformed("signature is not 64 base64url bytes")),
+    match URL_SAFE_NO_PAD.decode_slice(signature, &mut bytes) {
+        Ok(64) => {}
+        _ => return Err(BAD_SIGNATURE),
     }
     Ok(Jws {
-        signing_input: &token[..header_segment.len() + 1 + payload.len()],
-        claims: decode_segment(payload)?,
+        signing_input: &token[..last],
+        claims: URL_SAFE_NO_PAD.decode(claims).map_err(|_| NOT_BASE64URL)?,
         signature: Signature::from_bytes(&bytes),
         kid,
     })
 }
 
-fn decode_segment(segment: &str) -> Result<Vec<u8>, TokenRule> {
-    let not_base64url = || TokenRule::Malformed("a segment is not unpadded base64url");
-    let length = base64url::decoded_len(segment.as_bytes()).ok_or_else(not_base64url)?;
-    #[expect(
-        clippy::slow_vector_initialization,
-        reason = "for a few hundred bytes, glibc's calloc (behind `vec![0; n]`) costs more than malloc and a fill: it skips the per-thread cache"
-    )]
-    let mut bytes = Vec::with_capacity(length);
-    bytes.resize(length, 0);
-    let length = base64url::decode(segment.as_bytes(), &mut bytes).map_err(|_| not_base64url())?;
-    bytes.truncate(length);
-    Ok(bytes)
-}
-
 /// Decodes a header segment and applies the header rules; the `kid`.
 fn read_header(segment: &str) -> Result<String, TokenRule> {
-    let bytes = decode_segment(segment)?;
-    let text = std::str::from_utf8(&bytes).map_err(|_| not_utf8("header"))?;
-    let header = Object::new(text)
-        .and_then(Header::read)
-        .map_err(|error| malformed("header", &error))?;
+    let bytes = URL_SAFE_NO_PAD.decode(segment).map_err(|_| NOT_BASE64URL)?;
+    let header: Header<'_> = object::read(&bytes).map_err(|reason| malformed("header", reason))?;
     match header.alg.as_deref() {
         Some("EdDSA" | "Ed25519") => {}
         other => return Err(TokenRule::Algorithm(other.map(str::to_owned))),
@@ -190,74 +178,30 @@ impl Jws<'_> {
         &self.kid
     }
 
-    /// Verifies the signature, then reads the claims (never before the
-    /// signature holds); also hands back their JSON text.
-    pub(crate) fn verify<C: FromObject>(
-        self,
-        key: &VerifyingKey,
-    ) -> Result<(C, String), TokenRule> {
+    /// Verifies the signature; the claims' bytes, to be read only now.
+    pub(crate) fn verify(self, key: &VerifyingKey) -> Result<Vec<u8>, TokenRule> {
         key.verify(self.signing_input.as_bytes(), &self.signature)
             .map_err(|_| TokenRule::Signature)?;
-        let text = String::from_utf8(self.claims).map_err(|_| not_utf8("claims"))?;
-        let claims = read_claims(&text)?;
-        Ok((claims, text))
+        Ok(self.claims)
     }
 
-    /// The claims without verifying the signature: for the parser
+    /// The claims' bytes without verifying the signature: for the parser
     /// properties and fuzz targets only, which cannot sign their input.
     #[cfg(any(test, fuzzing))]
-    pub(crate) fn decode_unverified<C: FromObject>(&self) -> Result<(C, String), TokenRule> {
-        let text = self.claims_text()?;
-        Ok((read_claims(text)?, text.to_owned()))
-    }
-
-    /// The claims' text, unverified: for the parser properties and fuzz
-    /// targets only.
-    #[cfg(any(test, fuzzing))]
-    pub(crate) fn claims_text(&self) -> Result<&str, TokenRule> {
-        std::str::from_utf8(&self.claims).map_err(|_| not_utf8("claims"))
+    pub(crate) fn claims_unverified(&self) -> &[u8] {
+        &self.claims
     }
 }
 
-fn read_claims<C: FromObject>(text: &str) -> Result<C, TokenRule> {
-    json::read(text).map_err(|error| malformed("claims", &error))
-}
-
-fn not_utf8(part: &'static str) -> TokenRule {
-    TokenRule::MalformedJson {
-        part,
-        reason: "not utf-8".into(),
-    }
-}
-
-fn malformed(part: &'static str, error: &json::Error) -> TokenRule {
-    TokenRule::MalformedJson {
-        part,
-        reason: error.to_string(),
-    }
-}
-
-/// The verified claims text as a JSON object (empty if serde_json cannot
-/// hold it, such as numbers beyond the range of `f64`).
-pub(crate) fn claims_map(text: &str) -> serde_json::Map<String, serde_json::Value> {
-    serde_json::from_str(text).unwrap_or_default()
-}
-
-/// The time rules: `exp` in the future and `iat` not in the future, each
-/// within `leeway` seconds. Saturating arithmetic keeps a huge `exp` from
-/// wrapping around into the past.
-pub(crate) fn check_times(exp: u64, iat: u64, now: u64, leeway: u64) -> Result<(), TokenRule> {
-    if exp.saturating_add(leeway) <= now {
-        return Err(TokenRule::Expired);
-    }
-    if iat > now.saturating_add(leeway) {
-        return Err(TokenRule::IssuedInFuture);
-    }
-    Ok(())
+/// A header or claims text that is not the JSON the rules need.
+pub(crate) fn malformed(part: &'static str, reason: String) -> TokenRule {
+    TokenRule::MalformedJson { part, reason }
 }
 
 /// `at_hash` for an Ed25519-signed token: base64url of the left half of
-/// SHA-512 over the ASCII access token (OpenID Connect Core 3.1.3.6).
+/// SHA-512 over the ASCII access token ([OpenID Connect Core 3.1.3.6]).
+///
+/// [OpenID Connect Core 3.1.3.6]: https://openid.net/specs/openid-connect-core-1_0.html#CodeIDToken
 pub(crate) fn access_token_hash(access_token: &str) -> String {
     let digest = Sha512::digest(access_token.as_bytes());
     URL_SAFE_NO_PAD.encode(&digest[..32])
@@ -289,22 +233,6 @@ mod tests {
         format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature.to_bytes()))
     }
 
-    /// The `sub` claim alone.
-    #[derive(Debug)]
-    struct Subject(Option<String>);
-
-    impl FromObject for Subject {
-        fn from_object(mut object: Object<'_>) -> Result<Self, json::Error> {
-            let mut sub = None;
-            while let Some(name) = object.next_name()? {
-                if name == "sub" {
-                    sub = Some(object.string()?.into_owned());
-                }
-            }
-            Ok(Subject(sub))
-        }
-    }
-
     fn key() -> SigningKey {
         SigningKey::from_bytes(&[7u8; 32])
     }
@@ -318,9 +246,8 @@ mod tests {
         let token = sign(&key(), header(), serde_json::json!({"sub": "u"}));
         let jws = parse(&token).unwrap();
         assert_eq!(jws.kid(), "k1");
-        let (claims, text): (Subject, _) = jws.verify(&key().verifying_key()).unwrap();
-        assert_eq!(text, r#"{"sub":"u"}"#);
-        assert_eq!(claims.0.as_deref(), Some("u"));
+        let claims = jws.verify(&key().verifying_key()).unwrap();
+        assert_eq!(claims, br#"{"sub":"u"}"#);
     }
 
     #[test]
@@ -338,59 +265,37 @@ mod tests {
         assert_eq!(parse(&typ).err(), Some(TokenRule::Type("at+jwt".into())));
         let crit = with(serde_json::json!({"alg": "EdDSA", "kid": "k1", "crit": ["x"]}));
         assert_eq!(parse(&crit).err(), Some(TokenRule::CriticalHeader));
+        let null_crit = with(serde_json::json!({"alg": "EdDSA", "kid": "k1", "crit": null}));
+        assert_eq!(parse(&null_crit).unwrap().kid(), "k1");
         let no_kid = with(serde_json::json!({"alg": "Ed25519"}));
         assert_eq!(parse(&no_kid).err(), Some(TokenRule::MissingKeyId));
-    }
-
-    #[test]
-    fn a_remembered_header_stands_for_its_own_bytes_only() {
-        let claims = serde_json::json!({"sub": "u"});
-        let k1 = sign(&key(), header(), claims.clone());
-        let k2 = sign(
+        let escaped = sign(
             &key(),
-            serde_json::json!({"alg": "EdDSA", "typ": "JWT", "kid": "k2"}),
+            serde_json::json!({"alg": "EdDSA", "kid": "k\u{e9}"}),
             claims.clone(),
         );
-        let none = sign(
-            &key(),
-            serde_json::json!({"alg": "none", "typ": "JWT", "kid": "k1"}),
-            claims,
-        );
-        for _ in 0..2 {
-            assert_eq!(parse(&k1).unwrap().kid(), "k1");
-            assert_eq!(parse(&k1).unwrap().kid(), "k1");
-            assert_eq!(parse(&k2).unwrap().kid(), "k2");
-            assert_eq!(
-                parse(&none).err(),
-                Some(TokenRule::Algorithm(Some("none".into())))
-            );
-            // The refused header was not remembered in place of the last one.
-            assert_eq!(parse(&k2).unwrap().kid(), "k2");
-        }
+        assert_eq!(parse(&escaped).unwrap().kid(), "k\u{e9}");
     }
 
     #[test]
-    fn a_long_header_is_read_but_not_remembered() {
-        let claims = serde_json::json!({"sub": "u"});
-        let short = sign(&key(), header(), claims.clone());
-        let padding = "p".repeat(MAX_REMEMBERED_HEADER);
-        let long = sign(
-            &key(),
-            serde_json::json!({"alg": "EdDSA", "kid": "k3", "x": padding}),
-            claims,
+    fn a_repeated_header_member_is_refused_before_any_rule() {
+        let input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(r#"{"alg":"none","alg":"EdDSA","kid":"k1"}"#),
+            URL_SAFE_NO_PAD.encode("{}")
         );
-        assert_eq!(parse(&short).unwrap().kid(), "k1");
-        assert_eq!(parse(&long).unwrap().kid(), "k3");
-        let remembered = LAST_HEADER.with_borrow(|(last, kid)| (last.len(), kid.to_string()));
-        assert!(remembered.0 <= MAX_REMEMBERED_HEADER, "{remembered:?}");
-        assert_eq!(remembered.1, "k1");
+        let token = format!("{input}.{}", URL_SAFE_NO_PAD.encode([0u8; 64]));
+        assert!(matches!(
+            parse(&token),
+            Err(TokenRule::MalformedJson { part: "header", reason }) if reason.contains("twice")
+        ));
     }
 
     #[test]
     fn wrong_key_fails_the_signature_rule() {
         let token = sign(&key(), header(), serde_json::json!({}));
         let other = SigningKey::from_bytes(&[8u8; 32]).verifying_key();
-        let result = parse(&token).unwrap().verify::<Subject>(&other);
+        let result = parse(&token).unwrap().verify(&other);
         assert_eq!(result.err(), Some(TokenRule::Signature));
     }
 
@@ -402,7 +307,6 @@ mod tests {
             String::new(),
             format!("{token}.x"),
             format!("x.{token}"),
-            // A dot inside the claims segment, found from neither end.
             token.replacen('.', ".e30.", 1),
         ] {
             assert_eq!(
@@ -412,34 +316,25 @@ mod tests {
             );
         }
         let padded = token.replacen('.', "=.", 1);
-        assert!(matches!(parse(&padded), Err(TokenRule::Malformed(_))));
+        assert_eq!(parse(&padded).err(), Some(NOT_BASE64URL));
         let (header, rest) = token.split_once('.').unwrap();
         let padded_claims = format!("{header}.{}", rest.replacen('.', "=.", 1));
-        assert_eq!(
-            parse(&padded_claims).err(),
-            Some(TokenRule::Malformed("a segment is not unpadded base64url"))
-        );
-    }
-
-    #[test]
-    fn time_rules_respect_leeway_and_saturate() {
-        assert_eq!(check_times(100, 50, 159, 60), Ok(()));
-        assert_eq!(check_times(100, 50, 160, 60), Err(TokenRule::Expired));
-        assert_eq!(
-            check_times(500, 261, 200, 60),
-            Err(TokenRule::IssuedInFuture)
-        );
-        assert_eq!(check_times(u64::MAX, 0, 200, 60), Ok(()));
+        assert_eq!(parse(&padded_claims).err(), Some(NOT_BASE64URL));
+        let (input, signature) = token.rsplit_once('.').unwrap();
+        for bad in [&signature[1..], "", &format!("{signature}AA")] {
+            let wrong = format!("{input}.{bad}");
+            assert_eq!(parse(&wrong).err(), Some(BAD_SIGNATURE), "{bad}");
+        }
     }
 
     #[test]
     fn at_hash_is_the_left_half_of_sha512() {
-        let digest = Sha512::digest(b"token");
+        // The left half of SHA-512("token"), computed outside this crate
+        // (Python's hashlib).
         assert_eq!(
             access_token_hash("token"),
-            URL_SAFE_NO_PAD.encode(&digest[..32])
+            "ImXaughy_DrvFp0Hk2XlkPDLyO1GwqeYTIpkKAPP2Ww"
         );
-        assert_eq!(access_token_hash("token").len(), 43);
     }
 
     #[test]

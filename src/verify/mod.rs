@@ -1,11 +1,12 @@
-//! Token verification, without I/O: compact JWS and Ed25519 signatures, the
-//! JWKS and its cache, and the claim rules of ID tokens and access tokens.
+//! Token verification, without I/O: compact JWS and Ed25519 signatures
+//! ([`jwt`]), the JWKS and its cache ([`jwks`]), the claims and rules every
+//! token kind shares ([`claims`]), and those of ID tokens ([`id_token`]) and
+//! access tokens ([`access`]). Headers and claims are read once each, by
+//! serde_json ([`object`]).
 
 pub(crate) mod access;
-pub(crate) mod base64url;
 pub(crate) mod claims;
-#[cfg(any(test, fuzzing))]
-pub(crate) mod differential;
-pub(crate) mod json;
+pub(crate) mod id_token;
 pub(crate) mod jwks;
 pub(crate) mod jwt;
+pub(crate) mod object;

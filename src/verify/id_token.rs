@@ -1,0 +1,550 @@
+//! ID tokens: their typed claims, and the rules that tie one to this client
+//! and to one flow, beyond those every token kind shares
+//! ([`crate::verify::claims`]). The steps are those of
+//! [OpenID Connect Core 3.1.3.7].
+//!
+//! [OpenID Connect Core 3.1.3.7]: https://openid.net/specs/openid-connect-core-1_0.html#IDTokenValidation
+
+use ed25519_dalek::VerifyingKey;
+use serde::de::MapAccess;
+use serde_json::{Map, Value};
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
+
+use crate::error::{Error, TokenRule};
+use crate::verify::claims::{Audience, Claims, CommonRules, Core};
+use crate::verify::jwt::{self, Jws};
+use crate::verify::object::{Member, Members, Text};
+
+/// The claims of a verified ID token.
+///
+/// Only a token that passed every rule is ever turned into this type, so its
+/// claims can be trusted as the identity provider's statement about the user.
+/// The claims the rules check and `roles` are typed; the profile claims and
+/// every other claim are kept as the JSON they were, all read by the same
+/// parse: a profile accessor gives `None` for a claim of another type than
+/// the protocol's, and [`get`](Self::get) gives it as it is.
+///
+/// Cheap to clone: the claims are shared.
+#[derive(Clone)]
+pub struct IdTokenClaims(Arc<Inner>);
+
+struct Inner {
+    iss: String,
+    sub: String,
+    aud: Audience,
+    exp: u64,
+    iat: u64,
+    nbf: Option<u64>,
+    auth_time: Option<u64>,
+    nonce: Option<String>,
+    azp: Option<String>,
+    at_hash: Option<String>,
+    roles: Vec<String>,
+    profile: Profile,
+    other: Map<String, Value>,
+}
+
+/// The profile claims the protocol names, in the order of [`PROFILE`].
+type Profile = [Option<Value>; 6];
+
+const PROFILE: [&str; 6] = [
+    "email",
+    "email_verified",
+    "name",
+    "given_name",
+    "family_name",
+    "origination",
+];
+
+/// The claims only ID tokens have, and every other claim but the access
+/// token's.
+#[derive(Default)]
+pub(crate) struct IdMembers<'a> {
+    auth_time: Option<u64>,
+    nonce: Option<Cow<'a, str>>,
+    azp: Option<Cow<'a, str>>,
+    at_hash: Option<Cow<'a, str>>,
+    roles: Option<Vec<String>>,
+    profile: Profile,
+    /// What makes the token an access token: its `scopes`, or else its
+    /// `scope`, whatever the order of its claims.
+    scopes: bool,
+    scope: bool,
+    other: Map<String, Value>,
+}
+
+impl<'de> Members<'de> for IdMembers<'de> {
+    fn member<A: MapAccess<'de>>(
+        &mut self,
+        name: Cow<'de, str>,
+        value: Member<'_, 'de, A>,
+    ) -> Result<Option<u32>, A::Error> {
+        let text = |value: Option<Text<'de>>| value.map(|Text(text)| text);
+        Ok(Some(match &*name {
+            "auth_time" => {
+                self.auth_time = value.read("auth_time")?;
+                0
+            }
+            "nonce" => {
+                self.nonce = text(value.read("nonce")?);
+                1
+            }
+            "azp" => {
+                self.azp = text(value.read("azp")?);
+                2
+            }
+            "at_hash" => {
+                self.at_hash = text(value.read("at_hash")?);
+                3
+            }
+            "roles" => {
+                self.roles = value.read("roles")?;
+                4
+            }
+            "scopes" => {
+                self.scopes = true;
+                value.skip()?;
+                5
+            }
+            "scope" => {
+                self.scope = true;
+                value.skip()?;
+                6
+            }
+            other => match PROFILE.iter().position(|claim| *claim == other) {
+                Some(at) => {
+                    self.profile[at] = Some(value.keep()?);
+                    8 + at as u32
+                }
+                None => {
+                    let kept = value.keep()?;
+                    self.other.insert(name.into_owned(), kept);
+                    return Ok(None);
+                }
+            },
+        }))
+    }
+}
+
+/// What an ID token must say to belong to this client and this flow.
+pub(crate) struct IdTokenRules<'a> {
+    pub common: CommonRules<'a>,
+    pub client_id: &'a str,
+    pub nonce: NonceRule<'a>,
+    /// The access token issued with the ID token; `None` when verifying an
+    /// ID token on its own, which leaves `at_hash` unchecked.
+    pub access_token: Option<&'a str>,
+    pub require_at_hash: bool,
+    pub max_age: Option<u64>,
+    /// On refresh: the claims of the ID token being replaced.
+    pub previous: Option<&'a IdTokenClaims>,
+}
+
+/// How the `nonce` claim is checked.
+pub(crate) enum NonceRule<'a> {
+    /// Code flow: the claim must equal the nonce sent.
+    Equals(&'a str),
+    /// Refresh: absent (Verys) or equal to the original (other providers).
+    AbsentOrEquals(Option<&'a str>),
+}
+
+impl IdTokenClaims {
+    /// Verifies the signature, then reads the claims and applies `rules`.
+    pub(crate) fn verify(
+        jws: Jws<'_>,
+        key: &VerifyingKey,
+        rules: &IdTokenRules<'_>,
+    ) -> Result<Self, Error> {
+        let bytes = jws.verify(key).map_err(Error::InvalidIdToken)?;
+        Self::check(&bytes, rules)
+    }
+
+    /// Reads the claims of a token whose signature holds and applies
+    /// `rules`, in this order.
+    pub(crate) fn check(bytes: &[u8], rules: &IdTokenRules<'_>) -> Result<Self, Error> {
+        let invalid = Error::InvalidIdToken;
+        let (core, own) = Claims::<IdMembers<'_>>::read(bytes)
+            .and_then(Claims::split)
+            .map_err(invalid)?;
+        // An access token is not an ID token, whatever its audience
+        // (RFC 8725 §3.12).
+        if own.scopes || own.scope {
+            let claim = if own.scopes {
+                "it carries scopes"
+            } else {
+                "it carries scope"
+            };
+            return Err(invalid(TokenRule::OtherKind(claim)));
+        }
+        // Issuer (step 2), expiry (step 9) and issue time (step 10).
+        rules.common.check(&core).map_err(invalid)?;
+        let client_id = rules.client_id;
+        // Step 3: the audience names this client.
+        if !core.aud.contains(client_id) {
+            return Err(invalid(TokenRule::Audience));
+        }
+        // Steps 4 and 5: with several audiences an `azp` is required, and
+        // when present it names this client.
+        let azp_ok = match own.azp.as_deref() {
+            Some(azp) => azp == client_id,
+            None => core.aud.iter().nth(1).is_none(),
+        };
+        if !azp_ok {
+            return Err(invalid(TokenRule::AuthorizedParty));
+        }
+        // Step 11: the nonce of this flow.
+        if !rules.nonce.accepts(own.nonce.as_deref()) {
+            return Err(Error::NonceMismatch);
+        }
+        // 3.1.3.8: `at_hash` binds the access token issued with it.
+        match (own.at_hash.as_deref(), rules.access_token) {
+            (Some(at_hash), Some(access_token))
+                if !jwt::constant_time_eq(at_hash, &jwt::access_token_hash(access_token)) =>
+            {
+                return Err(invalid(TokenRule::AccessTokenHash));
+            }
+            (None, Some(_)) if rules.require_at_hash => {
+                return Err(invalid(TokenRule::MissingAccessTokenHash));
+            }
+            _ => {}
+        }
+        // Step 13: a recent enough authentication when `max_age` was asked.
+        if let Some(max_age) = rules.max_age {
+            let recent = own.auth_time.is_some_and(|auth_time| {
+                auth_time
+                    .saturating_add(max_age)
+                    .saturating_add(rules.common.leeway)
+                    > rules.common.now
+            });
+            if !recent {
+                return Err(invalid(TokenRule::AuthTime));
+            }
+        }
+        let claims = Self::new(core, own);
+        // 12.2: a refreshed ID token speaks of the same user to the same client.
+        if let Some(previous) = rules.previous {
+            let changed = |what| Err(invalid(TokenRule::Changed(what)));
+            if claims.iss() != previous.iss() {
+                return changed("issuer");
+            }
+            if claims.sub() != previous.sub() {
+                return changed("subject");
+            }
+            if claims.aud() != previous.aud() {
+                return changed("audience");
+            }
+        }
+        Ok(claims)
+    }
+
+    fn new(core: Core<'_>, own: IdMembers<'_>) -> Self {
+        let owned = |text: Option<Cow<'_, str>>| text.map(Cow::into_owned);
+        Self(Arc::new(Inner {
+            iss: core.iss.into_owned(),
+            sub: core.sub.into_owned(),
+            aud: core.aud.to_audience(),
+            exp: core.exp,
+            iat: core.iat,
+            nbf: core.nbf,
+            auth_time: own.auth_time,
+            nonce: owned(own.nonce),
+            azp: owned(own.azp),
+            at_hash: owned(own.at_hash),
+            roles: own.roles.unwrap_or_default(),
+            profile: own.profile,
+            other: own.other,
+        }))
+    }
+}
+
+impl NonceRule<'_> {
+    fn accepts(&self, nonce: Option<&str>) -> bool {
+        match (self, nonce) {
+            (NonceRule::Equals(sent), Some(nonce)) => jwt::constant_time_eq(nonce, sent),
+            (NonceRule::Equals(_), None) => false,
+            (NonceRule::AbsentOrEquals(_), None) => true,
+            (NonceRule::AbsentOrEquals(Some(original)), Some(nonce)) => {
+                jwt::constant_time_eq(nonce, original)
+            }
+            (NonceRule::AbsentOrEquals(None), Some(_)) => false,
+        }
+    }
+}
+
+impl IdTokenClaims {
+    /// Issuer: the Verys base URL.
+    pub fn iss(&self) -> &str {
+        &self.0.iss
+    }
+
+    /// Subject: the user's stable identifier (a UUID at Verys).
+    pub fn sub(&self) -> &str {
+        &self.0.sub
+    }
+
+    /// Audience: this client's id.
+    pub fn aud(&self) -> &Audience {
+        &self.0.aud
+    }
+
+    /// Expiry, in seconds since the Unix epoch.
+    pub fn exp(&self) -> u64 {
+        self.0.exp
+    }
+
+    /// Issue time, in seconds since the Unix epoch.
+    pub fn iat(&self) -> u64 {
+        self.0.iat
+    }
+
+    /// When the user authenticated, in seconds since the Unix epoch.
+    pub fn auth_time(&self) -> Option<u64> {
+        self.0.auth_time
+    }
+
+    /// The nonce sent with the authorization request (absent after a refresh).
+    pub fn nonce(&self) -> Option<&str> {
+        self.0.nonce.as_deref()
+    }
+
+    /// Authorized party, present when there are several audiences.
+    pub fn azp(&self) -> Option<&str> {
+        self.0.azp.as_deref()
+    }
+
+    /// Hash of the access token issued with this ID token.
+    pub fn at_hash(&self) -> Option<&str> {
+        self.0.at_hash.as_deref()
+    }
+
+    fn profile(&self, claim: &str) -> Option<&Value> {
+        let at = PROFILE.iter().position(|name| *name == claim)?;
+        self.0.profile[at].as_ref()
+    }
+
+    fn text(&self, claim: &str) -> Option<&str> {
+        self.profile(claim).and_then(Value::as_str)
+    }
+
+    /// E-mail address (scope `email`).
+    pub fn email(&self) -> Option<&str> {
+        self.text("email")
+    }
+
+    /// Whether Verys has verified the e-mail address (scope `email`).
+    pub fn email_verified(&self) -> Option<bool> {
+        self.profile("email_verified").and_then(Value::as_bool)
+    }
+
+    /// Full name (scope `profile`).
+    pub fn name(&self) -> Option<&str> {
+        self.text("name")
+    }
+
+    /// Given name (scope `profile`).
+    pub fn given_name(&self) -> Option<&str> {
+        self.text("given_name")
+    }
+
+    /// Family name (scope `profile`).
+    pub fn family_name(&self) -> Option<&str> {
+        self.text("family_name")
+    }
+
+    /// Where the identity came from, an ISO-8601 string (scope `profile`).
+    pub fn origination(&self) -> Option<&str> {
+        self.text("origination")
+    }
+
+    /// The user's roles.
+    pub fn roles(&self) -> &[String] {
+        &self.0.roles
+    }
+
+    /// Every claim of the token as JSON, including those without a method
+    /// here.
+    pub fn to_json(&self) -> Map<String, Value> {
+        let mut json = self.0.other.clone();
+        let mut put = |name: &str, value: Value| {
+            json.insert(name.to_owned(), value);
+        };
+        put("iss", self.0.iss.clone().into());
+        put("sub", self.0.sub.clone().into());
+        put(
+            "aud",
+            match self.0.aud.as_slice() {
+                [one] => one.clone().into(),
+                many => many.to_vec().into(),
+            },
+        );
+        put("exp", self.0.exp.into());
+        put("iat", self.0.iat.into());
+        let optional = [
+            ("nbf", self.0.nbf.map(Value::from)),
+            ("auth_time", self.0.auth_time.map(Value::from)),
+            ("nonce", self.0.nonce.clone().map(Value::from)),
+            ("azp", self.0.azp.clone().map(Value::from)),
+            ("at_hash", self.0.at_hash.clone().map(Value::from)),
+            (
+                "roles",
+                (!self.0.roles.is_empty()).then(|| self.0.roles.clone().into()),
+            ),
+        ];
+        let profile = PROFILE.into_iter().zip(self.0.profile.iter().cloned());
+        for (name, value) in optional.into_iter().chain(profile) {
+            if let Some(value) = value {
+                put(name, value);
+            }
+        }
+        json
+    }
+
+    /// One claim by name, typed ones and others alike.
+    pub fn get(&self, name: &str) -> Option<Value> {
+        match self.0.other.get(name).or_else(|| self.profile(name)) {
+            Some(value) => Some(value.clone()),
+            None => self.to_json().remove(name),
+        }
+    }
+}
+
+impl fmt::Debug for IdTokenClaims {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IdTokenClaims")
+            .field("iss", &self.0.iss)
+            .field("sub", &self.0.sub)
+            .field("aud", &self.0.aud)
+            .field("exp", &self.0.exp)
+            .field("iat", &self.0.iat)
+            .field("auth_time", &self.0.auth_time)
+            .field("email", &self.email())
+            .field("name", &self.name())
+            .field("roles", &self.0.roles)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const ISSUER: &str = "https://issuer";
+    const CLIENT: &str = "client";
+
+    fn rules() -> IdTokenRules<'static> {
+        IdTokenRules {
+            common: CommonRules {
+                issuer: ISSUER,
+                now: 1_000,
+                leeway: 60,
+                check_expiry: true,
+            },
+            client_id: CLIENT,
+            nonce: NonceRule::Equals("n"),
+            access_token: None,
+            require_at_hash: false,
+            max_age: None,
+            previous: None,
+        }
+    }
+
+    fn good() -> Value {
+        json!({"iss": ISSUER, "sub": "u", "aud": CLIENT, "exp": 1_300, "iat": 1_000, "nonce": "n"})
+    }
+
+    fn check(claims: &Value) -> Result<IdTokenClaims, Error> {
+        IdTokenClaims::check(claims.to_string().as_bytes(), &rules())
+    }
+
+    #[test]
+    fn the_profile_and_other_claims_come_from_the_same_parse() {
+        let mut claims = good();
+        claims["email"] = json!("ada@example.com");
+        claims["email_verified"] = json!("yes");
+        claims["roles"] = json!(["admin"]);
+        claims["tenant"] = json!({"id": 7});
+        let verified = check(&claims).unwrap();
+        assert_eq!(verified.email(), Some("ada@example.com"));
+        assert_eq!(verified.email_verified(), None, "a string is not a bool");
+        assert_eq!(verified.get("email_verified"), Some(json!("yes")));
+        assert_eq!(verified.roles(), ["admin"]);
+        assert_eq!(verified.get("tenant"), Some(json!({"id": 7})));
+        assert_eq!(verified.get("sub"), Some(json!("u")));
+        assert_eq!(Value::Object(verified.to_json()), claims);
+    }
+
+    /// A number serde_json cannot hold, or nesting beyond its limit, is a
+    /// malformed token: no accessor reads an emptied map instead.
+    #[test]
+    fn claims_serde_json_cannot_hold_refuse_the_token() {
+        let text = good().to_string();
+        let huge = text.replacen('{', r#"{"x":1e400,"#, 1);
+        let deep = text.replacen(
+            '{',
+            &format!(r#"{{"x":{}{},"#, "[".repeat(128), "]".repeat(128)),
+            1,
+        );
+        for text in [huge, deep] {
+            let result = IdTokenClaims::check(text.as_bytes(), &rules());
+            assert!(
+                matches!(
+                    result,
+                    Err(Error::InvalidIdToken(TokenRule::MalformedJson {
+                        part: "claims",
+                        ..
+                    }))
+                ),
+                "{result:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_access_token_is_not_an_id_token() {
+        for (name, value, said) in [
+            ("scopes", json!(["openid"]), "it carries scopes"),
+            ("scope", json!("openid"), "it carries scope"),
+        ] {
+            let mut claims = good();
+            claims[name] = value;
+            assert_eq!(
+                check(&claims).unwrap_err().to_string(),
+                Error::InvalidIdToken(TokenRule::OtherKind(said)).to_string()
+            );
+        }
+    }
+
+    #[test]
+    fn rules_name_the_broken_rule() {
+        type Edit = fn(&mut Value);
+        let cases: [(Edit, &str); 8] = [
+            (
+                |c| c["iss"] = json!("https://other"),
+                "issuer does not match",
+            ),
+            (|c| c["aud"] = json!("other"), "audience does not match"),
+            (|c| c["aud"] = json!([CLIENT, "other"]), "authorized party"),
+            (|c| c["azp"] = json!("other"), "authorized party"),
+            (|c| c["exp"] = json!(900), "expired"),
+            (|c| c["iat"] = json!(1_061), "in the future"),
+            (|c| c["nonce"] = json!("m"), "nonce does not match"),
+            (
+                |c| c["exp"] = json!("1300"),
+                "the exp member has the wrong type",
+            ),
+        ];
+        for (edit, expected) in cases {
+            let mut claims = good();
+            edit(&mut claims);
+            let error = check(&claims).unwrap_err().to_string();
+            assert!(error.contains(expected), "{claims}: {error}");
+        }
+        let mut with_azp = good();
+        with_azp["aud"] = json!([CLIENT, "other"]);
+        with_azp["azp"] = json!(CLIENT);
+        assert!(check(&with_azp).is_ok());
+    }
+}
