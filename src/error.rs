@@ -9,7 +9,7 @@
 //! | `CallbackError`            | [`Error::Callback`]                                       |
 //! | `MissingCodeError`         | [`Error::MissingCode`]                                    |
 //! | `MissingStateError`        | [`Error::MissingState`]                                   |
-//! | (caller's own check)       | [`Error::StateMismatch`], [`Error::DuplicateParameter`], [`Error::IssuerMismatch`] |
+//! | (caller's own check)       | [`Error::StateMismatch`], [`Error::DuplicateParameter`], [`Error::IssuerMismatch`], [`Error::MissingIssuer`] |
 //! | `TokenError`               | [`Error::TokenRequest`], [`Error::InvalidIdToken`]        |
 //! | `NonceError`               | [`Error::NonceMismatch`]                                  |
 //! | `ExternalReauthError`      | [`Error::ExternalReauth`]                                 |
@@ -17,8 +17,10 @@
 //! | `PublicKeyNotFoundError`   | [`Error::NoUsableKey`]                                    |
 //!
 //! No variant ever carries a token, a code, a PKCE verifier or the client
-//! secret: the texts come from the server's OAuth error fields and from this
-//! crate.
+//! secret: the texts come from this crate, and from the server's (or a
+//! callback's) OAuth error fields only when they are short, free of
+//! anything that looks like a token, and quote none of the secrets the
+//! request carried.
 
 use std::fmt;
 
@@ -52,14 +54,21 @@ pub enum Error {
     #[error("callback state does not match the state of this flow")]
     StateMismatch,
 
-    /// A callback parameter appears more than once.
-    #[error("callback repeats the {0} parameter")]
+    /// A callback parameter appears more than once: its name if it is one
+    /// the flows read, `another` otherwise.
+    #[error("callback repeats a parameter ({0})")]
     DuplicateParameter(String),
 
     /// The callback's `iss` parameter (RFC 9207) names another issuer: a
     /// mix-up attack or a misrouted callback.
     #[error("callback comes from another issuer")]
     IssuerMismatch,
+
+    /// The callback carries no `iss` parameter, which this client requires
+    /// (RFC 9207 §2.4; set by the builder or by a discovery document that
+    /// says the provider sends it).
+    #[error("callback is missing the iss parameter")]
+    MissingIssuer,
 
     /// The callback could not be parsed as a URL or query string.
     #[error("malformed callback: {0}")]
@@ -157,9 +166,71 @@ pub enum Error {
     #[error("flow state belongs to another client")]
     ClientMismatch,
 
+    /// The flow state has no PKCE verifier, though this client uses PKCE:
+    /// a stored state that lost it, or one made by a client without PKCE.
+    #[error("flow state lacks the pkce verifier this client requires")]
+    MissingPkceVerifier,
+
+    /// A federation token id that is not a path segment of its own (empty,
+    /// `.` or `..`), which would address another resource.
+    #[error("external token id is not a token id")]
+    InvalidTokenId,
+
     /// The HTTP exchange itself failed: connection, timeout, size limit.
     #[error("transport error: {0}")]
     Transport(TransportError),
+}
+
+impl Error {
+    /// This error with every text that quotes one of `secrets` left out: a
+    /// server that echoes what it was sent (a secret, a code, a token)
+    /// cannot put it into an error, nor so into a log.
+    pub(crate) fn without(self, secrets: &[secrecy::SecretString]) -> Self {
+        use secrecy::ExposeSecret as _;
+        let quotes = |text: &str| {
+            secrets.iter().any(|secret| {
+                let secret = secret.expose_secret();
+                !secret.is_empty() && text.contains(secret)
+            })
+        };
+        let clean = |text: Option<String>| text.filter(|text| !quotes(text));
+        let server = |error: ServerError| ServerError {
+            error: clean(error.error),
+            description: clean(error.description),
+            content_type: clean(error.content_type),
+            ..error
+        };
+        match self {
+            Error::TokenRequest(error) => Error::TokenRequest(server(error)),
+            Error::Endpoint { endpoint, error } => Error::Endpoint {
+                endpoint,
+                error: server(error),
+            },
+            Error::ExternalReauth { provider_id, .. } if quotes(&provider_id) => {
+                Error::InvalidResponse {
+                    endpoint: "federation",
+                    reason: "provider_id is not a provider id".into(),
+                }
+            }
+            Error::ExternalReauth {
+                provider_id,
+                description,
+            } => Error::ExternalReauth {
+                provider_id,
+                description: clean(description),
+            },
+            Error::InvalidResponse { endpoint, reason } if quotes(&reason) => {
+                Error::InvalidResponse {
+                    endpoint,
+                    reason: "the answer is not what the protocol says".into(),
+                }
+            }
+            Error::Transport(error) if quotes(&error.message) => {
+                Error::Transport(TransportError::new(error.kind, "details withheld"))
+            }
+            other => other,
+        }
+    }
 }
 
 fn describe(error: &str, description: Option<&str>) -> String {
@@ -170,18 +241,24 @@ fn describe(error: &str, description: Option<&str>) -> String {
 }
 
 /// What a Verys endpoint answered when it refused a request.
+///
+/// Its texts are the server's, kept only when short and free of anything
+/// that looks like a token: a confused or hostile server cannot make an
+/// error message (and so a log line) carry a secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ServerError {
     /// The HTTP status code.
     pub status: u16,
     /// The OAuth `error` code (or the `error` text of non-OAuth endpoints),
-    /// when the body was a JSON object that had one.
+    /// when the body was a JSON object that had one fit to repeat (at most
+    /// 64 characters of RFC 6749 §5.2's set).
     pub error: Option<String>,
-    /// The OAuth `error_description`, when present.
+    /// The OAuth `error_description`, when present and fit to repeat (at
+    /// most 256 characters).
     pub description: Option<String>,
-    /// The response's content type, which explains a missing `error`: an HTML
-    /// error page of a proxy, for example.
+    /// The response's media type (`text/html`), which explains a missing
+    /// `error`: an HTML error page of a proxy, for example.
     pub content_type: Option<String>,
 }
 
@@ -248,6 +325,10 @@ pub enum TokenRule {
     /// `aud` is missing or does not contain the expected audience.
     #[error("audience does not match")]
     Audience,
+    /// `aud` names an audience besides this client that the client does not
+    /// trust (OpenID Connect Core 3.1.3.7 step 3).
+    #[error("audience names a party this client does not trust")]
+    UntrustedAudience,
     /// `azp` is missing while there are several audiences, or names another client.
     #[error("authorized party does not match")]
     AuthorizedParty,
@@ -275,6 +356,10 @@ pub enum TokenRule {
     /// `auth_time` is missing or too old for the `max_age` that was requested.
     #[error("authentication is older than max_age")]
     AuthTime,
+    /// A restored sign-in's ID token was issued longer ago than the client
+    /// allows.
+    #[error("id token is older than a restored sign-in may be")]
+    TooOld,
     /// A refreshed ID token names another subject, issuer or audience than the
     /// original one.
     #[error("refreshed id token changed its {0}")]
@@ -337,6 +422,35 @@ impl From<TransportError> for Error {
     }
 }
 
+/// A server's (or a callback's) text fit to be repeated in an error: at
+/// most `max` characters of what RFC 6749 §5.2 allows in `error` and
+/// `error_description` (printable ASCII but `"` and `\`), without a run of
+/// 24 or more characters of base64url and `.` that holds a capital or a
+/// digit. Tokens, codes and JWTs look like such runs, as random base64url
+/// does; words, OAuth error codes (`unsupported_response_type`) and host
+/// names (`login.microsoftonline.com`) do not. `None` otherwise: the text
+/// is not repeated.
+pub(crate) fn server_text(text: &str, max: usize) -> Option<String> {
+    let printable = text.bytes().all(|b| {
+        b == 0x20 || b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b)
+    });
+    let token_like = text
+        .split(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+        .any(|run| {
+            run.len() >= 24
+                && run
+                    .bytes()
+                    .any(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        });
+    (text.len() <= max && printable && !token_like).then(|| text.to_owned())
+}
+
+/// The longest OAuth `error` code repeated.
+pub(crate) const ERROR_CODE_LIMIT: usize = 64;
+
+/// The longest `error_description` repeated.
+pub(crate) const DESCRIPTION_LIMIT: usize = 256;
+
 /// What serde_json found wrong with a document, in words that quote nothing
 /// from it: serde_json's own messages quote the values they could not read
 /// (`invalid type: string "eyJ…"`), and such a value may be a token.
@@ -362,5 +476,34 @@ pub(crate) fn json_reason(error: &serde_json::Error) -> String {
             }
             format!("a value has the wrong type or shape ({at})")
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_texts_that_look_like_tokens_are_not_repeated() {
+        for kept in [
+            "invalid_grant",
+            "unsupported_response_type",
+            "reauthorization_required",
+            "Authorization header required.",
+            "Redirect to login.microsoftonline.com failed",
+            "The gitlab token expired and could not be refreshed; the user must authorize again.",
+        ] {
+            assert_eq!(server_text(kept, DESCRIPTION_LIMIT).as_deref(), Some(kept));
+        }
+        for dropped in [
+            "eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJhZGEifQ.c2ln",
+            "refresh token Zm9vYmFyYmF6cXV4cXV1eHF1dXhxdXV4cXV1eHF1dXg is revoked",
+            "a \"quoted\" text",
+            "line\nbreak",
+            "é",
+        ] {
+            assert_eq!(server_text(dropped, DESCRIPTION_LIMIT), None, "{dropped}");
+        }
+        assert_eq!(server_text(&"x".repeat(65), ERROR_CODE_LIMIT), None);
     }
 }

@@ -35,10 +35,12 @@ fn previous() -> &'static IdTokenClaims {
         let rules = IdTokenRules {
             common: common(),
             client_id: CLIENT_ID,
+            trusted_audiences: &[],
             nonce: NonceRule::AbsentOrEquals(None),
             access_token: None,
             require_at_hash: false,
             max_age: None,
+            max_token_age: None,
             previous: None,
         };
         IdTokenClaims::check(text.as_bytes(), &rules).expect("the previous claims are valid")
@@ -60,10 +62,12 @@ pub fn jwt(data: &str) {
         let rules = IdTokenRules {
             common: common(),
             client_id: CLIENT_ID,
+            trusted_audiences: &[],
             nonce,
             access_token: Some("access-token"),
             require_at_hash: false,
             max_age: Some(300),
+            max_token_age: Some(3600),
             previous,
         };
         if let Ok(verified) = IdTokenClaims::check(claims, &rules) {

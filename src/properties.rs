@@ -88,10 +88,12 @@ fn id_rules(now: u64) -> IdTokenRules<'static> {
     IdTokenRules {
         common: common(now),
         client_id: "app",
+        trusted_audiences: &[],
         nonce: NonceRule::AbsentOrEquals(None),
         access_token: None,
         require_at_hash: false,
         max_age: None,
+        max_token_age: None,
         previous: None,
     }
 }

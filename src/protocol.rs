@@ -13,7 +13,9 @@ use serde::de::DeserializeOwned;
 use std::sync::Arc;
 
 use crate::client::config::Config;
-use crate::error::{Error, ServerError, json_reason};
+use crate::error::{
+    DESCRIPTION_LIMIT, ERROR_CODE_LIMIT, Error, ServerError, json_reason, server_text,
+};
 use crate::flow::tokens::{AccessToken, ExchangedToken, RefreshToken, StoredTokens, Tokens};
 use crate::transport::{HttpRequest, HttpResponse};
 use crate::verify::id_token::{IdTokenClaims, IdTokenRules, NonceRule};
@@ -38,6 +40,19 @@ pub(crate) trait Operation {
     /// Called after a JWKS fetch was done or waited for; the cache now holds
     /// everything it will get before the cooldown ends.
     fn on_keys(&mut self) -> Result<Step<Self::Output>, Error>;
+}
+
+/// Feeds `op` the answer to `request`: the one way a driver hands a
+/// response to the core, so that no error it yields quotes a secret the
+/// request carried.
+pub(crate) fn respond<O: Operation>(
+    op: &mut O,
+    request: &HttpRequest,
+    response: Result<HttpResponse, Error>,
+) -> Result<Step<O::Output>, Error> {
+    response
+        .and_then(|response| op.on_response(response))
+        .map_err(|error| error.without(&request.secrets))
 }
 
 /// An operation and its first step.
@@ -109,17 +124,25 @@ struct ErrorBody {
 /// proxy, an empty body).
 pub(crate) fn server_error(response: &HttpResponse) -> ServerError {
     let body: Option<ErrorBody> = serde_json::from_slice(&response.body).ok();
-    let text = |value: Option<serde_json::Value>| match value {
-        Some(serde_json::Value::String(text)) => Some(text),
+    let text = |value: Option<serde_json::Value>, max| match value {
+        Some(serde_json::Value::String(text)) => server_text(&text, max),
         _ => None,
     };
-    let (error, description) =
-        body.map_or((None, None), |b| (text(b.error), text(b.error_description)));
+    let (error, description) = body.map_or((None, None), |b| {
+        (
+            text(b.error, ERROR_CODE_LIMIT),
+            text(b.error_description, DESCRIPTION_LIMIT),
+        )
+    });
+    let media_type = response.content_type.as_deref().and_then(|value| {
+        let essence = value.split(';').next().unwrap_or_default().trim();
+        server_text(essence, ERROR_CODE_LIMIT)
+    });
     ServerError {
         status: response.status,
         error,
         description,
-        content_type: response.content_type.clone(),
+        content_type: media_type,
     }
 }
 
@@ -246,9 +269,9 @@ impl Operation for IdTokenCheck<'_> {
 }
 
 /// Restoration of stored tokens: their ID token verified again (signature,
-/// `iss`, `aud`/`azp`, `iat`, `nonce`), but neither its expiry nor `at_hash`:
-/// after a refresh that returned no ID token, the stored access token is
-/// newer than the ID token, and what binds them was checked at issuance.
+/// `iss`, `aud`/`azp`, `iat`, `nonce`), bound to the stored access token by
+/// its `at_hash` when it has one, and no older than the client allows; but
+/// not its expiry, which a stored sign-in outlives.
 pub(crate) struct Restore<'a> {
     config: &'a Config,
     stored: Option<StoredTokens>,
@@ -266,11 +289,17 @@ impl<'a> Restore<'a> {
 
     fn check(&mut self, after_fetch: bool) -> Result<Step<Tokens>, Error> {
         let stored = self.stored.as_ref().ok_or_else(|| unexpected("keys"))?;
-        let mut rules = self.config.id_token_rules(
-            self.config.clock.now(),
-            NonceRule::AbsentOrEquals(stored.nonce()),
-        );
+        let mut rules = IdTokenRules {
+            access_token: Some(stored.access_token()),
+            max_token_age: Some(self.config.restored_max_age),
+            ..self.config.id_token_rules(
+                self.config.clock.now(),
+                NonceRule::AbsentOrEquals(stored.nonce()),
+            )
+        };
         rules.common.check_expiry = false;
+        // A provider that sends no `at_hash` binds nothing to check.
+        rules.require_at_hash = false;
         match check_id_token(self.config, stored.id_token(), &rules, after_fetch)? {
             Keyed::Fetch(ticket) => Ok(Step::FetchKeys(ticket)),
             Keyed::Done(claims) => {
@@ -445,6 +474,11 @@ pub(crate) fn code_grant<K: crate::flow::kind::ClientKind>(
     let (code, pending) = received.into_parts();
     if pending.client_id() != config.client_id || pending.issuer() != config.issuer {
         return Err(Error::ClientMismatch);
+    }
+    // A flow state that lost its verifier (a tampered store, a state made
+    // without PKCE) would send the code unbound: RFC 9700 §2.1.1.
+    if config.pkce && pending.verifier().is_none() {
+        return Err(Error::MissingPkceVerifier);
     }
     let code = secrecy::ExposeSecret::expose_secret(&code);
     let mut params = vec![

@@ -272,6 +272,7 @@ impl Verifier<Blocking> {
             http: HttpConfig::default(),
             jwks: JwksPolicy::default(),
             capacity: DEFAULT_CAPACITY,
+            http_to_any_host: false,
         }
     }
 
@@ -353,6 +354,7 @@ pub struct VerifierBuilder {
     http: HttpConfig,
     jwks: JwksPolicy,
     capacity: usize,
+    http_to_any_host: bool,
 }
 
 impl VerifierBuilder {
@@ -388,9 +390,27 @@ impl VerifierBuilder {
         self
     }
 
-    /// Least time between two JWKS fetches. Default: 30 s.
+    /// The pace of JWKS fetches, whatever key ids tokens name: one fetch
+    /// per `cooldown` on average, after a burst of
+    /// [`jwks_burst`](Self::jwks_burst). Default: 30 s.
     pub fn jwks_cooldown(mut self, cooldown: Duration) -> Self {
         self.jwks.cooldown = cooldown.as_secs();
+        self
+    }
+
+    /// How many JWKS fetches may follow each other before the cooldown
+    /// paces them. Default: 3.
+    pub fn jwks_burst(mut self, burst: u32) -> Self {
+        self.jwks.burst = burst.max(1);
+        self
+    }
+
+    /// **Danger:** allows plain `http` to an issuer other than this machine.
+    /// Anyone on the network path can then serve keys of their own, and the
+    /// verifier would accept tokens they sign. By default `http` is allowed
+    /// only to `localhost`, `127.0.0.0/8` and `[::1]`.
+    pub fn danger_allow_http_to_any_host(mut self) -> Self {
+        self.http_to_any_host = true;
         self
     }
 
@@ -415,7 +435,8 @@ impl VerifierBuilder {
     }
 
     fn into_shared(self) -> Result<Shared, Error> {
-        let issuer = crate::client::builder::parse_http_url(&self.issuer, "issuer")?;
+        let issuer =
+            crate::client::builder::parse_http_url(&self.issuer, "issuer", self.http_to_any_host)?;
         let issuer_text = issuer.as_str().trim_end_matches('/').to_owned();
         let jwks = JwksCache::new(Endpoints::verys(&issuer).jwks, self.jwks);
         Ok(Shared::new(

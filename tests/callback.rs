@@ -1,7 +1,7 @@
 //! The callback checks of `PendingAuth::receive`, in the order they apply. No
 //! server is needed: a callback is checked before anything is sent.
 
-use verys_client::{Client, Error, PendingAuth, Public};
+use verys_client::{Client, Confidential, Error, PendingAuth, Public};
 
 const ISSUER: &str = "https://auth.verys.example";
 
@@ -39,7 +39,7 @@ fn full_url_and_bare_query_are_both_accepted() {
 }
 
 #[test]
-fn error_parameter_wins_and_keeps_its_description() {
+fn an_error_with_this_flows_state_keeps_its_description() {
     match receive(|s| format!("error=access_denied&error_description=User%20said%20no&state={s}")) {
         Err(Error::Callback { error, description }) => {
             assert_eq!(error, "access_denied");
@@ -47,7 +47,7 @@ fn error_parameter_wins_and_keeps_its_description() {
         }
         other => panic!("{other:?}"),
     }
-    match receive(|_| "error=login_required".into()) {
+    match receive(|s| format!("error=login_required&state={s}")) {
         Err(Error::Callback { error, description }) => {
             assert_eq!(error, "login_required");
             assert_eq!(description, None);
@@ -56,13 +56,56 @@ fn error_parameter_wins_and_keeps_its_description() {
     }
 }
 
+/// RFC 6749 §10.12, RFC 9207 §2.4: an error response is a callback like any
+/// other, believed only once its state (and issuer) show it belongs to this
+/// flow; a forged one says nothing of the attacker's choosing.
 #[test]
-fn missing_code_comes_before_missing_state() {
-    assert!(matches!(receive(|_| "".into()), Err(Error::MissingCode)));
+fn an_error_is_believed_only_from_this_flow_and_issuer() {
+    let forged = "error=access_denied&error_description=Call%20%2B1-555-0100%20to%20unlock";
     assert!(matches!(
-        receive(|s| format!("code=&state={s}")),
-        Err(Error::MissingCode)
+        receive(|_| forged.into()),
+        Err(Error::MissingState)
     ));
+    assert!(matches!(
+        receive(|_| format!("{forged}&state=another")),
+        Err(Error::StateMismatch)
+    ));
+    assert!(matches!(
+        receive(|s| format!("{forged}&state={s}&iss=https://evil.example")),
+        Err(Error::IssuerMismatch)
+    ));
+}
+
+/// The texts of an error are the browser's to choose: one that looks like a
+/// token, or is long, is not repeated in the error.
+#[test]
+fn error_texts_that_could_carry_a_token_are_not_repeated() {
+    let token = "eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJhZGEifQ.c2lnbmF0dXJl";
+    let secret = "Zm9vYmFyYmF6cXV4cXV1eHF1dXhxdXV4cXV1eHF1dXg";
+    match receive(|s| format!("error={token}&error_description=leaked%20{secret}&state={s}")) {
+        Err(error @ Error::Callback { .. }) => {
+            for text in [error.to_string(), format!("{error:?}")] {
+                assert!(!text.contains(token) && !text.contains(secret), "{text}");
+            }
+            let Error::Callback { error, description } = error else {
+                unreachable!()
+            };
+            assert_eq!((error.as_str(), description), ("unreadable", None));
+        }
+        other => panic!("{other:?}"),
+    }
+    let long = "x".repeat(300);
+    match receive(|s| format!("error=server_error&error_description={long}&state={s}")) {
+        Err(Error::Callback { error, description }) => {
+            assert_eq!((error.as_str(), description), ("server_error", None));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn missing_state_comes_before_missing_code() {
+    assert!(matches!(receive(|_| "".into()), Err(Error::MissingState)));
     assert!(matches!(
         receive(|_| "code=abc".into()),
         Err(Error::MissingState)
@@ -70,6 +113,14 @@ fn missing_code_comes_before_missing_state() {
     assert!(matches!(
         receive(|_| "code=abc&state=".into()),
         Err(Error::MissingState)
+    ));
+    assert!(matches!(
+        receive(|s| format!("code=&state={s}")),
+        Err(Error::MissingCode)
+    ));
+    assert!(matches!(
+        receive(|s| format!("state={s}")),
+        Err(Error::MissingCode)
     ));
 }
 
@@ -99,6 +150,46 @@ fn issuer_parameter_must_name_our_issuer() {
     ));
 }
 
+/// RFC 9207 §2.4: a client that knows its provider sends `iss` refuses a
+/// callback without it.
+#[test]
+fn issuer_parameter_is_required_when_the_client_requires_it() {
+    let client = Client::builder(ISSUER, "app")
+        .host("https://app.example.com")
+        .require_issuer_parameter(true)
+        .build()
+        .unwrap();
+    let with = |query: &dyn Fn(&str) -> String| {
+        let pending = client.authorize();
+        let state = url::Url::parse(pending.url())
+            .unwrap()
+            .query_pairs()
+            .find(|(k, _)| k == "state")
+            .map(|(_, v)| v.into_owned())
+            .unwrap();
+        pending.receive(&query(&state)).map(drop)
+    };
+    assert!(matches!(
+        with(&|s| format!("code=abc&state={s}")),
+        Err(Error::MissingIssuer)
+    ));
+    assert!(with(&|s| format!("code=abc&state={s}&iss={ISSUER}")).is_ok());
+    // Stored and read back, the flow state still requires it.
+    let pending = client.authorize();
+    let stored = serde_json::to_string(&pending).unwrap();
+    let state = url::Url::parse(pending.url())
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .map(|(_, v)| v.into_owned())
+        .unwrap();
+    let restored: PendingAuth<Public> = serde_json::from_str(&stored).unwrap();
+    assert!(matches!(
+        restored.receive(&format!("code=abc&state={state}")),
+        Err(Error::MissingIssuer)
+    ));
+}
+
 #[test]
 fn repeated_parameters_are_refused() {
     match receive(|s| format!("code=abc&code=def&state={s}")) {
@@ -107,6 +198,12 @@ fn repeated_parameters_are_refused() {
     }
     match receive(|s| format!("code=abc&state={s}&state={s}")) {
         Err(Error::DuplicateParameter(name)) => assert_eq!(name, "state"),
+        other => panic!("{other:?}"),
+    }
+    // A name the browser chose is not repeated in the error.
+    let token_like = "eyJhbGciOiJFZERTQSJ9eyJzdWIiOiJhZGEifQ";
+    match receive(|s| format!("code=abc&state={s}&{token_like}=1&{token_like}=2")) {
+        Err(Error::DuplicateParameter(name)) => assert_eq!(name, "another"),
         other => panic!("{other:?}"),
     }
 }
@@ -150,4 +247,95 @@ fn bad_configuration_fails_at_build() {
     assert!(config_error(Client::builder(ISSUER, "app").build()).contains("redirect_uri"));
     let empty_secret = base().client_secret("").build();
     assert!(matches!(empty_secret, Err(Error::Config(reason)) if reason.contains("secret")));
+}
+
+/// Plain http carries the secret, codes and keys in clear: allowed to this
+/// machine, and to another host only behind the named opt-in.
+#[test]
+fn plain_http_is_allowed_to_this_machine_only() {
+    let build = |issuer: &str| {
+        Client::builder(issuer, "app")
+            .host("https://app.example.com")
+            .build()
+    };
+    for remote in [
+        "http://auth.example.com",
+        "http://10.0.0.7:8080",
+        "http://[2001:db8::1]",
+    ] {
+        match build(remote) {
+            Err(Error::Config(reason)) => assert!(reason.contains("plain http"), "{reason}"),
+            other => panic!("{remote}: {other:?}"),
+        }
+        match verys_client::Verifier::builder(remote).build() {
+            Err(Error::Config(reason)) => assert!(reason.contains("plain http"), "{reason}"),
+            other => panic!("{remote}: {other:?}"),
+        }
+        let dangerous = Client::builder(remote, "app")
+            .host("https://app.example.com")
+            .danger_allow_http_to_any_host()
+            .build();
+        assert!(dangerous.is_ok(), "{remote}");
+        let dangerous = verys_client::Verifier::builder(remote)
+            .danger_allow_http_to_any_host()
+            .build();
+        assert!(dangerous.is_ok(), "{remote}");
+    }
+    for local in [
+        "http://127.0.0.1:8080",
+        "http://127.9.8.7",
+        "http://localhost:3000",
+        "http://LOCALHOST",
+        "http://[::1]:8080",
+        "https://auth.example.com",
+    ] {
+        assert!(build(local).is_ok(), "{local}");
+        assert!(
+            verys_client::Verifier::builder(local).build().is_ok(),
+            "{local}"
+        );
+    }
+}
+
+/// An unreachable issuer on this machine: a client that sent anything
+/// would fail with a connection error, not the error a test expects.
+fn unreachable_issuer() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    format!("http://{}", listener.local_addr().unwrap())
+}
+
+/// A stored flow state that lost its verifier must not send the code
+/// unbound: read back without it (as a state stored by an older version,
+/// which did not record PKCE), the code is refused before any request;
+/// marked as a PKCE flow, it does not even read back.
+#[test]
+fn a_stored_state_that_lost_its_verifier_is_refused() {
+    let issuer = unreachable_issuer();
+    let client = Client::builder(&issuer, "app")
+        .host("https://app.example.com")
+        .client_secret("secret")
+        .build()
+        .unwrap();
+    let pending = client.authorize();
+    let state = url::Url::parse(pending.url())
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .map(|(_, v)| v.into_owned())
+        .unwrap();
+    let mut stored = serde_json::to_value(&pending).unwrap();
+    assert_eq!(stored["pkce"], true);
+    stored["code_verifier"] = serde_json::Value::Null;
+    let refused = serde_json::from_value::<PendingAuth<Confidential>>(stored.clone());
+    assert!(refused.unwrap_err().to_string().contains("pkce"));
+    stored.as_object_mut().unwrap().remove("pkce");
+    stored["max_age"] = serde_json::Value::Null;
+    let downgraded: PendingAuth<Confidential> = serde_json::from_value(stored).unwrap();
+    let received = downgraded
+        .receive(&format!("code=abc&state={state}"))
+        .unwrap();
+    assert!(matches!(
+        client.exchange_code(received),
+        Err(Error::MissingPkceVerifier)
+    ));
 }

@@ -22,8 +22,10 @@ scenarios!(
     pending_auth_survives_a_serde_round_trip,
     id_token_rules_name_the_broken_rule,
     missing_at_hash_is_accepted_unless_required,
-    several_audiences_need_a_matching_azp,
-    unknown_kid_refetches_once_then_fails,
+    several_audiences_need_trust_and_a_matching_azp,
+    unknown_kid_refetches_within_the_budget_then_fails,
+    key_rotated_right_after_a_fetch_is_used_at_once,
+    made_up_kids_cause_a_few_fetches_a_minute,
     key_rotation_is_followed_by_one_refetch,
     jwks_failure_is_a_jwks_error,
     jwks_without_usable_key_is_no_usable_key,
@@ -34,6 +36,9 @@ scenarios!(
     refresh_without_a_new_refresh_token_keeps_the_old_one,
     tokens_without_refresh_token_cannot_refresh,
     stored_tokens_are_verified_again_when_restored,
+    a_stored_sign_in_cannot_be_recombined_with_another_users_id_token,
+    a_stored_sign_in_with_an_old_id_token_is_refused,
+    external_token_ids_that_are_not_path_segments_are_refused,
     token_exchange_returns_a_token_for_the_audience,
     token_exchange_errors_keep_the_oauth_error,
     federation_lists_and_fetches_external_tokens,
@@ -279,40 +284,97 @@ fn missing_at_hash_is_accepted_unless_required<F: Flavor>() {
     ));
 }
 
-fn several_audiences_need_a_matching_azp<F: Flavor>() {
+/// OpenID Connect Core 3.1.3.7 step 3: another audience than this client
+/// is refused unless the client trusts it; steps 4 and 5: with several
+/// audiences, `azp` must name this client.
+fn several_audiences_need_trust_and_a_matching_azp<F: Flavor>() {
     let server = VerysServer::start();
     let client = F::build(confidential_builder(&server)).unwrap();
-    server.set_id_token_fault(Some(IdTokenFault::AudArrayWithAzp));
-    assert!(F::exchange_code(&client, callback(&server, &client)).is_ok());
-    for fault in [IdTokenFault::AudArrayWithClient, IdTokenFault::WrongAzp] {
+    let trusting = F::build(confidential_builder(&server).trusted_audiences(["other"])).unwrap();
+    for fault in [
+        IdTokenFault::AudArrayWithAzp,
+        IdTokenFault::AudArrayWithClient,
+        IdTokenFault::WrongAzp,
+    ] {
         server.set_id_token_fault(Some(fault));
         assert!(matches!(
             F::exchange_code(&client, callback(&server, &client)),
+            Err(Error::InvalidIdToken(TokenRule::UntrustedAudience))
+        ));
+    }
+    server.set_id_token_fault(Some(IdTokenFault::AudArrayWithAzp));
+    assert!(F::exchange_code(&trusting, callback(&server, &trusting)).is_ok());
+    for fault in [IdTokenFault::AudArrayWithClient, IdTokenFault::WrongAzp] {
+        server.set_id_token_fault(Some(fault));
+        assert!(matches!(
+            F::exchange_code(&trusting, callback(&server, &trusting)),
             Err(Error::InvalidIdToken(TokenRule::AuthorizedParty))
         ));
     }
 }
 
-fn unknown_kid_refetches_once_then_fails<F: Flavor>() {
+/// A token naming an unknown `kid` is a reason to refetch, within the
+/// budget: a burst of three fetches (the first sign-in's among them), then
+/// one per 30 s cooldown.
+fn unknown_kid_refetches_within_the_budget_then_fails<F: Flavor>() {
     let server = VerysServer::start();
     let clock = manual_clock();
     let client = F::build(confidential_builder(&server).clock(clock.clone())).unwrap();
     sign_in::<F, _>(&server, &client);
     assert_eq!(server.jwks_fetches(), 1);
     server.set_id_token_fault(Some(IdTokenFault::UnknownKid));
-    clock.advance(31);
-    server.set_clock_offset(31);
+    for fetches in [2, 3, 3, 3] {
+        assert!(matches!(
+            F::exchange_code(&client, callback(&server, &client)),
+            Err(Error::InvalidIdToken(TokenRule::UnknownKeyId))
+        ));
+        assert_eq!(server.jwks_fetches(), fetches);
+    }
+    clock.advance(30);
+    server.set_clock_offset(30);
     assert!(matches!(
         F::exchange_code(&client, callback(&server, &client)),
         Err(Error::InvalidIdToken(TokenRule::UnknownKeyId))
     ));
-    assert_eq!(server.jwks_fetches(), 2, "one refetch for the unknown kid");
-    // Within the cooldown a second unknown kid does not fetch again.
-    assert!(matches!(
-        F::exchange_code(&client, callback(&server, &client)),
-        Err(Error::InvalidIdToken(TokenRule::UnknownKeyId))
-    ));
+    assert_eq!(server.jwks_fetches(), 4, "one more after the cooldown");
+}
+
+/// A key published right after a fetch (a restarted identity provider) is
+/// fetched for the first token that names it, not after a cooldown.
+fn key_rotated_right_after_a_fetch_is_used_at_once<F: Flavor>() {
+    let server = VerysServer::start();
+    let clock = manual_clock();
+    let client = F::build(confidential_builder(&server).clock(clock.clone())).unwrap();
+    sign_in::<F, _>(&server, &client);
+    server.rotate_key();
+    assert_eq!(sign_in::<F, _>(&server, &client).sub(), seed::USER_SUB);
     assert_eq!(server.jwks_fetches(), 2);
+}
+
+/// A flood of tokens naming made-up key ids, for a minute of the manual
+/// clock: the burst, then one fetch per cooldown.
+fn made_up_kids_cause_a_few_fetches_a_minute<F: Flavor>() {
+    let server = VerysServer::start();
+    let clock = manual_clock();
+    let verifier =
+        F::build_verifier(verys_client::Verifier::builder(server.issuer()).clock(clock.clone()))
+            .unwrap();
+    let now = common::now(&*clock);
+    let claims = serde_json::json!({"iss": server.issuer(), "sub": seed::USER_SUB,
+        "aud": server.issuer(), "iat": now, "exp": now + 600, "scopes": ["openid"]});
+    for second in 0..60 {
+        for n in 0..10 {
+            let header =
+                serde_json::json!({"alg": "EdDSA", "kid": format!("made-up-{second}-{n}")});
+            let token = server.sign_jwt(&header, &claims);
+            assert!(matches!(
+                F::verify(&verifier, &token),
+                Err(Error::InvalidAccessToken(TokenRule::UnknownKeyId))
+            ));
+        }
+        clock.advance(1);
+    }
+    assert_eq!(server.jwks_fetches(), 3 + 1, "the burst, then one per 30 s");
 }
 
 fn key_rotation_is_followed_by_one_refetch<F: Flavor>() {
@@ -457,9 +519,9 @@ fn stored_tokens_are_verified_again_when_restored<F: Flavor>() {
     let tokens = sign_in::<F, _>(&server, &client);
     let stored = serde_json::to_string(&tokens.to_stored()).unwrap();
     assert!(!format!("{:?}", tokens.to_stored()).contains(tokens.access_token().expose_secret()));
-    // A day later the ID token has expired; the stored sign-in still restores.
-    clock.advance(86_400);
-    server.set_clock_offset(86_400);
+    // Hours later the ID token has expired; the stored sign-in still restores.
+    clock.advance(12 * 3600);
+    server.set_clock_offset(12 * 3600);
     let restored = F::restore_tokens(&client, serde_json::from_str(&stored).unwrap()).unwrap();
     assert_eq!(restored.sub(), seed::USER_SUB);
     assert_eq!(restored.claims().nonce(), tokens.claims().nonce());
@@ -484,6 +546,111 @@ fn stored_tokens_are_verified_again_when_restored<F: Flavor>() {
         F::restore_tokens(&other, serde_json::from_str(&stored).unwrap()),
         Err(Error::InvalidIdToken(TokenRule::Audience))
     ));
+}
+
+/// A writer of the session store pairs Ada's access and refresh tokens with
+/// Grace's ID token: a restore would hand out `Tokens` for Grace that call
+/// Verys as Ada. The ID token's `at_hash` names another access token.
+fn a_stored_sign_in_cannot_be_recombined_with_another_users_id_token<F: Flavor>() {
+    let server = VerysServer::start();
+    let client = F::build(confidential_builder(&server)).unwrap();
+    let ada = sign_in::<F, _>(&server, &client);
+    let pending = client.authorize();
+    let callback_url = server.login_as(pending.url(), seed::OTHER_USER_EMAIL);
+    let grace = F::exchange_code(&client, pending.receive(&callback_url).unwrap()).unwrap();
+    let mut stored = serde_json::to_value(ada.to_stored()).unwrap();
+    stored["id_token"] = grace.id_token().into();
+    stored["nonce"] = grace.claims().nonce().into();
+    let result = F::restore_tokens(&client, serde_json::from_value(stored).unwrap());
+    assert!(
+        matches!(
+            &result,
+            Err(Error::InvalidIdToken(TokenRule::AccessTokenHash))
+        ),
+        "{result:?}"
+    );
+    // Each sign-in, stored whole, restores as itself.
+    for tokens in [&ada, &grace] {
+        let restored = F::restore_tokens(&client, tokens.to_stored()).unwrap();
+        assert_eq!(restored.sub(), tokens.sub());
+    }
+}
+
+/// An old ID token does not restore: a stored sign-in's ID token may have
+/// been issued at most 24 hours ago (by default), and a sign-in refreshed
+/// and stored again carries a new one.
+fn a_stored_sign_in_with_an_old_id_token_is_refused<F: Flavor>() {
+    let server = VerysServer::start();
+    let clock = manual_clock();
+    let client = F::build(confidential_builder(&server).clock(clock.clone())).unwrap();
+    let first = sign_in::<F, _>(&server, &client).to_stored();
+    let later = |hours: u64| {
+        clock.advance(hours * 3600);
+        server.set_clock_offset(i64::try_from(common::now(&*clock)).unwrap() - now_unix());
+    };
+    later(23);
+    let restored = F::restore_tokens(&client, copy(&first)).unwrap();
+    let refreshed = F::refresh(&client, &restored).unwrap().to_stored();
+    later(2);
+    assert!(matches!(
+        F::restore_tokens(&client, copy(&first)),
+        Err(Error::InvalidIdToken(TokenRule::TooOld))
+    ));
+    assert_eq!(
+        F::restore_tokens(&client, copy(&refreshed)).unwrap().sub(),
+        seed::USER_SUB
+    );
+    later(365 * 24);
+    assert!(matches!(
+        F::restore_tokens(&client, copy(&refreshed)),
+        Err(Error::InvalidIdToken(TokenRule::TooOld))
+    ));
+    let patient = F::build(
+        confidential_builder(&server)
+            .clock(clock.clone())
+            .restored_id_token_max_age(Duration::from_secs(400 * 86_400)),
+    )
+    .unwrap();
+    assert_eq!(
+        F::restore_tokens(&patient, copy(&first)).unwrap().sub(),
+        seed::USER_SUB
+    );
+}
+
+/// Another stored form of the same sign-in, through its serialization.
+fn copy(stored: &verys_client::StoredTokens) -> verys_client::StoredTokens {
+    serde_json::from_value(serde_json::to_value(stored).unwrap()).unwrap()
+}
+
+fn now_unix() -> i64 {
+    let elapsed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    i64::try_from(elapsed.as_secs()).unwrap()
+}
+
+/// URL joining drops `.` and `..` segments: `external_token(at, "..")` would
+/// go to `/federation` itself. Such ids are refused before any request.
+fn external_token_ids_that_are_not_path_segments_are_refused<F: Flavor>() {
+    let server = VerysServer::start();
+    let client = F::build(public_builder(&server)).unwrap();
+    let tokens = sign_in::<F, _>(&server, &client);
+    let before = server.requests("/federation") + server.requests("/");
+    for id in ["", ".", ".."] {
+        assert!(matches!(
+            F::external_token(&client, tokens.access_token(), id),
+            Err(Error::InvalidTokenId)
+        ));
+        assert!(matches!(
+            F::delete_external_token(&client, tokens.access_token(), id),
+            Err(Error::InvalidTokenId)
+        ));
+    }
+    assert_eq!(
+        server.requests("/federation") + server.requests("/"),
+        before
+    );
+    assert_eq!(server.requests("/federation/"), 0);
 }
 
 fn token_exchange_returns_a_token_for_the_audience<F: Flavor>() {

@@ -37,6 +37,7 @@ scenarios!(
     jwks_larger_than_the_limit_is_not_read,
     jwks_that_is_not_json_is_a_jwks_error,
     answer_with_a_token_in_a_wrong_place_quotes_no_token,
+    tokens_placed_in_any_field_are_quoted_by_no_error,
 );
 
 /// Generous bound for "did not hang": far above every configured timeout,
@@ -421,4 +422,71 @@ fn answer_with_a_token_in_a_wrong_place_quotes_no_token<F: Flavor>() {
         assert!(!text.contains(secret), "{text}");
         assert!(!text.contains("c2VjcmV0"), "{text}");
     }
+}
+
+/// A confused or hostile server puts the client's own secrets (its tokens,
+/// its client secret) into every field of its answers: token responses,
+/// OAuth error bodies, federation errors, the discovery document, userinfo,
+/// the JWKS and the content type. No resulting error, displayed or
+/// debugged, quotes one of them; short OAuth error codes and descriptions
+/// still come through.
+fn tokens_placed_in_any_field_are_quoted_by_no_error<F: Flavor>() {
+    let server = VerysServer::start();
+    let client = F::build(confidential_builder(&server)).unwrap();
+    let tokens = common::sign_in::<F, _>(&server, &client);
+    let access = tokens.access_token().expose_secret().to_owned();
+    let refresh = tokens.refresh_token().unwrap().expose_secret().to_owned();
+    let id_token = tokens.id_token().to_owned();
+    let secrets = [
+        access.as_str(),
+        refresh.as_str(),
+        id_token.as_str(),
+        seed::CONFIDENTIAL_CLIENT_SECRET,
+    ];
+    let json = |status, body: Value| RawResponse::new(status, "application/json", body.to_string());
+    let mut cases: Vec<(&str, RawResponse)> = Vec::new();
+    for secret in secrets {
+        cases.extend([
+            ("/token", json(200, json!({"access_token": "a", "token_type": secret, "expires_in": 60, "id_token": id_token}))),
+            ("/token", json(200, json!({"access_token": "a", "token_type": "Bearer", "expires_in": secret, "id_token": id_token}))),
+            ("/token", json(200, json!({"access_token": "a", "token_type": "Bearer", "id_token": secret}))),
+            ("/token", json(400, json!({"error": secret, "error_description": secret}))),
+            ("/token", json(400, json!({"error": "invalid_grant", "error_description": format!("the token {secret} is revoked")}))),
+            ("/token", json(401, json!({"error": "invalid_client", "error_description": format!("secret {secret} is wrong")}))),
+            ("/token", RawResponse::new(502, &format!("text/{secret}"), "<html>")),
+            ("/token", RawResponse::new(200, "application/json", format!("{{\"access_token\": \"{secret}\", \"token_type\": 7}}"))),
+            ("/userinfo", json(200, json!({"sub": secret}))),
+            ("/userinfo", json(401, json!({"error": secret}))),
+            ("/federation/tokens", json(401, json!({"error": "reauthorization_required", "error_description": secret, "provider_id": secret}))),
+            ("/federation/tokens", json(200, json!({"tokens": [{"token_id": secret, "expires_at": secret}]}))),
+            ("/.well-known/jwks.json", RawResponse::new(200, "application/json", secret)),
+            ("/.well-known/openid-configuration", json(200, json!({"issuer": secret, "authorization_endpoint": secret,
+                "token_endpoint": secret, "jwks_uri": secret, "id_token_signing_alg_values_supported": [secret]}))),
+        ]);
+    }
+    let mut kept_a_short_description = false;
+    for (path, answer) in cases {
+        server.override_response(path, Some(answer));
+        let error = match path {
+            "/token" => F::refresh(&client, &tokens).map(drop),
+            "/userinfo" => F::userinfo(&client, &tokens).map(drop),
+            "/federation/tokens" => F::external_tokens(&client, tokens.access_token()).map(drop),
+            "/.well-known/jwks.json" => {
+                let fresh = F::build(confidential_builder(&server)).unwrap();
+                F::verify_id_token(&fresh, &id_token, tokens.claims().nonce()).map(drop)
+            }
+            _ => F::build_discovered(confidential_builder(&server)).map(drop),
+        }
+        .expect_err(path);
+        server.override_response(path, None);
+        for text in [error.to_string(), format!("{error:?}")] {
+            for secret in secrets {
+                assert!(!text.contains(secret), "{path}: {text} quotes a secret");
+            }
+        }
+        if let Error::TokenRequest(refused) = &error {
+            kept_a_short_description |= refused.error() == Some("invalid_grant");
+        }
+    }
+    assert!(kept_a_short_description, "short OAuth error codes are kept");
 }

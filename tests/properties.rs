@@ -43,6 +43,8 @@ impl Harness {
         let client = Client::builder(server.issuer(), seed::CONFIDENTIAL_CLIENT_ID)
             .redirect_uri(seed::REDIRECT_URI)
             .client_secret(seed::CONFIDENTIAL_CLIENT_SECRET)
+            // The second audience of the tokens with several.
+            .trusted_audiences(["another-api"])
             .build()
             .unwrap();
         Self { server, client }

@@ -19,6 +19,7 @@ scenarios!(
     id_token_verifies_on_its_own_with_its_nonce,
     an_exchanged_access_token_does_not_sign_in_to_its_audience,
     an_id_token_for_a_resource_servers_audience_is_not_a_bearer_token,
+    a_remembered_token_is_refused_once_its_key_is_gone,
 );
 
 fn access_token_of_a_sign_in_verifies_with_typed_claims<F: Flavor>() {
@@ -293,4 +294,44 @@ fn an_id_token_for_a_resource_servers_audience_is_not_a_bearer_token<F: Flavor>(
         ),
         "{result:?}"
     );
+}
+
+/// After a rotation drops a key and the JWKS is fetched again, a token the
+/// verifier remembers from before is refused as a fresh verifier refuses
+/// it (`UnknownKeyId`), through `verify` and `verify_cached` alike; a token
+/// whose key the rotation kept stays accepted.
+fn a_remembered_token_is_refused_once_its_key_is_gone<F: Flavor>() {
+    let server = VerysServer::start();
+    let verifier = F::build_verifier(Verifier::builder(server.issuer())).unwrap();
+    let token = |server: &VerysServer| {
+        server.issue_access_token(seed::USER_SUB, &server.issuer(), &["openid"], 300)
+    };
+    let old = token(&server);
+    F::verify(&verifier, &old).unwrap();
+    assert_eq!(verifier.cached_tokens(), 1);
+    server.rotate_key_keep_old();
+    let kept = token(&server);
+    // The new kid makes the verifier fetch; the old key is still published.
+    F::verify(&verifier, &kept).unwrap();
+    assert_eq!(F::verify(&verifier, &old).unwrap().sub(), seed::USER_SUB);
+    server.rotate_key();
+    let newest = token(&server);
+    F::verify(&verifier, &newest).unwrap();
+    assert_eq!(server.jwks_fetches(), 3);
+    for gone in [&old, &kept] {
+        assert!(matches!(
+            verifier.verify_cached(gone),
+            Err(Error::InvalidAccessToken(TokenRule::UnknownKeyId))
+        ));
+        assert!(matches!(
+            F::verify(&verifier, gone),
+            Err(Error::InvalidAccessToken(TokenRule::UnknownKeyId))
+        ));
+    }
+    let fresh = F::build_verifier(Verifier::builder(server.issuer())).unwrap();
+    assert!(matches!(
+        F::verify(&fresh, &old),
+        Err(Error::InvalidAccessToken(TokenRule::UnknownKeyId))
+    ));
+    assert_eq!(F::verify(&verifier, &newest).unwrap().sub(), seed::USER_SUB);
 }

@@ -69,6 +69,7 @@ scenarios!(
     exp_past_within_leeway_is_accepted,
     iat_in_the_future_beyond_leeway_is_refused,
     iat_in_the_future_within_leeway_is_accepted,
+    nbf_in_the_future_beyond_leeway_is_refused,
     exp_as_a_string_is_refused,
     exp_as_a_float_is_refused,
     negative_exp_is_refused,
@@ -674,6 +675,21 @@ fn iat_in_the_future_within_leeway_is_accepted<F: Flavor>() {
     let tokens = sign_in_with::<F>(edit_claims(|claims| {
         let minted = minted_at(claims);
         claims["iat"] = json!(minted + 20);
+    }));
+    assert_eq!(tokens.unwrap().sub(), seed::USER_SUB);
+}
+
+/// `nbf` (RFC 7519 §4.1.5), which Verys does not send, is honoured when a
+/// token carries it: 120 s ahead is beyond the leeway, 20 s is within it.
+fn nbf_in_the_future_beyond_leeway_is_refused<F: Flavor>() {
+    assert!(matches!(
+        sign_in_with::<F>(edit_claims(|claims| {
+            claims["nbf"] = json!(minted_at(claims) + 120);
+        })),
+        Err(Error::InvalidIdToken(TokenRule::NotYetValid))
+    ));
+    let tokens = sign_in_with::<F>(edit_claims(|claims| {
+        claims["nbf"] = json!(minted_at(claims) + 20);
     }));
     assert_eq!(tokens.unwrap().sub(), seed::USER_SUB);
 }

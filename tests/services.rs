@@ -14,6 +14,9 @@ scenarios!(
     discovery_builds_a_client_with_the_discovered_endpoints,
     discovery_of_another_issuer_is_refused,
     discovery_without_eddsa_is_refused,
+    discovery_naming_endpoints_on_another_host_is_refused_unless_allowed,
+    discovery_that_promises_iss_makes_callbacks_require_it,
+    revocation_takes_any_200_whatever_its_body,
     userinfo_returns_typed_claims_of_the_same_subject,
     userinfo_about_another_subject_is_refused,
     revoked_refresh_token_no_longer_refreshes,
@@ -63,8 +66,127 @@ fn discovery_of_another_issuer_is_refused<F: Flavor>() {
     let forged = discovery_document(&server, "https://evil.example", &["EdDSA"]);
     server.override_response("/.well-known/openid-configuration", Some(forged));
     match F::build_discovered(confidential_builder(&server)) {
-        Err(Error::Discovery(reason)) => assert!(reason.contains("evil.example"), "{reason}"),
+        Err(Error::Discovery(reason)) => {
+            assert!(reason.contains("another issuer"), "{reason}");
+            assert!(
+                !reason.contains("evil.example"),
+                "the server's text is not quoted"
+            );
+        }
         other => panic!("expected a discovery error, got {other:?}"),
+    }
+}
+
+/// A document that sends the token request (and so the client secret)
+/// elsewhere: `localhost` is this machine too, but not the issuer's host.
+fn discovery_naming_endpoints_on_another_host_is_refused_unless_allowed<F: Flavor>() {
+    let server = VerysServer::start();
+    let elsewhere = server.issuer().replace("127.0.0.1", "localhost");
+    let mut document = serde_json::json!({
+        "issuer": server.issuer(),
+        "authorization_endpoint": format!("{elsewhere}/authorize"),
+        "token_endpoint": format!("{elsewhere}/token"),
+        "jwks_uri": format!("{elsewhere}/.well-known/jwks.json"),
+        "id_token_signing_alg_values_supported": ["EdDSA"],
+    });
+    let serve = |document: &serde_json::Value| {
+        server.override_response(
+            "/.well-known/openid-configuration",
+            Some(RawResponse::new(
+                200,
+                "application/json",
+                document.to_string(),
+            )),
+        );
+    };
+    serve(&document);
+    match F::build_discovered(confidential_builder(&server)) {
+        Err(Error::Discovery(reason)) => assert!(reason.contains("another host"), "{reason}"),
+        other => panic!("expected a discovery error, got {other:?}"),
+    }
+    let client =
+        F::build_discovered(confidential_builder(&server).allow_endpoint_host("localhost"))
+            .unwrap();
+    assert!(
+        client
+            .authorize()
+            .url()
+            .starts_with(&format!("{elsewhere}/authorize?"))
+    );
+    assert_eq!(sign_in::<F, _>(&server, &client).sub(), seed::USER_SUB);
+    // Allowed or not, an endpoint that is not http(s) is refused.
+    document["token_endpoint"] = format!("ftp://{}/token", &elsewhere[7..]).into();
+    serve(&document);
+    assert!(matches!(
+        F::build_discovered(confidential_builder(&server).allow_endpoint_host("localhost")),
+        Err(Error::Discovery(_))
+    ));
+}
+
+/// RFC 9207 §3: `authorization_response_iss_parameter_supported` says the
+/// provider puts `iss` in every authorization response, so one without it
+/// is refused (a mix-up attack, §2.4); a callback of the right issuer still
+/// signs in.
+fn discovery_that_promises_iss_makes_callbacks_require_it<F: Flavor>() {
+    let server = VerysServer::start();
+    let issuer = server.issuer();
+    let document = serde_json::json!({
+        "issuer": issuer,
+        "authorization_endpoint": format!("{issuer}/authorize"),
+        "token_endpoint": format!("{issuer}/token"),
+        "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
+        "id_token_signing_alg_values_supported": ["EdDSA"],
+        "authorization_response_iss_parameter_supported": true,
+    });
+    server.override_response(
+        "/.well-known/openid-configuration",
+        Some(RawResponse::new(
+            200,
+            "application/json",
+            document.to_string(),
+        )),
+    );
+    let client = F::build_discovered(confidential_builder(&server)).unwrap();
+    let pending = client.authorize();
+    let callback = server.login(pending.url());
+    assert!(matches!(
+        pending.receive(&callback),
+        Err(Error::MissingIssuer)
+    ));
+    let pending = client.authorize();
+    let callback = format!(
+        "{}&iss={}",
+        server.login(pending.url()),
+        url::form_urlencoded::byte_serialize(issuer.as_bytes()).collect::<String>()
+    );
+    let tokens = F::exchange_code(&client, pending.receive(&callback).unwrap()).unwrap();
+    assert_eq!(tokens.sub(), seed::USER_SUB);
+}
+
+/// RFC 7009 §2.2: a 200 is success, and its body is not the client's to
+/// read (the certified provider sends none); anything else is refused.
+fn revocation_takes_any_200_whatever_its_body<F: Flavor>() {
+    let server = VerysServer::start();
+    let client = F::build(confidential_builder(&server)).unwrap();
+    let tokens = sign_in::<F, _>(&server, &client);
+    let refresh_token = tokens.refresh_token().unwrap();
+    for body in [
+        RawResponse::new(200, "application/json", ""),
+        RawResponse::new(200, "text/plain", "OK"),
+        RawResponse::new(200, "application/json", "{}"),
+    ] {
+        server.override_response("/token/revoke", Some(body));
+        F::revoke(&client, refresh_token).unwrap();
+    }
+    server.override_response(
+        "/token/revoke",
+        Some(RawResponse::new(503, "text/html", "<h1>down</h1>")),
+    );
+    match F::revoke(&client, refresh_token) {
+        Err(Error::Endpoint { endpoint, error }) => {
+            assert_eq!((endpoint, error.status), ("revocation", 503));
+        }
+        other => panic!("expected a refusal, got {other:?}"),
     }
 }
 

@@ -7,7 +7,7 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
-use url::Url;
+use url::{Host, Url};
 
 use crate::client::Client;
 use crate::client::config::{Config, Endpoints};
@@ -15,6 +15,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::error::Error;
 use crate::flow::kind::{ClientAuthMethod, ClientKind, Confidential, Public};
 use crate::protocol::{Call, Started};
+use crate::services::discovery::{Discovered, EndpointPolicy};
 use crate::transport::{Blocking, HttpConfig};
 use crate::verify::jwks::{JwksCache, JwksPolicy};
 
@@ -24,6 +25,13 @@ use crate::verify::jwks::{JwksCache, JwksPolicy};
 /// client fails at start-up rather than at a user's first sign-in.
 #[must_use = "call build() to create the client"]
 pub struct ClientBuilder<K: ClientKind> {
+    settings: Settings,
+    _kind: PhantomData<fn() -> K>,
+}
+
+/// Every setting, whatever the kind: the kind only decides which setters
+/// exist.
+struct Settings {
     issuer: String,
     client_id: String,
     scopes: Vec<String>,
@@ -34,11 +42,18 @@ pub struct ClientBuilder<K: ClientKind> {
     pkce: bool,
     leeway: Duration,
     require_at_hash: bool,
+    trusted_audiences: Vec<String>,
+    require_issuer_parameter: bool,
+    restored_max_age: Duration,
+    endpoint_hosts: Vec<String>,
+    http_to_any_host: bool,
     http: HttpConfig,
     jwks: JwksPolicy,
     clock: Arc<dyn Clock>,
-    _kind: PhantomData<fn() -> K>,
 }
+
+/// How old a restored ID token may be by default.
+const RESTORED_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
 
 impl Client<Public> {
     /// Starts configuring a client of the Verys instance at `issuer` (its base
@@ -51,19 +66,26 @@ impl Client<Public> {
         client_id: impl Into<String>,
     ) -> ClientBuilder<Public> {
         ClientBuilder {
-            issuer: issuer.into(),
-            client_id: client_id.into(),
-            scopes: vec!["openid".to_owned()],
-            redirect_uri: None,
-            host: None,
-            client_secret: None,
-            auth_method: ClientAuthMethod::default(),
-            pkce: true,
-            leeway: Duration::from_secs(60),
-            require_at_hash: false,
-            http: HttpConfig::default(),
-            jwks: JwksPolicy::default(),
-            clock: Arc::new(SystemClock),
+            settings: Settings {
+                issuer: issuer.into(),
+                client_id: client_id.into(),
+                scopes: vec!["openid".to_owned()],
+                redirect_uri: None,
+                host: None,
+                client_secret: None,
+                auth_method: ClientAuthMethod::default(),
+                pkce: true,
+                leeway: Duration::from_secs(60),
+                require_at_hash: false,
+                trusted_audiences: Vec::new(),
+                require_issuer_parameter: false,
+                restored_max_age: RESTORED_MAX_AGE,
+                endpoint_hosts: Vec::new(),
+                http_to_any_host: false,
+                http: HttpConfig::default(),
+                jwks: JwksPolicy::default(),
+                clock: Arc::new(SystemClock),
+            },
             _kind: PhantomData,
         }
     }
@@ -71,21 +93,10 @@ impl Client<Public> {
 
 impl ClientBuilder<Public> {
     /// Makes the client confidential, authenticating with `secret`.
-    pub fn client_secret(self, secret: impl Into<SecretString>) -> ClientBuilder<Confidential> {
+    pub fn client_secret(mut self, secret: impl Into<SecretString>) -> ClientBuilder<Confidential> {
+        self.settings.client_secret = Some(secret.into());
         ClientBuilder {
-            client_secret: Some(secret.into()),
-            issuer: self.issuer,
-            client_id: self.client_id,
-            scopes: self.scopes,
-            redirect_uri: self.redirect_uri,
-            host: self.host,
-            auth_method: self.auth_method,
-            pkce: self.pkce,
-            leeway: self.leeway,
-            require_at_hash: self.require_at_hash,
-            http: self.http,
-            jwks: self.jwks,
-            clock: self.clock,
+            settings: self.settings,
             _kind: PhantomData,
         }
     }
@@ -94,7 +105,7 @@ impl ClientBuilder<Public> {
 impl ClientBuilder<Confidential> {
     /// How the secret is sent; `client_secret_post` by default.
     pub fn auth_method(mut self, method: ClientAuthMethod) -> Self {
-        self.auth_method = method;
+        self.settings.auth_method = method;
         self
     }
 
@@ -102,7 +113,7 @@ impl ClientBuilder<Confidential> {
     /// as RFC 9700 recommends for confidential clients too; turn it off only
     /// for a server that rejects PKCE from confidential clients.
     pub fn pkce(mut self, enabled: bool) -> Self {
-        self.pkce = enabled;
+        self.settings.pkce = enabled;
         self
     }
 }
@@ -110,7 +121,7 @@ impl ClientBuilder<Confidential> {
 impl<K: ClientKind> ClientBuilder<K> {
     /// The redirect URI registered at Verys, used as given.
     pub fn redirect_uri(mut self, uri: impl Into<String>) -> Self {
-        self.redirect_uri = Some(uri.into());
+        self.settings.redirect_uri = Some(uri.into());
         self
     }
 
@@ -118,7 +129,7 @@ impl<K: ClientKind> ClientBuilder<K> {
     /// `{host}/auth/callback`, as in the reference client, unless
     /// [`redirect_uri`](Self::redirect_uri) is set.
     pub fn host(mut self, host: impl Into<String>) -> Self {
-        self.host = Some(host.into());
+        self.settings.host = Some(host.into());
         self
     }
 
@@ -128,13 +139,67 @@ impl<K: ClientKind> ClientBuilder<K> {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.scopes = scopes.into_iter().map(Into::into).collect();
+        self.settings.scopes = scopes.into_iter().map(Into::into).collect();
         self
     }
 
     /// Clock skew tolerated on `exp`, `iat` and `auth_time`. Default: 60 s.
     pub fn leeway(mut self, leeway: Duration) -> Self {
-        self.leeway = leeway;
+        self.settings.leeway = leeway;
+        self
+    }
+
+    /// Audiences besides this client that an ID token may name. OpenID
+    /// Connect Core 3.1.3.7 step 3 has a client refuse an ID token with an
+    /// audience it does not trust; by default it trusts none but itself.
+    pub fn trusted_audiences<I, S>(mut self, audiences: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.settings.trusted_audiences = audiences.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Refuse a callback without an `iss` parameter ([RFC 9207]), the
+    /// defence against mix-up attacks when a client talks to several
+    /// providers. Off by default, as Verys does not send it; on whenever
+    /// [`build_discovered`](Self::build_discovered) reads a document with
+    /// `authorization_response_iss_parameter_supported`. A present `iss` is
+    /// always checked.
+    ///
+    /// [RFC 9207]: https://www.rfc-editor.org/rfc/rfc9207
+    pub fn require_issuer_parameter(mut self, required: bool) -> Self {
+        self.settings.require_issuer_parameter = required;
+        self
+    }
+
+    /// How old (by `iat`) the ID token of a restored sign-in
+    /// ([`Client::restore_tokens`](crate::Client::restore_tokens)) may be.
+    /// Every refresh brings a new ID token, so a sign-in that is refreshed
+    /// and stored again restores; one left unused for longer has the user
+    /// sign in again. Default: 24 hours.
+    pub fn restored_id_token_max_age(mut self, max_age: Duration) -> Self {
+        self.settings.restored_max_age = max_age;
+        self
+    }
+
+    /// A host other than the issuer's that the discovery document may name
+    /// endpoints on (`login.example.com`; any port). By default every
+    /// discovered endpoint must be on the issuer's host: the client secret
+    /// and codes go to the token endpoint.
+    pub fn allow_endpoint_host(mut self, host: impl Into<String>) -> Self {
+        self.settings.endpoint_hosts.push(host.into());
+        self
+    }
+
+    /// **Danger:** allows plain `http` to hosts other than this machine, for
+    /// the issuer and the endpoints. The client secret, codes and tokens then
+    /// travel in clear, and anyone on the network path can read them or
+    /// serve keys of their own. By default `http` is allowed only to
+    /// `localhost`, `127.0.0.0/8` and `[::1]`.
+    pub fn danger_allow_http_to_any_host(mut self) -> Self {
+        self.settings.http_to_any_host = true;
         self
     }
 
@@ -142,20 +207,20 @@ impl<K: ClientKind> ClientBuilder<K> {
     /// Core 3.1.3.8 makes it optional in the code flow (Verys always sends
     /// it, and a present `at_hash` is always checked).
     pub fn require_at_hash(mut self, required: bool) -> Self {
-        self.require_at_hash = required;
+        self.settings.require_at_hash = required;
         self
     }
 
     /// Time limit for a whole request, from connecting to reading the last
     /// byte of the body. Default: 30 s.
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.http.timeout = timeout;
+        self.settings.http.timeout = timeout;
         self
     }
 
     /// Time limit for establishing a connection. Default: 10 s.
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.http.connect_timeout = timeout;
+        self.settings.http.connect_timeout = timeout;
         self
     }
 
@@ -163,30 +228,46 @@ impl<K: ClientKind> ClientBuilder<K> {
     /// [`TransportErrorKind::BodyTooLarge`](crate::TransportErrorKind::BodyTooLarge)
     /// after reading no more than the limit. Default: 1 MiB.
     pub fn max_response_bytes(mut self, limit: u64) -> Self {
-        self.http.max_response_bytes = limit;
+        self.settings.http.max_response_bytes = limit;
         self
     }
 
-    /// Least time between two JWKS fetches, whatever key ids tokens name.
-    /// Default: 30 s.
+    /// The pace of JWKS fetches, whatever key ids tokens name: one fetch
+    /// per `cooldown` on average, after a burst of
+    /// [`jwks_burst`](Self::jwks_burst). Default: 30 s.
     pub fn jwks_cooldown(mut self, cooldown: Duration) -> Self {
-        self.jwks.cooldown = cooldown.as_secs();
+        self.settings.jwks.cooldown = cooldown.as_secs();
+        self
+    }
+
+    /// How many JWKS fetches may follow each other before the
+    /// [cooldown](Self::jwks_cooldown) paces them, so that a key rotated just
+    /// after a fetch is fetched at once. Default: 3.
+    pub fn jwks_burst(mut self, burst: u32) -> Self {
+        self.settings.jwks.burst = burst.max(1);
         self
     }
 
     /// Age after which cached keys are fetched again. Default: 1 hour.
     pub fn jwks_max_age(mut self, max_age: Duration) -> Self {
-        self.jwks.max_age = max_age.as_secs();
+        self.settings.jwks.max_age = max_age.as_secs();
         self
     }
 
     /// The clock every time rule reads. Default: the system clock.
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = clock;
+        self.settings.clock = clock;
         self
     }
 
     /// Checks the configuration and builds the blocking client.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] for a setting that cannot work: an issuer that is
+    /// not an `http(s)` URL (or plain `http` to another host than this
+    /// machine), an empty client id or secret, scopes without `openid`, a
+    /// missing or malformed redirect URI.
     pub fn build(self) -> Result<Client<K>, Error> {
         let config = self.into_config()?;
         let http = Blocking::new(config.http);
@@ -195,36 +276,50 @@ impl<K: ClientKind> ClientBuilder<K> {
 
     /// Checks the configuration, reads the issuer's discovery document and
     /// builds the blocking client with the endpoints it names.
+    /// [`build`](Self::build) uses the fixed Verys paths instead and sends
+    /// no request.
     ///
-    /// The document must name exactly this issuer and list EdDSA among its
-    /// signing algorithms ([`Error::Discovery`] otherwise). [`build`](Self::build)
-    /// uses the fixed Verys paths instead and sends no request.
+    /// # Errors
+    ///
+    /// Those of [`build`](Self::build); [`Error::Discovery`] for a document
+    /// that names another issuer, does not sign with EdDSA, or names an
+    /// endpoint that is not `https` (for an `https` issuer) or is on another
+    /// host than the issuer's and not [allowed](Self::allow_endpoint_host);
+    /// the errors of the request itself ([`Error::Transport`],
+    /// [`Error::Endpoint`], [`Error::InvalidResponse`]).
     pub fn build_discovered(self) -> Result<Client<K>, Error> {
-        let (mut config, issuer, policy) = self.into_parts()?;
+        let (mut config, policy) = self.into_discovery()?;
         let http = Blocking::new(config.http);
-        let started = discovered(&config, issuer);
-        let endpoints = http.drive(&config.jwks, &*config.clock, Ok(started))?;
-        config.adopt(endpoints, policy);
+        let started = discovered(&config, policy);
+        let document = http.drive(&config.jwks, &*config.clock, Ok(started))?;
+        config.adopt(document);
         Ok(Client::with_http(Arc::new(config), http))
     }
 
     /// Checks the configuration, reads the issuer's discovery document and
     /// builds the async client, as [`build_discovered`](Self::build_discovered).
+    ///
+    /// # Errors
+    ///
+    /// Those of [`build_discovered`](Self::build_discovered).
     #[cfg(feature = "async")]
     #[cfg_attr(docsrs, doc(cfg(feature = "async")))]
     pub async fn build_discovered_async(self) -> Result<crate::AsyncClient<K>, Error> {
-        let (mut config, issuer, policy) = self.into_parts()?;
+        let (mut config, policy) = self.into_discovery()?;
         let http = crate::transport::Async::new(config.http)?;
-        let started = discovered(&config, issuer);
-        config.adopt(
-            http.drive(&config.jwks, &*config.clock, Ok(started))
-                .await?,
-            policy,
-        );
+        let started = discovered(&config, policy);
+        let document = http
+            .drive(&config.jwks, &*config.clock, Ok(started))
+            .await?;
+        config.adopt(document);
         Ok(Client::with_http(Arc::new(config), http))
     }
 
     /// Checks the configuration and builds the async client.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`build`](Self::build).
     #[cfg(feature = "async")]
     #[cfg_attr(docsrs, doc(cfg(feature = "async")))]
     pub fn build_async(self) -> Result<crate::AsyncClient<K>, Error> {
@@ -233,39 +328,49 @@ impl<K: ClientKind> ClientBuilder<K> {
         Ok(Client::with_http(Arc::new(config), http))
     }
 
-    fn into_parts(self) -> Result<(Config, Url, JwksPolicy), Error> {
-        let issuer = parse_http_url(&self.issuer, "issuer")?;
-        let policy = self.jwks;
-        Ok((self.into_config()?, issuer, policy))
+    /// The configuration, and what the discovered endpoints must satisfy.
+    fn into_discovery(self) -> Result<(Config, EndpointPolicy), Error> {
+        let policy = EndpointPolicy {
+            issuer: parse_http_url(
+                &self.settings.issuer,
+                "issuer",
+                self.settings.http_to_any_host,
+            )?,
+            hosts: self.settings.endpoint_hosts.clone(),
+            http_to_any_host: self.settings.http_to_any_host,
+        };
+        Ok((self.into_config()?, policy))
     }
 
     fn into_config(self) -> Result<Config, Error> {
-        let issuer = parse_http_url(&self.issuer, "issuer")?;
+        let settings = self.settings;
+        let issuer = parse_http_url(&settings.issuer, "issuer", settings.http_to_any_host)?;
         if issuer.query().is_some() || issuer.fragment().is_some() {
             return Err(Error::Config(
                 "issuer must not have a query or fragment".into(),
             ));
         }
         let issuer_text = issuer.as_str().trim_end_matches('/').to_owned();
-        if self.client_id.trim().is_empty() || self.client_id.chars().any(char::is_control) {
+        if settings.client_id.trim().is_empty() || settings.client_id.chars().any(char::is_control)
+        {
             return Err(Error::Config("client id must not be empty".into()));
         }
-        if !self.scopes.iter().any(|s| s == "openid") {
+        if !settings.scopes.iter().any(|s| s == "openid") {
             return Err(Error::Config("scopes must include openid".into()));
         }
-        if let Some(bad) = self.scopes.iter().find(|s| !valid_scope(s)) {
+        if let Some(bad) = settings.scopes.iter().find(|s| !valid_scope(s)) {
             return Err(Error::Config(format!(
                 "scope {bad:?} is not a valid scope token"
             )));
         }
-        if self
+        if settings
             .client_secret
             .as_ref()
             .is_some_and(|secret| secret.expose_secret().is_empty())
         {
             return Err(Error::Config("client secret must not be empty".into()));
         }
-        let redirect_uri = match (self.redirect_uri, self.host) {
+        let redirect_uri = match (settings.redirect_uri, settings.host) {
             (Some(uri), _) => uri,
             (None, Some(host)) => format!("{}/auth/callback", host.trim_end_matches('/')),
             (None, None) => {
@@ -279,55 +384,61 @@ impl<K: ClientKind> ClientBuilder<K> {
                 "redirect uri must not have a fragment".into(),
             ));
         }
-        if self.http.max_response_bytes == 0 {
+        if settings.http.max_response_bytes == 0 {
             return Err(Error::Config("max response size must be positive".into()));
         }
         let endpoints = Endpoints::verys(&issuer);
-        let jwks = Arc::new(JwksCache::new(endpoints.jwks.clone(), self.jwks));
+        let jwks = Arc::new(JwksCache::new(endpoints.jwks.clone(), settings.jwks));
         Ok(Config {
             issuer: issuer_text,
             endpoints,
-            client_id: self.client_id,
-            pkce: self.pkce || self.client_secret.is_none(),
-            client_secret: self.client_secret,
-            auth_method: self.auth_method,
+            client_id: settings.client_id,
+            pkce: settings.pkce || settings.client_secret.is_none(),
+            client_secret: settings.client_secret,
+            auth_method: settings.auth_method,
             redirect_uri,
-            scopes: self.scopes,
-            leeway: self.leeway.as_secs(),
-            require_at_hash: self.require_at_hash,
-            http: self.http,
+            scopes: settings.scopes,
+            leeway: settings.leeway.as_secs(),
+            require_at_hash: settings.require_at_hash,
+            trusted_audiences: settings.trusted_audiences,
+            require_issuer_parameter: settings.require_issuer_parameter,
+            restored_max_age: settings.restored_max_age.as_secs(),
+            http: settings.http,
+            jwks_policy: settings.jwks,
             jwks,
-            clock: self.clock,
+            clock: settings.clock,
         })
     }
 }
 
 impl<K: ClientKind> fmt::Debug for ClientBuilder<K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let settings = &self.settings;
         f.debug_struct("ClientBuilder")
             .field("kind", &K::NAME)
-            .field("issuer", &self.issuer)
-            .field("client_id", &self.client_id)
-            .field("scopes", &self.scopes)
+            .field("issuer", &settings.issuer)
+            .field("client_id", &settings.client_id)
+            .field("scopes", &settings.scopes)
             .field(
                 "client_secret",
-                &self.client_secret.as_ref().map(|_| "[REDACTED]"),
+                &settings.client_secret.as_ref().map(|_| "[REDACTED]"),
             )
             .finish_non_exhaustive()
     }
 }
 
-/// The discovery request, answered with the endpoints it names.
-fn discovered(config: &Config, issuer: Url) -> Started<Call<Endpoints>> {
+/// The discovery request, answered with what the document says.
+fn discovered(config: &Config, policy: EndpointPolicy) -> Started<Call<Discovered>> {
     let issuer_text = config.issuer.clone();
     Call::start(
-        crate::services::discovery::request(&issuer),
-        move |response| crate::services::discovery::decode(response, &issuer, &issuer_text),
+        crate::services::discovery::request(&policy.issuer),
+        move |response| crate::services::discovery::decode(response, &policy, &issuer_text),
     )
 }
 
-/// A URL with an `http` or `https` scheme and a host.
-pub(crate) fn parse_http_url(text: &str, what: &str) -> Result<Url, Error> {
+/// A URL with an `http` or `https` scheme and a host, without credentials;
+/// `http` only to this machine unless `http_to_any_host`.
+pub(crate) fn parse_http_url(text: &str, what: &str, http_to_any_host: bool) -> Result<Url, Error> {
     let url =
         Url::parse(text).map_err(|error| Error::Config(format!("{what} is not a url: {error}")))?;
     if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
@@ -338,7 +449,23 @@ pub(crate) fn parse_http_url(text: &str, what: &str) -> Result<Url, Error> {
     if !url.username().is_empty() || url.password().is_some() {
         return Err(Error::Config(format!("{what} must not hold credentials")));
     }
+    if url.scheme() == "http" && !http_to_any_host && !is_loopback(&url) {
+        return Err(Error::Config(format!(
+            "{what} uses plain http to another host than this machine, where secrets and codes \
+             would travel in clear: use https (or danger_allow_http_to_any_host)"
+        )));
+    }
     Ok(url)
+}
+
+/// Whether `url` names this machine: `localhost`, `127.0.0.0/8` or `[::1]`.
+pub(crate) fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
+        Some(Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
 }
 
 /// RFC 6749 3.3 `scope-token`: printable ASCII without space, `"` or `\`.

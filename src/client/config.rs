@@ -9,10 +9,11 @@ use url::{Url, form_urlencoded};
 
 use crate::clock::Clock;
 use crate::flow::kind::ClientAuthMethod;
+use crate::services::discovery::Discovered;
 use crate::transport::{HttpConfig, HttpRequest, Method};
 use crate::verify::claims::CommonRules;
 use crate::verify::id_token::{IdTokenRules, NonceRule};
-use crate::verify::jwks::JwksCache;
+use crate::verify::jwks::{JwksCache, JwksPolicy};
 
 /// The Verys endpoints, all hanging off the issuer.
 #[derive(Debug, Clone)]
@@ -50,6 +51,15 @@ pub(crate) fn endpoint(base: &Url, segments: &[&str]) -> Url {
     url
 }
 
+/// The form parameters whose values are secrets.
+const SECRET_PARAMETERS: [&str; 5] = [
+    "code",
+    "code_verifier",
+    "refresh_token",
+    "subject_token",
+    "token",
+];
+
 pub(crate) struct Config {
     /// The base URL, exactly as `iss` must read.
     pub issuer: String,
@@ -64,17 +74,29 @@ pub(crate) struct Config {
     pub pkce: bool,
     pub leeway: u64,
     pub require_at_hash: bool,
+    /// Audiences besides the client id an ID token may name.
+    pub trusted_audiences: Vec<String>,
+    /// Whether a callback must carry `iss` (RFC 9207).
+    pub require_issuer_parameter: bool,
+    /// Seconds a restored ID token may have lived since `iat`.
+    pub restored_max_age: u64,
     pub http: HttpConfig,
+    pub jwks_policy: JwksPolicy,
     pub jwks: Arc<JwksCache>,
     pub clock: Arc<dyn Clock>,
 }
 
 impl Config {
-    /// Takes the endpoints of a discovery document; the JWKS cache starts
-    /// afresh at the discovered `jwks_uri`.
-    pub(crate) fn adopt(&mut self, endpoints: Endpoints, policy: crate::verify::jwks::JwksPolicy) {
-        self.jwks = Arc::new(JwksCache::new(endpoints.jwks.clone(), policy));
-        self.endpoints = endpoints;
+    /// Takes what a discovery document says: its endpoints (the JWKS cache
+    /// starts afresh at the discovered `jwks_uri`) and whether callbacks
+    /// carry `iss`.
+    pub(crate) fn adopt(&mut self, document: Discovered) {
+        self.jwks = Arc::new(JwksCache::new(
+            document.endpoints.jwks.clone(),
+            self.jwks_policy,
+        ));
+        self.endpoints = document.endpoints;
+        self.require_issuer_parameter |= document.issuer_parameter;
     }
 
     /// The rules an ID token for this client must pass at `now`, with the
@@ -89,10 +111,12 @@ impl Config {
                 check_expiry: true,
             },
             client_id: &self.client_id,
+            trusted_audiences: &self.trusted_audiences,
             nonce,
             access_token: None,
             require_at_hash: self.require_at_hash,
             max_age: None,
+            max_token_age: None,
             previous: None,
         }
     }
@@ -108,6 +132,19 @@ impl Config {
         )
     }
 
+    /// A request to `url` authenticated with `access_token`, of `method`.
+    pub(crate) fn bearer_request(
+        &self,
+        method: Method,
+        url: &str,
+        access_token: &str,
+    ) -> HttpRequest {
+        let mut request = HttpRequest::get(url).with_bearer(access_token);
+        request.method = method;
+        request.secrets.extend(self.client_secret.clone());
+        request
+    }
+
     /// A form POST to the token endpoint with this client's authentication.
     pub(crate) fn token_request(&self, params: &[(&str, &str)]) -> HttpRequest {
         self.form_request(&self.endpoints.token, params)
@@ -117,6 +154,12 @@ impl Config {
     fn form_request(&self, url: &str, params: &[(&str, &str)]) -> HttpRequest {
         let mut form = form_urlencoded::Serializer::new(String::new());
         form.extend_pairs(params);
+        let mut secrets: Vec<SecretString> = params
+            .iter()
+            .filter(|(name, _)| SECRET_PARAMETERS.contains(name))
+            .map(|(_, value)| SecretString::from(*value))
+            .collect();
+        secrets.extend(self.client_secret.clone());
         let mut authorization = None;
         match (&self.client_secret, self.auth_method) {
             (None, _) => {
@@ -139,6 +182,7 @@ impl Config {
             url: url.to_owned(),
             authorization,
             form: Some(SecretString::from(form.finish())),
+            secrets,
         }
     }
 }

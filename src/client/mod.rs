@@ -176,7 +176,7 @@ impl<K: ClientKind> Client<K, Blocking> {
         token_id: &str,
     ) -> Result<(), Error> {
         let started = federation::delete_external_token(&self.config, access_token, token_id);
-        self.run(Ok(started))
+        self.run(started)
     }
 
     /// Restores stored tokens ([`Tokens::to_stored`]), verifying their ID
@@ -201,11 +201,11 @@ impl<K: ClientKind> Client<K, Blocking> {
         access_token: &AccessToken,
         token_id: &str,
     ) -> Result<ExternalToken, Error> {
-        self.run(Ok(federation::external_token(
+        self.run(federation::external_token(
             &self.config,
             access_token,
             token_id,
-        )))
+        ))
     }
 
     /// Drives an operation of the I/O-free core with this client's keys.

@@ -80,7 +80,7 @@ impl<K: ClientKind> Client<K, Async> {
         token_id: &str,
     ) -> Result<(), Error> {
         let started = federation::delete_external_token(&self.config, access_token, token_id);
-        self.run(Ok(started)).await
+        self.run(started).await
     }
 
     /// Restores stored tokens ([`Tokens::to_stored`]), verifying their ID
@@ -111,7 +111,7 @@ impl<K: ClientKind> Client<K, Async> {
         token_id: &str,
     ) -> Result<ExternalToken, Error> {
         let started = federation::external_token(&self.config, access_token, token_id);
-        self.run(Ok(started)).await
+        self.run(started).await
     }
 
     /// Drives an operation of the I/O-free core with this client's keys.

@@ -3,8 +3,18 @@
 
 use url::Url;
 
-use crate::error::Error;
+use crate::error::{DESCRIPTION_LIMIT, ERROR_CODE_LIMIT, Error, server_text};
 use crate::verify::jwt::constant_time_eq;
+
+/// The parameters the flows read, the only names an error repeats.
+const KNOWN: [&str; 6] = [
+    "code",
+    "state",
+    "iss",
+    "error",
+    "error_description",
+    "provider_id",
+];
 
 /// The percent-decoded parameters of a callback, in order, repeats kept.
 pub(crate) struct CallbackParams(Vec<(String, String)>);
@@ -54,11 +64,38 @@ impl CallbackParams {
         }
     }
 
-    /// [`Error::DuplicateParameter`] for the first parameter that repeats.
+    /// `iss` (RFC 9207), when present, equal to `expected`
+    /// ([`Error::IssuerMismatch`]), and present when `required`
+    /// ([`Error::MissingIssuer`]).
+    pub(crate) fn check_issuer(&self, expected: &str, required: bool) -> Result<(), Error> {
+        match self.first("iss") {
+            Some(iss) if iss != expected => Err(Error::IssuerMismatch),
+            None if required => Err(Error::MissingIssuer),
+            _ => Ok(()),
+        }
+    }
+
+    /// The `error` parameter as [`Error::Callback`], if there is one; its
+    /// texts repeated only when fit to be (see [`server_text`]).
+    pub(crate) fn oauth_error(&self) -> Option<Error> {
+        let error = self.first("error")?;
+        Some(Error::Callback {
+            error: server_text(error, ERROR_CODE_LIMIT).unwrap_or_else(|| "unreadable".into()),
+            description: self
+                .first("error_description")
+                .and_then(|text| server_text(text, DESCRIPTION_LIMIT)),
+        })
+    }
+
+    /// [`Error::DuplicateParameter`] for the first parameter that repeats,
+    /// named if it is one the flows read.
     pub(crate) fn check_no_repeats(&self) -> Result<(), Error> {
         for (index, (name, _)) in self.0.iter().enumerate() {
             if self.0[..index].iter().any(|(earlier, _)| earlier == name) {
-                return Err(Error::DuplicateParameter(name.clone()));
+                let named = KNOWN.iter().find(|known| **known == name);
+                return Err(Error::DuplicateParameter(
+                    named.map_or_else(|| "another".to_owned(), |known| (*known).to_owned()),
+                ));
             }
         }
         Ok(())

@@ -169,6 +169,7 @@ impl<'a, K: ClientKind> AuthorizationRequest<'a, K> {
                 state,
                 nonce,
                 max_age: self.max_age,
+                require_issuer_parameter: self.config.require_issuer_parameter,
             },
             verifier,
             _kind: PhantomData,
@@ -200,6 +201,9 @@ struct FlowValues {
     state: String,
     nonce: String,
     max_age: Option<u64>,
+    /// Whether the callback must carry `iss` (RFC 9207).
+    #[serde(default)]
+    require_issuer_parameter: bool,
 }
 
 impl<K: ClientKind> PendingAuth<K> {
@@ -211,30 +215,31 @@ impl<K: ClientKind> PendingAuth<K> {
     /// Checks the authorization server's redirect back to the application.
     ///
     /// `callback` is the callback URL as the browser requested it, or just
-    /// its query string (with or without the leading `?`). Checked in this
-    /// order: an `error` parameter ([`Error::Callback`]), a missing `code`
-    /// ([`Error::MissingCode`]), a missing `state` ([`Error::MissingState`]),
-    /// a `state` other than this flow's ([`Error::StateMismatch`], compared
-    /// in constant time), an `iss` naming another issuer
-    /// ([`Error::IssuerMismatch`], RFC 9207), and repeated parameters
-    /// ([`Error::DuplicateParameter`]).
+    /// its query string (with or without the leading `?`). A callback is
+    /// believed only once it shows it belongs to this flow, so the checks
+    /// come in this order: a missing `state` ([`Error::MissingState`]), a
+    /// `state` other than this flow's ([`Error::StateMismatch`], compared in
+    /// constant time), an `iss` naming another issuer
+    /// ([`Error::IssuerMismatch`], RFC 9207) or missing where the client
+    /// requires it ([`Error::MissingIssuer`]), repeated parameters
+    /// ([`Error::DuplicateParameter`]); then an `error` parameter
+    /// ([`Error::Callback`]) and a missing `code` ([`Error::MissingCode`]).
+    ///
+    /// # Errors
+    ///
+    /// The errors above, and [`Error::MalformedCallback`] for a callback that
+    /// is neither a URL nor a query string.
     pub fn receive(self, callback: &str) -> Result<CallbackReceived<K>, Error> {
         let params = CallbackParams::parse(callback)?;
-        if let Some(error) = params.first("error") {
-            return Err(Error::Callback {
-                error: error.to_owned(),
-                description: params.first("error_description").map(str::to_owned),
-            });
+        // RFC 6749 §10.12 and RFC 9207 §2.4: an error response of another
+        // flow, or of another issuer, is a forgery like any other.
+        params.check_state(&self.flow.state)?;
+        params.check_issuer(&self.flow.issuer, self.flow.require_issuer_parameter)?;
+        params.check_no_repeats()?;
+        if let Some(error) = params.oauth_error() {
+            return Err(error);
         }
         let code = params.non_empty("code").ok_or(Error::MissingCode)?;
-        params.check_state(&self.flow.state)?;
-        if params
-            .first("iss")
-            .is_some_and(|iss| iss != self.flow.issuer)
-        {
-            return Err(Error::IssuerMismatch);
-        }
-        params.check_no_repeats()?;
         Ok(CallbackReceived {
             code: SecretString::from(code.to_owned()),
             pending: self,
@@ -273,13 +278,14 @@ impl<K: ClientKind> fmt::Debug for PendingAuth<K> {
     }
 }
 
-/// The stored form of a [`PendingAuth`]: its kind, its values and the
-/// verifier.
+/// The stored form of a [`PendingAuth`]: its kind, its values, whether it
+/// uses PKCE, and the verifier.
 #[derive(Serialize)]
 struct StoredRef<'a> {
     kind: &'static str,
     #[serde(flatten)]
     flow: &'a FlowValues,
+    pkce: bool,
     code_verifier: Option<&'a str>,
 }
 
@@ -288,6 +294,9 @@ struct Stored {
     kind: String,
     #[serde(flatten)]
     flow: FlowValues,
+    /// Absent in states stored before it was recorded: then the verifier
+    /// says.
+    pkce: Option<bool>,
     code_verifier: Option<String>,
 }
 
@@ -296,6 +305,7 @@ impl<K: ClientKind> Serialize for PendingAuth<K> {
         StoredRef {
             kind: K::NAME,
             flow: &self.flow,
+            pkce: self.verifier.is_some(),
             code_verifier: self.verifier.as_ref().map(PkceVerifier::expose),
         }
         .serialize(serializer)
@@ -321,6 +331,11 @@ impl<'de, K: ClientKind> Deserialize<'de> for PendingAuth<K> {
             None if K::NAME == crate::flow::kind::Public::NAME => {
                 return Err(D::Error::custom(
                     "flow state of a public client lacks its pkce verifier",
+                ));
+            }
+            None if stored.pkce == Some(true) => {
+                return Err(D::Error::custom(
+                    "flow state of a pkce flow lacks its pkce verifier",
                 ));
             }
             None => None,

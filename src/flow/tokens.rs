@@ -185,12 +185,37 @@ impl ExchangedToken {
 
 /// [`Tokens`] in a form that can be stored (a session store, a database)
 /// and restored with [`Client::restore_tokens`](crate::Client::restore_tokens),
-/// which verifies the ID token again: a stored value cannot smuggle in an
-/// identity Verys did not sign.
+/// which checks it again before handing `Tokens` back.
 ///
-/// It holds the access and refresh tokens in clear text when serialized:
-/// keep it server-side, encrypted at rest where that matters. `Debug`
-/// shows neither.
+/// # What a stored value does and does not protect
+///
+/// Restoring verifies the ID token again (signature, issuer, audience,
+/// nonce), checks that its `at_hash` names the stored access token, and that
+/// it was issued no longer ago than
+/// [`restored_id_token_max_age`](crate::ClientBuilder::restored_id_token_max_age)
+/// (24 hours by default). So whoever can write to the store cannot make up
+/// an identity Verys did not sign, pair one user's access token with another
+/// user's ID token, or bring back an ID token from long ago.
+///
+/// It does not keep the tokens secret: the serialized form holds the access
+/// and refresh tokens in clear, and whoever reads the store can call Verys
+/// as the user. Nor can it stop a writer of the store from putting another
+/// whole, recent sign-in in place of this one, or tie the refresh token to
+/// the ID token (OpenID Connect has no hash for it; a refresh with another
+/// user's refresh token fails the refresh rules, its ID token naming another
+/// subject). Keep stored sign-ins where the application alone reads and
+/// writes them, such as a server-side session store; where the store is
+/// beyond that (a cookie, a cache other services share), wrap them in
+/// authenticated encryption, such as a private cookie jar
+/// (`axum_extra::extract::cookie::PrivateCookieJar`): this crate does not
+/// encrypt.
+///
+/// A sign-in refreshed by a provider that sends no new ID token (OpenID
+/// Connect Core 12.2; Verys always sends one) holds an access token its ID
+/// token does not name, and does not restore
+/// ([`TokenRule::AccessTokenHash`](crate::TokenRule::AccessTokenHash)).
+///
+/// `Debug` shows neither token.
 #[derive(Serialize, Deserialize)]
 pub struct StoredTokens {
     id_token: String,
@@ -234,6 +259,10 @@ impl StoredTokens {
 
     pub(crate) fn nonce(&self) -> Option<&str> {
         self.nonce.as_deref()
+    }
+
+    pub(crate) fn access_token(&self) -> &str {
+        &self.access_token
     }
 
     /// The tokens, once `claims` were verified from the stored ID token.

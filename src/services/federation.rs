@@ -8,13 +8,13 @@ use std::time::SystemTime;
 
 use crate::client::config::{Config, endpoint};
 use crate::clock::system_time_signed;
-use crate::error::Error;
+use crate::error::{DESCRIPTION_LIMIT, ERROR_CODE_LIMIT, Error, server_text};
 use crate::flow::callback::CallbackParams;
 use crate::flow::pkce::random_value;
 use crate::flow::tokens::AccessToken;
 use crate::protocol::{self, Call, Started, server_error};
 use crate::services::timestamp::parse_rfc3339;
-use crate::transport::{HttpRequest, HttpResponse, Method};
+use crate::transport::{HttpResponse, Method};
 
 /// An upstream provider's token that Verys keeps for the user.
 #[derive(Clone)]
@@ -124,10 +124,17 @@ fn federation_answer(response: HttpResponse) -> Result<HttpResponse, Error> {
         let error = server_error(&response);
         if error.error() == Some("reauthorization_required") {
             let provider_id = serde_json::from_slice::<ReauthBody>(&response.body)
-                .map(|body| body.provider_id)
                 .map_err(|e| Error::InvalidResponse {
                     endpoint: "federation",
                     reason: crate::error::json_reason(&e),
+                })?
+                .provider_id;
+            // The id goes into an error text and a link: an identifier only.
+            let provider_id = server_text(&provider_id, ERROR_CODE_LIMIT)
+                .filter(|id| !id.is_empty() && !id.contains(' '))
+                .ok_or_else(|| Error::InvalidResponse {
+                    endpoint: "federation",
+                    reason: "provider_id is not a provider id".into(),
                 })?;
             return Err(Error::ExternalReauth {
                 provider_id,
@@ -186,25 +193,22 @@ impl PendingLink {
     /// returns one, must be this link's. Returns the linked provider.
     pub fn receive(self, callback: &str) -> Result<String, Error> {
         let params = CallbackParams::parse(callback)?;
+        // The protocol does not promise to return `state`; when it is there
+        // it must match, before anything else in the callback is believed.
+        if params.first("state").is_some() {
+            params.check_state(&self.state)?;
+        }
         match params.first("error") {
             Some("federation_failed") => {
                 return Err(Error::FederationFailed {
                     provider_id: self.provider_id,
-                    description: params.first("error_description").map(str::to_owned),
+                    description: params
+                        .first("error_description")
+                        .and_then(|text| server_text(text, DESCRIPTION_LIMIT)),
                 });
             }
-            Some(error) => {
-                return Err(Error::Callback {
-                    error: error.to_owned(),
-                    description: params.first("error_description").map(str::to_owned),
-                });
-            }
+            Some(_) => return Err(params.oauth_error().unwrap_or(Error::MissingCode)),
             None => {}
-        }
-        // The protocol does not promise to return `state`; when it is there
-        // it must match.
-        if params.first("state").is_some() {
-            params.check_state(&self.state)?;
         }
         if params.first("provider_id") != Some(self.provider_id.as_str()) {
             return Err(Error::MalformedCallback(
@@ -222,8 +226,17 @@ pub(crate) fn external_tokens(
     access_token: &AccessToken,
 ) -> Started<Call<Vec<ExternalToken>>> {
     let url = endpoint(&config.endpoints.federation, &["tokens"]);
-    let request = HttpRequest::get(url.as_str()).with_bearer(access_token.expose_secret());
+    let request = config.bearer_request(Method::Get, url.as_str(), access_token.expose_secret());
     Call::start(request, decode_list)
+}
+
+/// `{federation}/{token_id}`, for an id that is a path segment of its own:
+/// URL joining drops `.` and `..`, and `/federation/` itself is no token.
+fn token_url(config: &Config, token_id: &str) -> Result<url::Url, Error> {
+    if matches!(token_id, "" | "." | "..") {
+        return Err(Error::InvalidTokenId);
+    }
+    Ok(endpoint(&config.endpoints.federation, &[token_id]))
 }
 
 /// `DELETE /federation/{token_id}`.
@@ -231,11 +244,10 @@ pub(crate) fn delete_external_token(
     config: &Config,
     access_token: &AccessToken,
     token_id: &str,
-) -> Started<Call<()>> {
-    let url = endpoint(&config.endpoints.federation, &[token_id]);
-    let mut request = HttpRequest::get(url.as_str()).with_bearer(access_token.expose_secret());
-    request.method = Method::Delete;
-    Call::start(request, decode_deleted)
+) -> Result<Started<Call<()>>, Error> {
+    let url = token_url(config, token_id)?;
+    let request = config.bearer_request(Method::Delete, url.as_str(), access_token.expose_secret());
+    Ok(Call::start(request, decode_deleted))
 }
 
 /// `GET /federation/{token_id}`.
@@ -243,8 +255,8 @@ pub(crate) fn external_token(
     config: &Config,
     access_token: &AccessToken,
     token_id: &str,
-) -> Started<Call<ExternalToken>> {
-    let url = endpoint(&config.endpoints.federation, &[token_id]);
-    let request = HttpRequest::get(url.as_str()).with_bearer(access_token.expose_secret());
-    Call::start(request, decode_one)
+) -> Result<Started<Call<ExternalToken>>, Error> {
+    let url = token_url(config, token_id)?;
+    let request = config.bearer_request(Method::Get, url.as_str(), access_token.expose_secret());
+    Ok(Call::start(request, decode_one))
 }

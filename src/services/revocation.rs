@@ -1,14 +1,25 @@
-//! Token revocation (RFC 7009).
+//! Token revocation ([RFC 7009]).
+//!
+//! [RFC 7009]: https://www.rfc-editor.org/rfc/rfc7009
 
 use crate::client::config::Config;
+use crate::error::Error;
 use crate::flow::tokens::RefreshToken;
-use crate::protocol::{Call, Started, decode_success};
+use crate::protocol::{Call, Started, server_error};
 
-/// `POST /token/revoke` (RFC 7009). Verys answers 200 whether or not it
-/// knew the token, so success says only that the request was accepted.
+/// `POST /token/revoke`. RFC 7009 §2.2: any 200 means the token is revoked
+/// (or was not valid), and the client ignores the body, which Verys fills
+/// and other providers leave empty.
 pub(crate) fn revoke(config: &Config, refresh_token: &RefreshToken) -> Started<Call<()>> {
     let request = config.revocation_request(refresh_token.expose_secret());
     Call::start(request, |response| {
-        decode_success::<serde_json::Value>(&response, "revocation").map(drop)
+        if response.status == 200 {
+            Ok(())
+        } else {
+            Err(Error::Endpoint {
+                endpoint: "revocation",
+                error: server_error(&response),
+            })
+        }
     })
 }

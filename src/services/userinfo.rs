@@ -6,7 +6,7 @@ use crate::client::config::Config;
 use crate::error::Error;
 use crate::flow::tokens::Tokens;
 use crate::protocol::{self, Call, Started};
-use crate::transport::{HttpRequest, HttpResponse};
+use crate::transport::{HttpResponse, Method};
 
 /// The userinfo answer, typed.
 #[derive(Debug, Clone, Deserialize)]
@@ -35,8 +35,11 @@ pub struct UserInfo {
 /// subject of their ID token (OpenID Connect Core 5.3.2: a different `sub`
 /// means the answer is not about this user).
 pub(crate) fn start(config: &Config, tokens: &Tokens) -> Started<Call<UserInfo>> {
-    let request = HttpRequest::get(&config.endpoints.userinfo)
-        .with_bearer(tokens.access_token().expose_secret());
+    let request = config.bearer_request(
+        Method::Get,
+        &config.endpoints.userinfo,
+        tokens.access_token().expose_secret(),
+    );
     let expected = tokens.sub().to_owned();
     Call::start(request, move |response: HttpResponse| {
         let info: UserInfo = protocol::decode_success(&response, "userinfo")?;

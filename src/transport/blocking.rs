@@ -6,7 +6,7 @@ use std::sync::PoisonError;
 use super::{HttpConfig, HttpRequest, HttpResponse, Method, USER_AGENT};
 use crate::clock::Clock;
 use crate::error::{Error, TransportError, TransportErrorKind};
-use crate::protocol::{Operation, Started, Step};
+use crate::protocol::{self, Operation, Started, Step};
 use crate::verify::jwks::{FetchTicket, JwksCache};
 
 /// The blocking transport: one ureq agent (one connection pool) per client,
@@ -95,7 +95,7 @@ impl Blocking {
         loop {
             step = match step {
                 Step::Done(output) => return Ok(output),
-                Step::Send(request) => op.on_response(self.send(&request)?)?,
+                Step::Send(request) => protocol::respond(&mut op, &request, self.send(&request))?,
                 Step::FetchKeys(ticket) => {
                     self.fetch_keys(jwks, clock, ticket);
                     op.on_keys()?

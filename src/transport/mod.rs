@@ -30,6 +30,9 @@ pub(crate) struct HttpRequest {
     pub authorization: Option<SecretString>,
     /// `application/x-www-form-urlencoded` body.
     pub form: Option<SecretString>,
+    /// The secrets the request carries (a client secret, a code, a token):
+    /// an error about its answer quotes none of them.
+    pub secrets: Vec<SecretString>,
 }
 
 impl HttpRequest {
@@ -39,11 +42,13 @@ impl HttpRequest {
             url: url.to_owned(),
             authorization: None,
             form: None,
+            secrets: Vec::new(),
         }
     }
 
     pub(crate) fn with_bearer(mut self, token: &str) -> Self {
         self.authorization = Some(SecretString::from(format!("Bearer {token}")));
+        self.secrets.push(SecretString::from(token));
         self
     }
 }

@@ -5,7 +5,7 @@ use secrecy::ExposeSecret;
 use super::{HttpConfig, HttpRequest, HttpResponse, Method, USER_AGENT};
 use crate::clock::Clock;
 use crate::error::{Error, TransportError, TransportErrorKind};
-use crate::protocol::{Operation, Started, Step};
+use crate::protocol::{self, Operation, Started, Step};
 use crate::verify::jwks::{FetchTicket, JwksCache};
 
 /// The async transport: one reqwest client (one connection pool) per
@@ -91,8 +91,8 @@ impl Async {
         loop {
             step = match step {
                 Step::Send(request) => {
-                    let response = self.send(&request).await?;
-                    op.on_response(response)?
+                    let response = self.send(&request).await;
+                    protocol::respond(&mut op, &request, response)?
                 }
                 Step::FetchKeys(ticket) => {
                     self.await_keys(jwks, clock, ticket).await;

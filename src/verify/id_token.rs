@@ -132,12 +132,17 @@ impl<'de> Members<'de> for IdMembers<'de> {
 pub(crate) struct IdTokenRules<'a> {
     pub common: CommonRules<'a>,
     pub client_id: &'a str,
+    /// Audiences besides the client id the token may name.
+    pub trusted_audiences: &'a [String],
     pub nonce: NonceRule<'a>,
     /// The access token issued with the ID token; `None` when verifying an
     /// ID token on its own, which leaves `at_hash` unchecked.
     pub access_token: Option<&'a str>,
     pub require_at_hash: bool,
     pub max_age: Option<u64>,
+    /// When restoring a stored sign-in: how many seconds the token may have
+    /// lived since `iat`.
+    pub max_token_age: Option<u64>,
     /// On refresh: the claims of the ID token being replaced.
     pub previous: Option<&'a IdTokenClaims>,
 }
@@ -181,9 +186,16 @@ impl IdTokenClaims {
         // Issuer (step 2), expiry (step 9) and issue time (step 10).
         rules.common.check(&core).map_err(invalid)?;
         let client_id = rules.client_id;
-        // Step 3: the audience names this client.
+        // Step 3: the audience names this client, and no audience it does
+        // not trust.
         if !core.aud.contains(client_id) {
             return Err(invalid(TokenRule::Audience));
+        }
+        let trusted = |audience: &str| {
+            audience == client_id || rules.trusted_audiences.iter().any(|a| a == audience)
+        };
+        if !core.aud.iter().all(trusted) {
+            return Err(invalid(TokenRule::UntrustedAudience));
         }
         // Steps 4 and 5: with several audiences an `azp` is required, and
         // when present it names this client.
@@ -209,6 +221,17 @@ impl IdTokenClaims {
                 return Err(invalid(TokenRule::MissingAccessTokenHash));
             }
             _ => {}
+        }
+        // A stored sign-in's ID token is not replayed from long ago.
+        if let Some(max_token_age) = rules.max_token_age {
+            let recent = core
+                .iat
+                .saturating_add(max_token_age)
+                .saturating_add(rules.common.leeway)
+                > rules.common.now;
+            if !recent {
+                return Err(invalid(TokenRule::TooOld));
+            }
         }
         // Step 13: a recent enough authentication when `max_age` was asked.
         if let Some(max_age) = rules.max_age {
@@ -443,10 +466,12 @@ mod tests {
                 check_expiry: true,
             },
             client_id: CLIENT,
+            trusted_audiences: &[],
             nonce: NonceRule::Equals("n"),
             access_token: None,
             require_at_hash: false,
             max_age: None,
+            max_token_age: None,
             previous: None,
         }
     }
@@ -526,7 +551,7 @@ mod tests {
                 "issuer does not match",
             ),
             (|c| c["aud"] = json!("other"), "audience does not match"),
-            (|c| c["aud"] = json!([CLIENT, "other"]), "authorized party"),
+            (|c| c["aud"] = json!([CLIENT, "other"]), "does not trust"),
             (|c| c["azp"] = json!("other"), "authorized party"),
             (|c| c["exp"] = json!(900), "expired"),
             (|c| c["iat"] = json!(1_061), "in the future"),
@@ -545,6 +570,20 @@ mod tests {
         let mut with_azp = good();
         with_azp["aud"] = json!([CLIENT, "other"]);
         with_azp["azp"] = json!(CLIENT);
-        assert!(check(&with_azp).is_ok());
+        let untrusted = check(&with_azp).unwrap_err().to_string();
+        assert!(untrusted.contains("not trust"), "{untrusted}");
+        let trusting = ["other".to_owned()];
+        let rules = IdTokenRules {
+            trusted_audiences: &trusting,
+            ..rules()
+        };
+        assert!(IdTokenClaims::check(with_azp.to_string().as_bytes(), &rules).is_ok());
+        // With a trusted second audience, `azp` is still required.
+        with_azp.as_object_mut().unwrap().remove("azp");
+        let error = IdTokenClaims::check(with_azp.to_string().as_bytes(), &rules).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "invalid id token: authorized party does not match"
+        );
     }
 }

@@ -9,10 +9,12 @@
 //! they wait at that gate.
 //!
 //! A fetch happens when a token names a `kid` the cache does not know (key
-//! rotation) and when the keys are older than the maximum age, but never
-//! twice within the cooldown: a stream of tokens with made-up key ids cannot
-//! turn into a stream of requests to Verys. If a refetch fails while the
-//! needed key is still known, the known key keeps serving.
+//! rotation) and when the keys are older than the maximum age, within a
+//! budget: a burst of a few fetches, then one per cooldown. A key rotated
+//! right after a fetch is fetched at once, while a stream of tokens with
+//! made-up key ids cannot turn into more than a few requests a minute to
+//! Verys. If a refetch fails while the needed key is still known, the known
+//! key keeps serving.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -147,8 +149,10 @@ pub(crate) fn thumbprint(x: &str) -> String {
 /// When to fetch the JWKS again.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct JwksPolicy {
-    /// Minimum seconds between two fetches.
+    /// Seconds to earn one more fetch once the burst is spent.
     pub cooldown: u64,
+    /// Fetches that may follow each other at once.
+    pub burst: u32,
     /// Seconds after which cached keys are fetched again.
     pub max_age: u64,
 }
@@ -157,18 +161,64 @@ impl Default for JwksPolicy {
     fn default() -> Self {
         Self {
             cooldown: 30,
+            burst: 3,
             max_age: 3600,
         }
     }
 }
 
-#[derive(Default)]
+/// The fetches the policy allows now: a token bucket of `burst` tokens,
+/// one more earned every `cooldown`.
+#[derive(Debug, Clone, Copy)]
+struct Budget {
+    /// Tokens left at `since`.
+    tokens: u32,
+    since: u64,
+}
+
+impl Budget {
+    fn full(policy: JwksPolicy) -> Self {
+        Self {
+            tokens: policy.burst,
+            since: 0,
+        }
+    }
+
+    /// Tokens at `now`, and the whole cooldowns earned since `since`.
+    fn at(self, policy: JwksPolicy, now: u64) -> (u32, u64) {
+        if policy.cooldown == 0 {
+            return (policy.burst, 0);
+        }
+        let earned = now.saturating_sub(self.since) / policy.cooldown;
+        let tokens = u64::from(self.tokens)
+            .saturating_add(earned)
+            .min(u64::from(policy.burst));
+        (u32::try_from(tokens).unwrap_or(policy.burst), earned)
+    }
+
+    fn allows(self, policy: JwksPolicy, now: u64) -> bool {
+        self.at(policy, now).0 > 0
+    }
+
+    /// Spends a token at `now`, keeping the part of a cooldown already
+    /// waited unless the bucket was full.
+    fn spend(&mut self, policy: JwksPolicy, now: u64) {
+        let (tokens, earned) = self.at(policy, now);
+        self.since = if tokens == policy.burst {
+            now
+        } else {
+            self.since
+                .saturating_add(earned.saturating_mul(policy.cooldown))
+        };
+        self.tokens = tokens.saturating_sub(1);
+    }
+}
+
 struct CacheState {
     keys: KeySet,
     /// When the current keys were fetched.
     fetched_at: Option<u64>,
-    /// When the last fetch was tried, successful or not.
-    attempted_at: Option<u64>,
+    budget: Budget,
     /// Bumped by every stored fetch, so waiters at the gate can tell that
     /// someone else already fetched.
     generation: u64,
@@ -211,7 +261,13 @@ impl JwksCache {
         Self {
             uri,
             policy,
-            state: RwLock::default(),
+            state: RwLock::new(CacheState {
+                keys: KeySet::default(),
+                fetched_at: None,
+                budget: Budget::full(policy),
+                generation: 0,
+                last_error: None,
+            }),
             removals: AtomicU64::new(0),
             blocking_gate: Mutex::new(()),
             #[cfg(feature = "async")]
@@ -220,7 +276,7 @@ impl JwksCache {
     }
 
     /// Answers from memory: the key, a ticket to fetch, or the reason none
-    /// can be had before the cooldown ends.
+    /// can be had until the budget allows another fetch.
     pub(crate) fn lookup(&self, kid: &str, now: u64) -> Result<Lookup, Error> {
         let state = self
             .state
@@ -233,10 +289,7 @@ impl JwksCache {
         if let (true, Some(Slot::Key(key))) = (fresh, found) {
             return Ok(Lookup::Found(key));
         }
-        let cooled = state
-            .attempted_at
-            .is_none_or(|at| now >= at.saturating_add(self.policy.cooldown));
-        if cooled {
+        if state.budget.allows(self.policy, now) {
             return Ok(Lookup::Fetch(FetchTicket {
                 generation: state.generation,
             }));
@@ -268,7 +321,7 @@ impl JwksCache {
             .write()
             .unwrap_or_else(|poison| poison.into_inner());
         state.generation += 1;
-        state.attempted_at = Some(now);
+        state.budget.spend(self.policy, now);
         match parsed {
             Ok(keys) => {
                 let removed = state.keys.keys.iter().any(|(_, slot)| match slot {
@@ -433,35 +486,60 @@ mod tests {
         ));
     }
 
+    /// Answers `kid` at `now` as a client would: a fetch (of a JWKS holding
+    /// only `a`) when the cache asks for one. Whether it fetched.
+    fn ask(cache: &JwksCache, kid: &str, now: u64) -> bool {
+        match cache.lookup(kid, now) {
+            Ok(Lookup::Fetch(ticket)) => {
+                assert!(cache.fetch_request(ticket).is_some());
+                cache.store(ok(vec![jwk(1, "a")]), now);
+                assert!(
+                    cache.fetch_request(ticket).is_none(),
+                    "a stale ticket must not fetch again"
+                );
+                true
+            }
+            _ => false,
+        }
+    }
+
     #[test]
-    fn unknown_kid_fetches_once_per_cooldown() {
-        let policy = JwksPolicy {
-            cooldown: 30,
-            max_age: 3600,
-        };
-        let cache = JwksCache::new("http://x/jwks".into(), policy);
-        let Ok(Lookup::Fetch(ticket)) = cache.lookup("a", 100) else {
-            panic!("empty cache must fetch")
-        };
-        assert!(cache.fetch_request(ticket).is_some());
-        cache.store(ok(vec![jwk(1, "a")]), 100);
-        assert!(
-            cache.fetch_request(ticket).is_none(),
-            "a stale ticket must not fetch again"
-        );
+    fn a_key_rotated_right_after_a_fetch_is_fetched_at_once() {
+        let cache = JwksCache::new("http://x/jwks".into(), JwksPolicy::default());
+        assert!(ask(&cache, "a", 100), "an empty cache fetches");
         assert!(matches!(cache.lookup("a", 101), Ok(Lookup::Found(_))));
+        assert!(ask(&cache, "rotated", 101), "a new kid a second later");
+        assert!(ask(&cache, "rotated-again", 102));
+        assert!(!ask(&cache, "made-up", 103), "the burst is spent");
         assert!(matches!(
-            cache.lookup("b", 110),
+            cache.lookup("made-up", 103),
             Err(Error::InvalidIdToken(TokenRule::UnknownKeyId))
         ));
-        assert!(matches!(cache.lookup("b", 130), Ok(Lookup::Fetch(_))));
+        assert!(!ask(&cache, "made-up", 129));
+        assert!(ask(&cache, "made-up", 130), "one more per cooldown");
+        assert!(!ask(&cache, "made-up", 131));
+    }
+
+    #[test]
+    fn a_flood_of_made_up_kids_fetches_a_few_times_a_minute() {
+        let policy = JwksPolicy::default();
+        let cache = JwksCache::new("http://x/jwks".into(), policy);
+        let fetches = (0..600u64)
+            .filter(|t| ask(&cache, &format!("made-up-{t}"), 1_000 + t))
+            .count();
+        // Ten minutes of one made-up kid a second: the burst, then one fetch
+        // per 30 s cooldown.
+        assert_eq!(fetches, 3 + 600 / 30 - 1);
+        // Once the flood stops, the budget refills to a whole burst.
+        let later = 1_600 + 3 * policy.cooldown;
+        assert!((0..3).all(|n| ask(&cache, "new", later + n)));
     }
 
     #[test]
     fn old_keys_are_refetched_and_kept_when_the_refetch_fails() {
         let policy = JwksPolicy {
-            cooldown: 30,
             max_age: 600,
+            ..JwksPolicy::default()
         };
         let cache = JwksCache::new("http://x/jwks".into(), policy);
         cache.store(ok(vec![jwk(1, "a")]), 0);
