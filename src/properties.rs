@@ -328,7 +328,11 @@ proptest! {
         }
         let callback = format!("{prefix}{}", query.finish());
         let result = pending.receive(&callback);
-        prop_assert!(result.is_ok(), "{}: {:?}", callback, result.err());
+        prop_assert!(result.is_ok(), "{}: {:?}", callback, result.as_ref().err());
+        if let Ok(received) = result {
+            let (received_code, _) = received.into_parts();
+            prop_assert_eq!(secrecy::ExposeSecret::expose_secret(&received_code), code.as_str());
+        }
     }
 
     #[test]

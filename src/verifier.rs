@@ -3,6 +3,7 @@
 use ed25519_dalek::VerifyingKey;
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::client::config::Endpoints;
@@ -66,6 +67,7 @@ struct Shared {
 /// without reading the rest of the token.
 struct Seen {
     cache: quick_cache::sync::Cache<[u8; SIGNATURE_SEGMENT], Arc<Remembered>>,
+    hits: AtomicU64,
 }
 
 /// What a verification found, to answer the same token again.
@@ -88,6 +90,7 @@ impl Seen {
     fn new(capacity: usize) -> Option<Self> {
         (capacity > 0).then(|| Self {
             cache: quick_cache::sync::Cache::new(capacity),
+            hits: AtomicU64::new(0),
         })
     }
 
@@ -197,6 +200,7 @@ impl Shared {
             return Ok(Recall::Miss(Some(index)));
         }
         remembered.claims.still_valid(now, self.leeway)?;
+        seen.hits.fetch_add(1, Ordering::Relaxed);
         Ok(Recall::Hit(remembered.claims.clone()))
     }
 }
@@ -247,6 +251,16 @@ impl<T: Transport> Verifier<T> {
     /// them); 0 with [`VerifierBuilder::cache_capacity`] 0.
     pub fn cached_tokens(&self) -> usize {
         self.shared.seen.as_ref().map_or(0, |seen| seen.cache.len())
+    }
+
+    /// How many verifications the remembered tokens have answered, without
+    /// a signature check, since the verifier was built (clones share the
+    /// count): a figure for a service's metrics.
+    pub fn cache_hits(&self) -> u64 {
+        self.shared
+            .seen
+            .as_ref()
+            .map_or(0, |seen| seen.hits.load(Ordering::Relaxed))
     }
 
     fn keys(&self) -> (&JwksCache, &dyn Clock) {

@@ -1034,57 +1034,256 @@ fn key_rotation_and_jwks_faults() {
     assert_eq!(kids().len(), 2);
 }
 
+/// Claims that differ from one sign-in to the next: the times, and the
+/// hash of an access token that carries them.
+const VOLATILE: [&str; 4] = ["iat", "exp", "auth_time", "at_hash"];
+
+/// An ID token minted with `fault` (and its access token), decoded.
+struct Minted {
+    token: String,
+    access_token: String,
+    header: Value,
+    claims: Value,
+}
+
+fn mint(server: &VerysServer, agent: &ureq::Agent, fault: Option<IdTokenFault>) -> Minted {
+    server.set_id_token_fault(fault);
+    let tokens = confidential_tokens(server, agent, "openid email");
+    server.set_id_token_fault(None);
+    let token = tokens["id_token"].as_str().unwrap().to_owned();
+    Minted {
+        header: segment(&token, 0),
+        claims: segment(&token, 1),
+        access_token: tokens["access_token"].as_str().unwrap().to_owned(),
+        token,
+    }
+}
+
+/// Whether the signature of `token` is the current key's over its signing
+/// input, whatever its header says.
+fn signed_by_current_key(server: &VerysServer, agent: &ureq::Agent, token: &str) -> bool {
+    let jwks = get(
+        agent,
+        &format!("{}/.well-known/jwks.json", server.issuer()),
+        None,
+    )
+    .json();
+    let x = jwks["keys"][0]["x"].as_str().unwrap();
+    let x: [u8; 32] = URL_SAFE_NO_PAD.decode(x).unwrap().try_into().unwrap();
+    let (input, signature) = token.rsplit_once('.').unwrap();
+    let Ok(signature) = URL_SAFE_NO_PAD.decode(signature) else {
+        return false;
+    };
+    Signature::from_slice(&signature).is_ok_and(|signature| {
+        VerifyingKey::from_bytes(&x)
+            .unwrap()
+            .verify_strict(input.as_bytes(), &signature)
+            .is_ok()
+    })
+}
+
+/// `value` without the members `names`, so that what a fault may change is
+/// left out of a comparison.
+fn without(value: &Value, names: &[&str]) -> Value {
+    let mut value = value.clone();
+    for name in names {
+        value.as_object_mut().unwrap().remove(*name);
+    }
+    value
+}
+
+/// Every fault breaks its one rule and leaves the rest of the token as a
+/// sign-in without it: the other header members and claims equal, and the
+/// signature the current key's unless the fault is about the signature.
 #[test]
 fn token_faults_break_exactly_one_rule() {
     let server = VerysServer::start();
     let agent = agent();
-    let id_token_with = |fault: IdTokenFault| {
-        server.set_id_token_fault(Some(fault));
-        let tokens = confidential_tokens(&server, &agent, "openid");
-        server.set_id_token_fault(None);
+    let reference = mint(&server, &agent, None);
+    assert!(signed_by_current_key(&server, &agent, &reference.token));
+    assert_eq!(
+        reference.claims["at_hash"],
+        expected_at_hash(&reference.access_token)
+    );
+    // The check sees the faulted token and the reference.
+    type Check = fn(&Minted, &Minted);
+    // A fault, the claims it may change, the header members it may change,
+    // whether the signature stays the current key's, and what it did.
+    type Case = (
+        IdTokenFault,
+        &'static [&'static str],
+        &'static [&'static str],
+        bool,
+        Check,
+    );
+    let cases: Vec<Case> = vec![
+        (IdTokenFault::WrongNonce, &["nonce"], &[], true, |m, r| {
+            assert!(m.claims["nonce"].is_string() && m.claims["nonce"] != r.claims["nonce"]);
+        }),
+        (IdTokenFault::NoNonce, &["nonce"], &[], true, |m, _| {
+            assert!(m.claims.get("nonce").is_none());
+        }),
+        (IdTokenFault::WrongAudience, &["aud"], &[], true, |m, _| {
+            assert_eq!(m.claims["aud"], "some-other-client");
+        }),
+        (IdTokenFault::WrongIssuer, &["iss"], &[], true, |m, _| {
+            assert_eq!(m.claims["iss"], "https://impostor.example.com");
+        }),
+        (IdTokenFault::Expired, &[], &[], true, |m, _| {
+            let exp = m.claims["exp"].as_i64().unwrap();
+            assert!(exp < now() - 3000);
+            assert_eq!(m.claims["iat"].as_i64().unwrap(), exp - 300);
+        }),
+        (IdTokenFault::IssuedInFuture, &[], &[], true, |m, _| {
+            let iat = m.claims["iat"].as_i64().unwrap();
+            assert!(iat > now() + 3000);
+            assert_eq!(m.claims["exp"].as_i64().unwrap(), iat + 300);
+        }),
+        (IdTokenFault::BadSignature, &[], &[], false, |m, _| {
+            let signature = m.token.rsplit_once('.').unwrap().1;
+            assert_eq!(URL_SAFE_NO_PAD.decode(signature).unwrap().len(), 64);
+        }),
+        (IdTokenFault::SignedByOtherKey, &[], &[], false, |m, _| {
+            let signature = m.token.rsplit_once('.').unwrap().1;
+            assert_eq!(URL_SAFE_NO_PAD.decode(signature).unwrap().len(), 64);
+        }),
+        (IdTokenFault::BadAtHash, &[], &[], true, |m, _| {
+            assert_ne!(m.claims["at_hash"], expected_at_hash(&m.access_token));
+            assert_eq!(m.claims["at_hash"].as_str().unwrap().len(), 43);
+        }),
+        (IdTokenFault::NoAtHash, &[], &[], true, |m, _| {
+            assert!(m.claims.get("at_hash").is_none());
+        }),
+        (IdTokenFault::UnknownKid, &[], &["kid"], true, |m, r| {
+            assert_ne!(m.header["kid"], r.header["kid"]);
+            assert_eq!(m.header["kid"].as_str().unwrap().len(), 43);
+        }),
+        (IdTokenFault::AlgNone, &[], &["alg"], false, |m, _| {
+            assert_eq!(m.header["alg"], "none");
+            assert!(m.token.ends_with('.'));
+        }),
+        (IdTokenFault::AlgHs256, &[], &["alg"], false, |m, _| {
+            assert_eq!(m.header["alg"], "HS256");
+            let mac = m.token.rsplit_once('.').unwrap().1;
+            assert_eq!(URL_SAFE_NO_PAD.decode(mac).unwrap().len(), 32);
+        }),
+        (IdTokenFault::AlgRs256, &[], &["alg"], true, |m, _| {
+            assert_eq!(m.header["alg"], "RS256");
+        }),
+        (IdTokenFault::NoAlg, &[], &["alg"], true, |m, _| {
+            assert!(m.header.get("alg").is_none());
+        }),
+        (IdTokenFault::WrongSub, &["sub"], &[], true, |m, r| {
+            assert_ne!(m.claims["sub"], r.claims["sub"]);
+            assert_eq!(m.claims["sub"].as_str().unwrap().len(), 36);
+        }),
         (
-            tokens["id_token"].as_str().unwrap().to_owned(),
-            tokens["access_token"].as_str().unwrap().to_owned(),
-        )
-    };
+            IdTokenFault::AudArrayWithClient,
+            &["aud"],
+            &[],
+            true,
+            |m, _| {
+                assert_eq!(
+                    m.claims["aud"],
+                    json!([seed::CONFIDENTIAL_CLIENT_ID, "other"])
+                );
+                assert!(m.claims.get("azp").is_none());
+            },
+        ),
+        (
+            IdTokenFault::AudArrayWithAzp,
+            &["aud", "azp"],
+            &[],
+            true,
+            |m, _| {
+                assert_eq!(
+                    m.claims["aud"],
+                    json!([seed::CONFIDENTIAL_CLIENT_ID, "other"])
+                );
+                assert_eq!(m.claims["azp"], seed::CONFIDENTIAL_CLIENT_ID);
+            },
+        ),
+        (
+            IdTokenFault::WrongAzp,
+            &["aud", "azp"],
+            &[],
+            true,
+            |m, _| {
+                assert_eq!(
+                    m.claims["aud"],
+                    json!([seed::CONFIDENTIAL_CLIENT_ID, "other"])
+                );
+                assert_eq!(m.claims["azp"], "other");
+            },
+        ),
+        (
+            IdTokenFault::Custom(std::sync::Arc::new(|header, claims| {
+                header["x-test"] = json!(1);
+                claims["email"] = json!("mallory@example.com");
+            })),
+            &["email"],
+            &["x-test"],
+            true,
+            |m, _| {
+                assert_eq!(m.claims["email"], "mallory@example.com");
+                assert_eq!(m.header["x-test"], 1);
+            },
+        ),
+    ];
+    for (fault, claims_changed, header_changed, signed, check) in cases {
+        let name = format!("{fault:?}");
+        let minted = mint(&server, &agent, Some(fault));
+        let changed: Vec<&str> = VOLATILE.iter().chain(claims_changed).copied().collect();
+        assert_eq!(
+            without(&minted.claims, &changed),
+            without(&reference.claims, &changed),
+            "{name}: other claims changed"
+        );
+        assert_eq!(
+            without(&minted.header, header_changed),
+            without(&reference.header, header_changed),
+            "{name}: other header members changed"
+        );
+        assert_eq!(
+            signed_by_current_key(&server, &agent, &minted.token),
+            signed,
+            "{name}: signature"
+        );
+        check(&minted, &reference);
+    }
 
-    let (token, _) = id_token_with(IdTokenFault::AlgNone);
-    assert_eq!(segment(&token, 0)["alg"], "none");
-    assert!(token.ends_with('.'));
-    let (token, _) = id_token_with(IdTokenFault::BadSignature);
-    assert!(verify(&server, &agent, &token).is_err());
-    let (token, _) = id_token_with(IdTokenFault::SignedByOtherKey);
-    assert_eq!(segment(&token, 0)["kid"], server.key_id());
-    assert!(verify(&server, &agent, &token).is_err());
-    let (token, _) = id_token_with(IdTokenFault::UnknownKid);
-    assert_eq!(
-        verify(&server, &agent, &token),
-        Err("kid not in JWKS".into())
-    );
-    let (token, access) = id_token_with(IdTokenFault::BadAtHash);
-    let claims = verify(&server, &agent, &token).unwrap();
-    assert_ne!(claims["at_hash"], expected_at_hash(&access));
-    let (token, _) = id_token_with(IdTokenFault::Expired);
-    let claims = verify(&server, &agent, &token).unwrap();
-    assert!(claims["exp"].as_i64().unwrap() < now() - 3000);
-    let (token, _) = id_token_with(IdTokenFault::WrongAzp);
-    let claims = verify(&server, &agent, &token).unwrap();
-    assert_eq!(
-        claims["aud"],
-        json!([seed::CONFIDENTIAL_CLIENT_ID, "other"])
-    );
-    assert_eq!(claims["azp"], "other");
-
-    // An access-token fault reaches the server's own checks too.
+    // An access-token fault reaches the server's own checks too; the faults
+    // of ID tokens only leave an access token as it was.
     server.set_access_token_fault(Some(IdTokenFault::WrongIssuer));
     let tokens = confidential_tokens(&server, &agent, "openid");
-    server.set_access_token_fault(None);
     get(
         &agent,
         &format!("{}/userinfo", server.issuer()),
         tokens["access_token"].as_str(),
     )
     .assert_error(401, "Invalid token");
+    for fault in [
+        IdTokenFault::WrongNonce,
+        IdTokenFault::NoNonce,
+        IdTokenFault::BadAtHash,
+        IdTokenFault::NoAtHash,
+    ] {
+        server.set_access_token_fault(Some(fault));
+        let access_token = confidential_tokens(&server, &agent, "openid")["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        server.set_access_token_fault(None);
+        let plain = confidential_tokens(&server, &agent, "openid")["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(signed_by_current_key(&server, &agent, &access_token));
+        assert_eq!(
+            without(&segment(&access_token, 1), &VOLATILE),
+            without(&segment(&plain, 1), &VOLATILE)
+        );
+    }
 }
 
 #[test]
@@ -1197,36 +1396,44 @@ fn counters_count_requests_and_connections() {
     );
 }
 
+/// A request held up at one endpoint does not hold up another: the fast one
+/// is answered while the slow one is still waiting, as the slow thread's
+/// state shows (no bound on either's duration).
 #[test]
 fn a_slow_endpoint_does_not_block_the_others() {
     let server = VerysServer::start();
     let issuer = server.issuer();
-    server.set_response_delay("/userinfo", Some(Duration::from_millis(800)));
+    server.set_response_delay("/userinfo", Some(Duration::from_secs(3)));
     std::thread::scope(|s| {
-        let slow = s.spawn(|| {
-            let started = Instant::now();
-            get(&agent(), &format!("{issuer}/userinfo"), None);
-            started.elapsed()
-        });
-        std::thread::sleep(Duration::from_millis(100));
-        let started = Instant::now();
+        let slow = s.spawn(|| get(&agent(), &format!("{issuer}/userinfo"), None).status);
+        // The server counts a request before it holds it up.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while server.requests("/userinfo") == 0 {
+            assert!(Instant::now() < deadline, "the slow request never arrived");
+            std::thread::yield_now();
+        }
         let reply = get(
             &agent(),
             &format!("{issuer}/.well-known/openid-configuration"),
             None,
         );
         assert_eq!(reply.status, 200);
-        assert!(started.elapsed() < Duration::from_millis(500));
-        assert!(slow.join().unwrap() >= Duration::from_millis(800));
+        assert!(!slow.is_finished(), "answered before the slow request was");
+        assert_eq!(slow.join().unwrap(), 401);
     });
 }
 
+/// Every client holds its connection open across two requests, and none
+/// sends its second until all have had their first answered: a server that
+/// served one connection at a time, until it closed, would answer a single
+/// first request and then wait forever (here: until the clients' timeout).
 #[test]
 fn many_keep_alive_connections_are_served_at_once() {
     const CLIENTS: usize = 16;
     let server = VerysServer::start();
     let issuer = server.issuer();
     let barrier = std::sync::Barrier::new(CLIENTS);
+    let all_answered = std::sync::Barrier::new(CLIENTS);
     std::thread::scope(|s| {
         let clients: Vec<_> = (0..CLIENTS)
             .map(|_| {
@@ -1239,26 +1446,34 @@ fn many_keep_alive_connections_are_served_at_once() {
                         .build()
                         .into();
                     barrier.wait();
-                    let token = post_form(
-                        &agent,
-                        &format!("{issuer}/token"),
-                        &[("grant_type", "refresh_token"), ("refresh_token", "nope")],
-                        Some(&basic(
-                            seed::CONFIDENTIAL_CLIENT_ID,
-                            seed::CONFIDENTIAL_CLIENT_SECRET,
-                        )),
-                    );
-                    let discovery = get(
-                        &agent,
-                        &format!("{issuer}/.well-known/openid-configuration"),
-                        None,
-                    );
-                    (token.status, discovery.status)
+                    // No unwrap before the second barrier: a client that
+                    // failed still reaches it, so the others cannot hang.
+                    let token = agent
+                        .post(&format!("{issuer}/token"))
+                        .header(
+                            "Authorization",
+                            &basic(
+                                seed::CONFIDENTIAL_CLIENT_ID,
+                                seed::CONFIDENTIAL_CLIENT_SECRET,
+                            ),
+                        )
+                        .send_form([("grant_type", "refresh_token"), ("refresh_token", "nope")])
+                        .map(|reply| Reply::from(reply).status);
+                    all_answered.wait();
+                    let discovery = token.as_ref().ok().map(|_| {
+                        get(
+                            &agent,
+                            &format!("{issuer}/.well-known/openid-configuration"),
+                            None,
+                        )
+                        .status
+                    });
+                    (token.map_err(|e| e.to_string()), discovery)
                 })
             })
             .collect();
         for client in clients {
-            assert_eq!(client.join().unwrap(), (400, 200));
+            assert_eq!(client.join().unwrap(), (Ok(400), Some(200)));
         }
     });
     assert_eq!(server.token_requests("refresh_token"), CLIENTS);

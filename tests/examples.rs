@@ -418,13 +418,19 @@ mod protected_api_walk {
         let (_runtime, base) = start(&verys);
         let expired =
             verys.issue_access_token(seed::USER_SUB, &verys.issuer(), &["api.read"], -600);
-        let other_issuer = verys.issue_access_token(
-            seed::USER_SUB,
-            "https://elsewhere.example",
-            &["api.read"],
-            300,
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        // Signed with the issuer's own key, but naming another issuer.
+        let other_issuer = verys.sign_jwt(
+            &serde_json::json!({"alg": "EdDSA", "typ": "JWT", "kid": verys.key_id()}),
+            &serde_json::json!({"iss": "https://elsewhere.example", "sub": seed::USER_SUB,
+                "aud": verys.issuer(), "iat": now, "exp": now + 300, "scopes": ["api.read"]}),
         );
-        for token in ["garbage", "a.b.c", &expired, &other_issuer] {
+        let other_audience =
+            verys.issue_access_token(seed::USER_SUB, "another-api", &["api.read"], 300);
+        for token in ["garbage", "a.b.c", &expired, &other_issuer, &other_audience] {
             let page = call(&format!("{base}/api/me"), Some(&format!("Bearer {token}")));
             assert_eq!(page.status, 401, "{}", page.body);
             let challenge = page.www_authenticate.unwrap();

@@ -29,17 +29,76 @@ scenarios!(
     token_manager_retries_a_transient_failure_after_a_pause,
 );
 
+/// The discovered endpoints are the ones used: a document whose token,
+/// userinfo, revocation and end-session endpoints are those of a second
+/// server (on the same host) sends each request there, and none to the
+/// fixed Verys paths of the issuer.
 fn discovery_builds_a_client_with_the_discovered_endpoints<F: Flavor>() {
     let server = VerysServer::start();
-    let client = F::build_discovered(confidential_builder(&server)).unwrap();
+    let elsewhere = VerysServer::start();
+    let (issuer, other) = (server.issuer(), elsewhere.issuer());
+    let document = serde_json::json!({
+        "issuer": issuer,
+        "authorization_endpoint": format!("{other}/authorize"),
+        "token_endpoint": format!("{other}/token"),
+        "userinfo_endpoint": format!("{other}/userinfo"),
+        "revocation_endpoint": format!("{other}/token/revoke"),
+        "end_session_endpoint": format!("{other}/end-session"),
+        "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
+        "id_token_signing_alg_values_supported": ["EdDSA"],
+    });
+    server.override_response(
+        "/.well-known/openid-configuration",
+        Some(RawResponse::new(
+            200,
+            "application/json",
+            document.to_string(),
+        )),
+    );
+    let discovered = F::build_discovered(confidential_builder(&server)).unwrap();
     assert_eq!(server.requests("/.well-known/openid-configuration"), 1);
     assert!(
-        client
+        discovered
             .authorize()
             .url()
-            .starts_with(&format!("{}/authorize?", server.issuer()))
+            .starts_with(&format!("{other}/authorize?"))
     );
-    assert_eq!(sign_in::<F, _>(&server, &client).sub(), seed::USER_SUB);
+    // A code of the issuer, sent where the document says: the other server
+    // does not know it.
+    let plain = F::build(confidential_builder(&server)).unwrap();
+    let pending = plain.authorize();
+    let callback_url = server.login(pending.url());
+    let restored: verys_client::PendingAuth<verys_client::Confidential> =
+        serde_json::from_value(serde_json::to_value(&pending).unwrap()).unwrap();
+    match F::exchange_code(&discovered, restored.receive(&callback_url).unwrap()) {
+        Err(Error::TokenRequest(refused)) => assert_eq!(refused.error(), Some("invalid_grant")),
+        other => panic!("expected the other server's refusal, got {other:?}"),
+    }
+    assert_eq!(elsewhere.token_requests("authorization_code"), 1);
+    assert_eq!(server.token_requests("authorization_code"), 0);
+    let tokens = sign_in::<F, _>(&server, &plain);
+    let _ = F::userinfo(&discovered, &tokens);
+    let _ = F::revoke(&discovered, tokens.refresh_token().unwrap());
+    assert_eq!(
+        (
+            elsewhere.requests("/userinfo"),
+            server.requests("/userinfo")
+        ),
+        (1, 0)
+    );
+    assert_eq!(
+        (
+            elsewhere.requests("/token/revoke"),
+            server.requests("/token/revoke")
+        ),
+        (1, 0)
+    );
+    assert!(
+        discovered
+            .end_session(&tokens, seed::REDIRECT_URI)
+            .url()
+            .starts_with(&format!("{other}/end-session?"))
+    );
     F::build(confidential_builder(&server)).unwrap();
     assert_eq!(
         server.requests("/.well-known/openid-configuration"),
@@ -119,7 +178,7 @@ fn discovery_naming_endpoints_on_another_host_is_refused_unless_allowed<F: Flavo
     serve(&document);
     assert!(matches!(
         F::build_discovered(confidential_builder(&server).allow_endpoint_host("localhost")),
-        Err(Error::Discovery(_))
+        Err(Error::Discovery(reason)) if reason == "token_endpoint is not an http or https url"
     ));
 }
 
@@ -276,10 +335,16 @@ fn end_session_logs_out_and_checks_the_returned_state<F: Flavor>() {
     assert!(back.starts_with(seed::REDIRECT_URI));
     logout.receive(&back).unwrap();
     // Logout revoked the refresh tokens of this client.
-    assert!(matches!(
-        F::refresh(&client, &tokens),
-        Err(Error::TokenRequest(_))
-    ));
+    match F::refresh(&client, &tokens) {
+        Err(Error::TokenRequest(refused)) => {
+            assert_eq!(refused.error(), Some("invalid_grant"));
+            assert_eq!(
+                refused.description.as_deref(),
+                Some("Refresh token is revoked or expired")
+            );
+        }
+        other => panic!("expected invalid_grant, got {other:?}"),
+    }
     let copy: verys_client::PendingLogout = serde_json::from_str(&stored).unwrap();
     assert!(matches!(
         copy.receive(&format!("{}?state=forged", seed::REDIRECT_URI)),

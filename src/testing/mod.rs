@@ -88,6 +88,33 @@ use std::time::Duration;
 use serde_json::Value;
 
 pub use faults::{IdTokenFault, RawResponse, TokenEdit};
+
+/// A `POST /token` as the embedded Verys received it; see
+/// [`VerysServer::received_token_requests`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ReceivedTokenRequest {
+    /// The `grant_type` form parameter, if there was one.
+    pub grant_type: Option<String>,
+    /// How the request presented a client secret: an `Authorization` header
+    /// ([`ClientAuthMethod::ClientSecretBasic`](crate::ClientAuthMethod::ClientSecretBasic),
+    /// whatever its form), a `client_secret` form field
+    /// ([`ClientSecretPost`](crate::ClientAuthMethod::ClientSecretPost)), or neither (`None`,
+    /// a public client).
+    pub authentication: Option<crate::ClientAuthMethod>,
+    /// Every form parameter, in order, decoded.
+    pub form: Vec<(String, String)>,
+}
+
+impl ReceivedTokenRequest {
+    /// The first value of the form parameter `name`.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.form
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    }
+}
 use signer::Key;
 use state::Shared;
 
@@ -360,6 +387,32 @@ impl VerysServer {
     /// How many `GET /.well-known/jwks.json` the server answered, whatever the status.
     pub fn jwks_fetches(&self) -> usize {
         self.shared.lock().counters.jwks_fetches
+    }
+
+    /// Every `POST /token` so far, in order, as the server received it (before any check): how
+    /// the client presented itself and the form it sent, secrets included, for tests that look
+    /// at what a client sends.
+    ///
+    /// ```
+    /// use verys_client::ClientAuthMethod;
+    /// use verys_client::testing::{VerysServer, seed};
+    ///
+    /// let server = VerysServer::start();
+    /// let client = verys_client::Client::builder(server.issuer(), seed::CONFIDENTIAL_CLIENT_ID)
+    ///     .redirect_uri(seed::REDIRECT_URI)
+    ///     .client_secret(seed::CONFIDENTIAL_CLIENT_SECRET)
+    ///     .auth_method(ClientAuthMethod::ClientSecretBasic)
+    ///     .build()
+    ///     .unwrap();
+    /// let pending = client.authorize();
+    /// let callback = server.login(pending.url());
+    /// client.exchange_code(pending.receive(&callback).unwrap()).unwrap();
+    /// let seen = server.received_token_requests();
+    /// assert_eq!(seen[0].authentication, Some(ClientAuthMethod::ClientSecretBasic));
+    /// assert!(seen[0].form.iter().all(|(name, _)| name != "client_secret"));
+    /// ```
+    pub fn received_token_requests(&self) -> Vec<ReceivedTokenRequest> {
+        self.shared.lock().counters.token_requests_received.clone()
     }
 
     /// How many `POST /token` carried this `grant_type` (counted before any check; `""` counts

@@ -5,11 +5,13 @@ use std::time::Duration;
 
 use serde_json::json;
 
+use super::ReceivedTokenRequest;
 use super::faults::RawResponse;
 use super::seed;
 use super::state::Shared;
 use super::wire::{self, Incoming};
 use super::{authorize, federation, session, token, userinfo};
+use crate::ClientAuthMethod;
 
 const JWKS_PATH: &str = "/.well-known/jwks.json";
 
@@ -26,11 +28,27 @@ pub(super) fn admit(
         counters.jwks_fetches += 1;
     }
     if incoming.path == "/token" && incoming.method == "POST" {
-        let grant_type = incoming
-            .form()
-            .and_then(|form| form.get("grant_type").map(str::to_owned))
-            .unwrap_or_default();
-        *counters.token_requests.entry(grant_type).or_default() += 1;
+        let form = incoming.form();
+        let grant_type = form
+            .as_ref()
+            .and_then(|form| form.get("grant_type").map(str::to_owned));
+        *counters
+            .token_requests
+            .entry(grant_type.clone().unwrap_or_default())
+            .or_default() += 1;
+        let pairs = form.map(|form| form.pairs().to_vec()).unwrap_or_default();
+        let authentication = if incoming.header("Authorization").is_some() {
+            Some(ClientAuthMethod::ClientSecretBasic)
+        } else if pairs.iter().any(|(name, _)| name == "client_secret") {
+            Some(ClientAuthMethod::ClientSecretPost)
+        } else {
+            None
+        };
+        counters.token_requests_received.push(ReceivedTokenRequest {
+            grant_type,
+            authentication,
+            form: pairs,
+        });
     }
     let faults = &state.faults;
     (

@@ -86,6 +86,8 @@ pub(super) struct Faults {
 pub(super) struct Counters {
     pub jwks_fetches: usize,
     pub token_requests: HashMap<String, usize>,
+    /// Every `POST /token`, as received.
+    pub token_requests_received: Vec<super::ReceivedTokenRequest>,
     pub requests: HashMap<String, usize>,
     /// TCP connections accepted, counted as they are accepted.
     pub connections: usize,

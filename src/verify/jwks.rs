@@ -458,12 +458,15 @@ mod tests {
     }
 
     #[test]
+    /// RFC 8037 Appendix A.2 and A.3: the example Ed25519 key and its
+    /// RFC 7638 thumbprint, the `kid` of a key that comes without one.
     fn missing_kid_is_the_rfc7638_thumbprint() {
-        let mut key = jwk(9, "");
-        key.as_object_mut().unwrap().remove("kid");
-        let x = key["x"].as_str().unwrap().to_owned();
+        const X: &str = "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo";
+        const THUMBPRINT: &str = "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k";
+        assert_eq!(thumbprint(X), THUMBPRINT);
+        let key = serde_json::json!({"kty": "OKP", "crv": "Ed25519", "x": X});
         let set = KeySet::parse(&body(vec![key])).unwrap();
-        assert!(set.get(&thumbprint(&x)).is_some());
+        assert!(set.get(THUMBPRINT).is_some());
     }
 
     #[test]
