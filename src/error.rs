@@ -298,10 +298,13 @@ pub enum TokenRule {
         /// What the JSON reader found wrong, and where (never the token's text).
         reason: String,
     },
-    /// The `alg` header is missing or is not `EdDSA` / `Ed25519`.
+    /// The `alg` header is missing or is not `EdDSA` / `Ed25519`: the name
+    /// it gave if it is one of the registered JWS algorithms, `unrecognized`
+    /// otherwise (the header is anyone's to write).
     #[error("algorithm {0:?} is not allowed")]
     Algorithm(Option<String>),
-    /// The `typ` header is present and is not `JWT`.
+    /// The `typ` header is present and is not `JWT`: the type if it is one
+    /// in use (`at+jwt`, …), `unrecognized` otherwise.
     #[error("token type {0:?} is not allowed")]
     Type(String),
     /// The header lists `crit` extensions, none of which this client knows.

@@ -82,6 +82,7 @@ mod flow;
 mod manager;
 mod protocol;
 mod services;
+mod single_flight;
 mod transport;
 mod verifier;
 mod verify;

@@ -8,6 +8,7 @@ use crate::client::{Client, Transport};
 use crate::error::Error;
 use crate::flow::kind::ClientKind;
 use crate::flow::tokens::{AccessToken, RefreshToken, Tokens};
+use crate::single_flight::Gate;
 use crate::transport::Blocking;
 
 /// Holds a user's [`Tokens`] and hands out an access token that is valid for
@@ -28,9 +29,7 @@ pub struct TokenManager<K: ClientKind, T: Transport = Blocking> {
     margin: Duration,
     /// The last refresh failure and when it happened.
     last_failure: Mutex<Option<(u64, Error)>>,
-    blocking_gate: Mutex<()>,
-    #[cfg(feature = "async")]
-    async_gate: tokio::sync::Mutex<()>,
+    gate: Gate,
 }
 
 impl<K: ClientKind, T: Transport> TokenManager<K, T> {
@@ -42,9 +41,7 @@ impl<K: ClientKind, T: Transport> TokenManager<K, T> {
             current: RwLock::new(tokens),
             margin: Duration::from_secs(30),
             last_failure: Mutex::new(None),
-            blocking_gate: Mutex::new(()),
-            #[cfg(feature = "async")]
-            async_gate: tokio::sync::Mutex::new(()),
+            gate: Gate::default(),
         }
     }
 
@@ -135,10 +132,7 @@ impl<K: ClientKind> TokenManager<K, Blocking> {
         if let Some(token) = self.fresh() {
             return Ok(token);
         }
-        let _gate = self
-            .blocking_gate
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let _gate = self.gate.enter();
         if let Some(settled) = self.settled() {
             return settled;
         }
@@ -155,7 +149,7 @@ impl<K: ClientKind> TokenManager<K, crate::transport::Async> {
         match self.fresh() {
             Some(token) => Ok(token),
             None => {
-                let _gate = self.async_gate.lock().await;
+                let _gate = self.gate.enter_async().await;
                 match self.settled() {
                     Some(settled) => settled,
                     None => {

@@ -205,17 +205,17 @@ pub(crate) enum Keyed<T> {
 }
 
 /// Parses an ID token, finds its key (or asks for a fetch when it is not
-/// cached and `after_fetch` is false) and verifies it under `rules`.
+/// cached, or old, and `may_fetch`) and verifies it under `rules`.
 pub(crate) fn check_id_token(
     config: &Config,
     token: &str,
     rules: &IdTokenRules<'_>,
-    after_fetch: bool,
+    may_fetch: bool,
 ) -> Result<Keyed<IdTokenClaims>, Error> {
     let jws = jwt::parse(token).map_err(Error::InvalidIdToken)?;
-    match config.jwks.key(jws.kid(), rules.common.now, after_fetch)? {
+    match config.jwks.key(jws.kid(), rules.common.now, may_fetch)? {
         Lookup::Found(key) => IdTokenClaims::verify(jws, &key, rules).map(Keyed::Done),
-        Lookup::Fetch(ticket) => Ok(Keyed::Fetch(ticket)),
+        Lookup::Fetch(ticket) | Lookup::Refresh(ticket) => Ok(Keyed::Fetch(ticket)),
     }
 }
 
@@ -239,18 +239,18 @@ impl<'a> IdTokenCheck<'a> {
             token,
             nonce,
         };
-        let step = op.check(false)?;
+        let step = op.check(true)?;
         Ok(Started { step, op })
     }
 
-    fn check(&mut self, after_fetch: bool) -> Result<Step<IdTokenClaims>, Error> {
+    fn check(&mut self, may_fetch: bool) -> Result<Step<IdTokenClaims>, Error> {
         let nonce = match self.nonce {
             Some(nonce) => NonceRule::Equals(nonce),
             None => NonceRule::AbsentOrEquals(None),
         };
         let rules = self.config.id_token_rules(self.config.clock.now(), nonce);
         Ok(
-            match check_id_token(self.config, self.token, &rules, after_fetch)? {
+            match check_id_token(self.config, self.token, &rules, may_fetch)? {
                 Keyed::Done(claims) => Step::Done(claims),
                 Keyed::Fetch(ticket) => Step::FetchKeys(ticket),
             },
@@ -264,7 +264,7 @@ impl Operation for IdTokenCheck<'_> {
         Err(unexpected("a response"))
     }
     fn on_keys(&mut self) -> Result<Step<IdTokenClaims>, Error> {
-        self.check(true)
+        self.check(false)
     }
 }
 
@@ -283,11 +283,11 @@ impl<'a> Restore<'a> {
             config,
             stored: Some(stored),
         };
-        let step = op.check(false)?;
+        let step = op.check(true)?;
         Ok(Started { step, op })
     }
 
-    fn check(&mut self, after_fetch: bool) -> Result<Step<Tokens>, Error> {
+    fn check(&mut self, may_fetch: bool) -> Result<Step<Tokens>, Error> {
         let stored = self.stored.as_ref().ok_or_else(|| unexpected("keys"))?;
         let mut rules = IdTokenRules {
             access_token: Some(stored.access_token()),
@@ -298,9 +298,7 @@ impl<'a> Restore<'a> {
             )
         };
         rules.common.check_expiry = false;
-        // A provider that sends no `at_hash` binds nothing to check.
-        rules.require_at_hash = false;
-        match check_id_token(self.config, stored.id_token(), &rules, after_fetch)? {
+        match check_id_token(self.config, stored.id_token(), &rules, may_fetch)? {
             Keyed::Fetch(ticket) => Ok(Step::FetchKeys(ticket)),
             Keyed::Done(claims) => {
                 let stored = self.stored.take().ok_or_else(|| unexpected("keys"))?;
@@ -316,7 +314,7 @@ impl Operation for Restore<'_> {
         Err(unexpected("a response"))
     }
     fn on_keys(&mut self) -> Result<Step<Tokens>, Error> {
-        self.check(true)
+        self.check(false)
     }
 }
 
@@ -352,7 +350,7 @@ impl Grant {
         )
     }
 
-    fn verify(&mut self, after_fetch: bool) -> Result<Step<Tokens>, Error> {
+    fn verify(&mut self, may_fetch: bool) -> Result<Step<Tokens>, Error> {
         let Some(response) = self.response.as_ref() else {
             return Err(unexpected("keys"));
         };
@@ -382,7 +380,7 @@ impl Grant {
             previous,
             ..self.config.id_token_rules(now, nonce)
         };
-        match check_id_token(&self.config, id_token, &rules, after_fetch)? {
+        match check_id_token(&self.config, id_token, &rules, may_fetch)? {
             Keyed::Done(claims) => {
                 let id_token = id_token.clone();
                 self.finish(id_token, claims)
@@ -437,10 +435,10 @@ impl Operation for Grant {
     type Output = Tokens;
     fn on_response(&mut self, response: HttpResponse) -> Result<Step<Tokens>, Error> {
         self.response = Some(decode_token_response(response)?);
-        self.verify(false)
+        self.verify(true)
     }
     fn on_keys(&mut self) -> Result<Step<Tokens>, Error> {
-        self.verify(true)
+        self.verify(false)
     }
 }
 
@@ -471,9 +469,17 @@ pub(crate) fn code_grant<K: crate::flow::kind::ClientKind>(
     config: &Arc<Config>,
     received: crate::flow::CallbackReceived<K>,
 ) -> Result<Started<Grant>, Error> {
-    let (code, pending) = received.into_parts();
-    if pending.client_id() != config.client_id || pending.issuer() != config.issuer {
+    let (code, pending, issuer_parameter) = received.into_parts();
+    if pending.client_id() != config.client_id
+        || pending.issuer() != config.issuer
+        || pending.redirect_uri() != config.redirect_uri
+    {
         return Err(Error::ClientMismatch);
+    }
+    // The client's setting, not only the stored flow state's: a store that
+    // dropped the requirement does not turn off the mix-up check.
+    if config.require_issuer_parameter && !issuer_parameter {
+        return Err(Error::MissingIssuer);
     }
     // A flow state that lost its verifier (a tampered store, a state made
     // without PKCE) would send the code unbound: RFC 9700 §2.1.1.

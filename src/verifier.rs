@@ -75,8 +75,9 @@ struct Remembered {
     /// The whole token, which a hit must equal byte for byte.
     token: Box<str>,
     claims: AccessClaims,
-    /// The key that verified it, and the JWKS removal count when it was
-    /// found: a hit needs the key still published.
+    /// The key that verified it, its id, and the JWKS removal count when it
+    /// was found: a hit needs the key still published under that id.
+    kid: Box<str>,
     key: VerifyingKey,
     removals: u64,
 }
@@ -145,7 +146,7 @@ impl Shared {
 
     /// Everything that needs no I/O: the remembered tokens, then a full
     /// verification if the key is cached.
-    fn check(&self, token: &str, after_fetch: bool) -> Result<Keyed<AccessClaims>, Error> {
+    fn check(&self, token: &str, may_fetch: bool) -> Result<Keyed<AccessClaims>, Error> {
         let now = self.clock.now();
         let index = match self.recall(token, now)? {
             Recall::Hit(claims) => return Ok(Keyed::Done(claims)),
@@ -155,16 +156,18 @@ impl Shared {
         let removals = self.jwks.removals();
         let key = match self
             .jwks
-            .key(jws.kid(), now, after_fetch)
+            .key(jws.kid(), now, may_fetch)
             .map_err(as_access_error)?
         {
             Lookup::Found(key) => key,
-            Lookup::Fetch(ticket) => return Ok(Keyed::Fetch(ticket)),
+            Lookup::Fetch(ticket) | Lookup::Refresh(ticket) => return Ok(Keyed::Fetch(ticket)),
         };
+        let kid: Box<str> = jws.kid().into();
         let claims = access::verify(jws, &key, &self.rules(now))?;
         if let (Some(seen), Some(index)) = (&self.seen, index) {
             let remembered = Remembered {
                 token: token.into(),
+                kid,
                 claims: claims.clone(),
                 key,
                 removals,
@@ -192,7 +195,7 @@ impl Shared {
         }
         if !self
             .jwks
-            .still_publishes(&remembered.key, remembered.removals)
+            .still_publishes(&remembered.kid, &remembered.key, remembered.removals)
         {
             // Its key is gone: verified again, the token meets the fate of
             // a token never seen.
@@ -216,7 +219,12 @@ fn as_access_error(error: Error) -> Error {
 
 impl<T: Transport> Verifier<T> {
     /// Verifies without any I/O: with the key not cached, fails with
-    /// [`TokenRule::UnknownKeyId`] instead of fetching the JWKS.
+    /// [`TokenRule::UnknownKeyId`] instead of fetching the JWKS; a cached key
+    /// older than the JWKS maximum age still serves.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`verify`](Verifier::verify) but the JWKS fetch's.
     pub fn verify_cached(&self, token: &str) -> Result<AccessClaims, Error> {
         match self.shared.check(token, false)? {
             Keyed::Done(claims) => Ok(claims),
@@ -267,8 +275,9 @@ impl<T: Transport> Verifier<T> {
         (&self.shared.jwks, &*self.shared.clock)
     }
 
+    /// The verification once the keys were fetched (or waited for).
     fn after_fetch(&self, token: &str) -> Result<AccessClaims, Error> {
-        match self.shared.check(token, true)? {
+        match self.shared.check(token, false)? {
             Keyed::Done(claims) => Ok(claims),
             Keyed::Fetch(_) => Err(Error::InvalidAccessToken(TokenRule::UnknownKeyId)),
         }
@@ -293,7 +302,7 @@ impl Verifier<Blocking> {
     /// Verifies a bearer token, fetching the JWKS first only if the token's
     /// key is not cached.
     pub fn verify(&self, token: &str) -> Result<AccessClaims, Error> {
-        let ticket = match self.shared.check(token, false)? {
+        let ticket = match self.shared.check(token, true)? {
             Keyed::Done(claims) => return Ok(claims),
             Keyed::Fetch(ticket) => ticket,
         };
@@ -308,7 +317,7 @@ impl Verifier<crate::transport::Async> {
     /// Verifies a bearer token, fetching the JWKS first only if the token's
     /// key is not cached. When many tasks miss the same key, one fetches.
     pub async fn verify(&self, token: &str) -> Result<AccessClaims, Error> {
-        match self.shared.check(token, false)? {
+        match self.shared.check(token, true)? {
             Keyed::Done(claims) => Ok(claims),
             Keyed::Fetch(ticket) => {
                 let (jwks, clock) = self.keys();
@@ -406,9 +415,16 @@ impl VerifierBuilder {
 
     /// The pace of JWKS fetches, whatever key ids tokens name: one fetch
     /// per `cooldown` on average, after a burst of
-    /// [`jwks_burst`](Self::jwks_burst). Default: 30 s.
+    /// [`jwks_burst`](Self::jwks_burst); at least a second. Default: 30 s.
     pub fn jwks_cooldown(mut self, cooldown: Duration) -> Self {
-        self.jwks.cooldown = cooldown.as_secs();
+        self.jwks.cooldown = cooldown.as_secs().max(1);
+        self
+    }
+
+    /// Age after which cached keys are fetched again; meanwhile the old key
+    /// keeps serving, and one verification refreshes it. Default: 1 hour.
+    pub fn jwks_max_age(mut self, max_age: Duration) -> Self {
+        self.jwks.max_age = max_age.as_secs();
         self
     }
 

@@ -36,6 +36,13 @@ fn full_url_and_bare_query_are_both_accepted() {
     );
     assert!(receive(|s| format!("?code=abc&state={s}")).is_ok());
     assert!(receive(|s| format!("code=abc&state={s}")).is_ok());
+    // The request target a server framework hands a handler.
+    assert!(receive(|s| format!("/auth/callback?code=abc&state={s}")).is_ok());
+    assert!(receive(|s| format!("/auth/callback?code=abc&state={s}#ignored")).is_ok());
+    assert!(matches!(
+        receive(|_| "/auth/callback".into()),
+        Err(Error::MissingState)
+    ));
 }
 
 #[test]
@@ -338,4 +345,64 @@ fn a_stored_state_that_lost_its_verifier_is_refused() {
         client.exchange_code(received),
         Err(Error::MissingPkceVerifier)
     ));
+}
+
+/// The client's own settings decide, whatever a stored flow state says: a
+/// store that turned off the `iss` requirement, or a state made for another
+/// redirect URI, is refused before any request.
+#[test]
+fn a_stored_state_cannot_turn_off_the_clients_own_checks() {
+    let issuer = unreachable_issuer();
+    let client = Client::builder(&issuer, "app")
+        .host("https://app.example.com")
+        .require_issuer_parameter(true)
+        .build()
+        .unwrap();
+    let pending = client.authorize();
+    let state = url::Url::parse(pending.url())
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .map(|(_, v)| v.into_owned())
+        .unwrap();
+    let mut stored = serde_json::to_value(&pending).unwrap();
+    stored["require_issuer_parameter"] = false.into();
+    let tampered: PendingAuth<Public> = serde_json::from_value(stored.clone()).unwrap();
+    let received = tampered
+        .receive(&format!("code=abc&state={state}"))
+        .unwrap();
+    assert!(matches!(
+        client.exchange_code(received),
+        Err(Error::MissingIssuer)
+    ));
+    let elsewhere = Client::builder(&issuer, "app")
+        .redirect_uri("https://other.example.com/callback")
+        .build()
+        .unwrap();
+    let restored: PendingAuth<Public> = serde_json::from_value(stored).unwrap();
+    let received = restored
+        .receive(&format!("code=abc&state={state}&iss={issuer}"))
+        .unwrap();
+    assert!(matches!(
+        elsewhere.exchange_code(received),
+        Err(Error::ClientMismatch)
+    ));
+}
+
+/// A stored state of the other kind is refused, and the refusal repeats no
+/// text of the store's but the kinds' own names.
+#[test]
+fn a_stored_state_of_another_kind_names_no_text_of_the_stores() {
+    let (pending, _) = pending();
+    let mut stored = serde_json::to_value(&pending).unwrap();
+    for (kind, said) in [
+        ("confidential", "confidential"),
+        ("<script>alert(1)</script>", "unknown"),
+    ] {
+        stored["kind"] = kind.into();
+        let error = serde_json::from_value::<PendingAuth<Public>>(stored.clone()).unwrap_err();
+        let text = error.to_string();
+        assert!(text.contains(&format!("of a {said} client")), "{text}");
+        assert!(!text.contains("script"), "{text}");
+    }
 }

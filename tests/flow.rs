@@ -39,6 +39,7 @@ scenarios!(
     stored_tokens_are_verified_again_when_restored,
     a_stored_sign_in_cannot_be_recombined_with_another_users_id_token,
     a_stored_sign_in_with_an_old_id_token_is_refused,
+    a_stored_sign_in_without_at_hash_does_not_restore_where_it_is_required,
     external_token_ids_that_are_not_path_segments_are_refused,
     token_exchange_returns_a_token_for_the_audience,
     token_exchange_errors_keep_the_oauth_error,
@@ -677,6 +678,21 @@ fn a_stored_sign_in_with_an_old_id_token_is_refused<F: Flavor>() {
         F::restore_tokens(&patient, copy(&first)).unwrap().sub(),
         seed::USER_SUB
     );
+}
+
+/// A client that requires `at_hash` requires it of a restored ID token as
+/// well: without one, nothing binds the stored access token to it.
+fn a_stored_sign_in_without_at_hash_does_not_restore_where_it_is_required<F: Flavor>() {
+    let server = VerysServer::start();
+    server.set_id_token_fault(Some(IdTokenFault::NoAtHash));
+    let lenient = F::build(confidential_builder(&server)).unwrap();
+    let stored = sign_in::<F, _>(&server, &lenient).to_stored();
+    assert!(F::restore_tokens(&lenient, copy(&stored)).is_ok());
+    let strict = F::build(confidential_builder(&server).require_at_hash(true)).unwrap();
+    assert!(matches!(
+        F::restore_tokens(&strict, stored),
+        Err(Error::InvalidIdToken(TokenRule::MissingAccessTokenHash))
+    ));
 }
 
 /// Another stored form of the same sign-in, through its serialization.

@@ -20,6 +20,8 @@ scenarios!(
     an_exchanged_access_token_does_not_sign_in_to_its_audience,
     an_id_token_for_a_resource_servers_audience_is_not_a_bearer_token,
     a_remembered_token_is_refused_once_its_key_is_gone,
+    a_key_set_without_usable_keys_withdraws_the_known_ones,
+    an_old_key_serves_while_one_caller_refreshes_it,
 );
 
 fn access_token_of_a_sign_in_verifies_with_typed_claims<F: Flavor>() {
@@ -353,4 +355,72 @@ fn a_remembered_token_is_refused_once_its_key_is_gone<F: Flavor>() {
         Err(Error::InvalidAccessToken(TokenRule::UnknownKeyId))
     ));
     assert_eq!(F::verify(&verifier, &newest).unwrap().sub(), seed::USER_SUB);
+}
+
+/// An issuer that withdraws a (leaked) key by publishing no usable key at
+/// all: the verifier stops using the key it knew, remembered tokens
+/// included.
+fn a_key_set_without_usable_keys_withdraws_the_known_ones<F: Flavor>() {
+    let server = VerysServer::start();
+    let verifier = F::build_verifier(Verifier::builder(server.issuer())).unwrap();
+    let token = server.issue_access_token(seed::USER_SUB, &server.issuer(), &["openid"], 300);
+    F::verify(&verifier, &token).unwrap();
+    server.set_jwks_body(Some(r#"{"keys": []}"#.into()));
+    // A token with another kid has the verifier fetch the keys again.
+    let header = serde_json::json!({"alg": "EdDSA", "typ": "JWT", "kid": "another"});
+    let claims = serde_json::json!({"iss": server.issuer(), "sub": "u", "aud": server.issuer(),
+        "iat": now(), "exp": now() + 300, "scopes": ["openid"]});
+    assert!(matches!(
+        F::verify(&verifier, &server.sign_jwt(&header, &claims)),
+        Err(Error::NoUsableKey)
+    ));
+    assert!(matches!(
+        F::verify(&verifier, &token),
+        Err(Error::NoUsableKey)
+    ));
+    assert!(matches!(
+        verifier.verify_cached(&token),
+        Err(Error::NoUsableKey)
+    ));
+}
+
+/// Keys older than the JWKS maximum age are refreshed by one caller while
+/// the others go on with the key they have: with the JWKS endpoint slow, a
+/// second verification is answered while the first caller still waits for
+/// the JWKS (no timing bound: the first caller's state shows the order).
+fn an_old_key_serves_while_one_caller_refreshes_it<F: Flavor>() {
+    let server = VerysServer::start();
+    let clock = manual_clock();
+    let verifier = F::build_verifier(
+        Verifier::builder(server.issuer())
+            .clock(clock.clone())
+            .jwks_max_age(std::time::Duration::from_secs(600)),
+    )
+    .unwrap();
+    let token = |sub: &str| server.issue_access_token(sub, &server.issuer(), &["openid"], 3600);
+    F::verify(&verifier, &token("first")).unwrap();
+    clock.advance(601);
+    server.set_response_delay(
+        "/.well-known/jwks.json",
+        Some(std::time::Duration::from_secs(3)),
+    );
+    std::thread::scope(|s| {
+        let refreshing =
+            s.spawn(|| F::verify(&verifier, &token("second")).map(|c| c.sub().to_owned()));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while server.requests("/.well-known/jwks.json") < 2 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the refresh never started"
+            );
+            std::thread::yield_now();
+        }
+        assert_eq!(
+            F::verify(&verifier, &token("third")).unwrap().sub(),
+            "third"
+        );
+        assert!(!refreshing.is_finished(), "answered before the refresh was");
+        assert_eq!(refreshing.join().unwrap().unwrap(), "second");
+    });
+    assert_eq!(server.jwks_fetches(), 2, "one refresh for both callers");
 }

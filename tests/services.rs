@@ -376,13 +376,31 @@ fn failed_federation_link_is_its_own_error<F: Flavor>() {
     let link = client.link_provider("myspace");
     let back = browser_get(link.url());
     match link.receive(&back) {
-        Err(Error::FederationFailed { provider_id, .. }) => assert_eq!(provider_id, "myspace"),
+        Err(Error::FederationFailed {
+            provider_id,
+            description,
+        }) => {
+            assert_eq!(provider_id, "myspace");
+            assert!(description.is_some(), "with the link's state, it is kept");
+        }
         other => panic!("expected a failed link, got {other:?}"),
     }
     let link = client.link_provider("github");
     assert!(matches!(
         link.receive("provider_id=gitlab"),
         Err(Error::MalformedCallback(_))
+    ));
+    // Without a state the return is anyone's: its code counts, its words
+    // are not repeated.
+    let link = client.link_provider("github");
+    match link.receive("error=federation_failed&error_description=Call%20us&provider_id=github") {
+        Err(Error::FederationFailed { description, .. }) => assert_eq!(description, None),
+        other => panic!("expected a failed link, got {other:?}"),
+    }
+    let link = client.link_provider("github");
+    assert!(matches!(
+        link.receive("provider_id=github&state=another"),
+        Err(Error::StateMismatch)
     ));
 }
 

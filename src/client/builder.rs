@@ -234,9 +234,9 @@ impl<K: ClientKind> ClientBuilder<K> {
 
     /// The pace of JWKS fetches, whatever key ids tokens name: one fetch
     /// per `cooldown` on average, after a burst of
-    /// [`jwks_burst`](Self::jwks_burst). Default: 30 s.
+    /// [`jwks_burst`](Self::jwks_burst); at least a second. Default: 30 s.
     pub fn jwks_cooldown(mut self, cooldown: Duration) -> Self {
-        self.settings.jwks.cooldown = cooldown.as_secs();
+        self.settings.jwks.cooldown = cooldown.as_secs().max(1);
         self
     }
 

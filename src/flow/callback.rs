@@ -20,18 +20,26 @@ const KNOWN: [&str; 6] = [
 pub(crate) struct CallbackParams(Vec<(String, String)>);
 
 impl CallbackParams {
-    /// Parses a full callback URL, or just its query string with or without
-    /// the leading `?`.
+    /// Parses a full callback URL, its path and query (`/auth/callback?…`,
+    /// what a server framework's request target holds), or just its query
+    /// string with or without the leading `?`.
     pub(crate) fn parse(callback: &str) -> Result<Self, Error> {
         let callback = callback.trim();
-        let query = match callback.strip_prefix('?') {
-            Some(query) => query.to_owned(),
-            None => match Url::parse(callback) {
+        let query = if let Some(query) = callback.strip_prefix('?') {
+            query.to_owned()
+        } else if callback.starts_with('/') {
+            let target = callback.split('#').next().unwrap_or_default();
+            target
+                .split_once('?')
+                .map_or("", |(_, query)| query)
+                .to_owned()
+        } else {
+            match Url::parse(callback) {
                 Ok(url) => url.query().unwrap_or_default().to_owned(),
                 // Not a URL of its own (no scheme): the query string alone.
                 Err(url::ParseError::RelativeUrlWithoutBase) => callback.to_owned(),
                 Err(error) => return Err(Error::MalformedCallback(error.to_string())),
-            },
+            }
         };
         Ok(Self(
             url::form_urlencoded::parse(query.as_bytes())
@@ -78,13 +86,23 @@ impl CallbackParams {
     /// The `error` parameter as [`Error::Callback`], if there is one; its
     /// texts repeated only when fit to be (see [`server_text`]).
     pub(crate) fn oauth_error(&self) -> Option<Error> {
-        let error = self.first("error")?;
         Some(Error::Callback {
-            error: server_text(error, ERROR_CODE_LIMIT).unwrap_or_else(|| "unreadable".into()),
-            description: self
-                .first("error_description")
-                .and_then(|text| server_text(text, DESCRIPTION_LIMIT)),
+            error: self.error_code()?,
+            description: self.error_description(),
         })
+    }
+
+    /// The `error` parameter, if there is one: `unreadable` when it is not
+    /// fit to be repeated.
+    pub(crate) fn error_code(&self) -> Option<String> {
+        let error = self.first("error")?;
+        Some(server_text(error, ERROR_CODE_LIMIT).unwrap_or_else(|| "unreadable".into()))
+    }
+
+    /// The `error_description` parameter, if there is one fit to repeat.
+    pub(crate) fn error_description(&self) -> Option<String> {
+        self.first("error_description")
+            .and_then(|text| server_text(text, DESCRIPTION_LIMIT))
     }
 
     /// [`Error::DuplicateParameter`] for the first parameter that repeats,

@@ -24,7 +24,7 @@ use std::time::Duration;
 use crate::client::config::Config;
 use crate::error::Error;
 use crate::flow::callback::CallbackParams;
-use crate::flow::kind::ClientKind;
+use crate::flow::kind::{ClientKind, Confidential, Public};
 use crate::flow::pkce::{PkceVerifier, random_value};
 
 /// The `prompt` parameter of an authorization request.
@@ -242,6 +242,7 @@ impl<K: ClientKind> PendingAuth<K> {
         let code = params.non_empty("code").ok_or(Error::MissingCode)?;
         Ok(CallbackReceived {
             code: SecretString::from(code.to_owned()),
+            issuer_parameter: params.first("iss").is_some(),
             pending: self,
         })
     }
@@ -317,9 +318,14 @@ impl<'de, K: ClientKind> Deserialize<'de> for PendingAuth<K> {
         use serde::de::Error as _;
         let stored = Stored::deserialize(deserializer)?;
         if stored.kind != K::NAME {
+            // The stored kind is the store's text: only a kind's own name is
+            // repeated.
+            let kind = [Public::NAME, Confidential::NAME]
+                .into_iter()
+                .find(|name| *name == stored.kind)
+                .unwrap_or("unknown");
             return Err(D::Error::custom(format!(
-                "flow state of a {} client cannot be finished by a {} client",
-                stored.kind,
+                "flow state of a {kind} client cannot be finished by a {} client",
                 K::NAME
             )));
         }
@@ -328,7 +334,7 @@ impl<'de, K: ClientKind> Deserialize<'de> for PendingAuth<K> {
                 PkceVerifier::from_stored(value)
                     .ok_or_else(|| D::Error::custom("stored pkce verifier is malformed"))?,
             ),
-            None if K::NAME == crate::flow::kind::Public::NAME => {
+            None if K::NAME == Public::NAME => {
                 return Err(D::Error::custom(
                     "flow state of a public client lacks its pkce verifier",
                 ));
@@ -357,12 +363,14 @@ impl<'de, K: ClientKind> Deserialize<'de> for PendingAuth<K> {
 /// [`Client::exchange_code`](crate::Client::exchange_code).
 pub struct CallbackReceived<K: ClientKind> {
     code: SecretString,
+    /// Whether the callback carried `iss` (checked equal to the issuer).
+    issuer_parameter: bool,
     pending: PendingAuth<K>,
 }
 
 impl<K: ClientKind> CallbackReceived<K> {
-    pub(crate) fn into_parts(self) -> (SecretString, PendingAuth<K>) {
-        (self.code, self.pending)
+    pub(crate) fn into_parts(self) -> (SecretString, PendingAuth<K>, bool) {
+        (self.code, self.pending, self.issuer_parameter)
     }
 }
 

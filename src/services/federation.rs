@@ -8,7 +8,7 @@ use std::time::SystemTime;
 
 use crate::client::config::{Config, endpoint};
 use crate::clock::system_time_signed;
-use crate::error::{DESCRIPTION_LIMIT, ERROR_CODE_LIMIT, Error, server_text};
+use crate::error::{ERROR_CODE_LIMIT, Error, server_text};
 use crate::flow::callback::CallbackParams;
 use crate::flow::pkce::random_value;
 use crate::flow::tokens::AccessToken;
@@ -191,23 +191,36 @@ impl PendingLink {
     /// [`Error::FederationFailed`], any other `error` [`Error::Callback`]; the
     /// `provider_id` must be the one asked for, and a `state`, when Verys
     /// returns one, must be this link's. Returns the linked provider.
+    ///
+    /// The protocol does not promise that Verys returns `state` (the link
+    /// request carries one all the same). A return without it cannot be tied
+    /// to this link: anyone can send a browser to the redirect URI with
+    /// `provider_id=github`. So `Ok` says only that the browser came back
+    /// saying the provider is linked; confirm it with
+    /// [`Client::external_tokens`](crate::Client::external_tokens) before
+    /// relying on it. An error without `state` keeps its code but not its
+    /// description, which anyone could have written.
+    ///
+    /// # Errors
+    ///
+    /// The errors above, [`Error::StateMismatch`] for another link's
+    /// `state`, [`Error::MalformedCallback`] for another provider or an
+    /// unreadable callback, [`Error::DuplicateParameter`].
     pub fn receive(self, callback: &str) -> Result<String, Error> {
         let params = CallbackParams::parse(callback)?;
-        // The protocol does not promise to return `state`; when it is there
-        // it must match, before anything else in the callback is believed.
-        if params.first("state").is_some() {
+        let tied = params.first("state").is_some();
+        if tied {
             params.check_state(&self.state)?;
         }
-        match params.first("error") {
-            Some("federation_failed") => {
+        let description = params.error_description().filter(|_| tied);
+        match params.error_code() {
+            Some(error) if error == "federation_failed" => {
                 return Err(Error::FederationFailed {
                     provider_id: self.provider_id,
-                    description: params
-                        .first("error_description")
-                        .and_then(|text| server_text(text, DESCRIPTION_LIMIT)),
+                    description,
                 });
             }
-            Some(_) => return Err(params.oauth_error().unwrap_or(Error::MissingCode)),
+            Some(error) => return Err(Error::Callback { error, description }),
             None => {}
         }
         if params.first("provider_id") != Some(self.provider_id.as_str()) {

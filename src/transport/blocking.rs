@@ -1,7 +1,6 @@
 //! The blocking stack: ureq.
 
 use secrecy::ExposeSecret;
-use std::sync::PoisonError;
 
 use super::{HttpConfig, HttpRequest, HttpResponse, Method, USER_AGENT};
 use crate::clock::Clock;
@@ -105,12 +104,18 @@ impl Blocking {
     }
 
     /// Fetches the JWKS unless another thread did while this one waited at
-    /// the gate: many threads missing the same `kid` cause one fetch.
+    /// the gate: many threads missing the same `kid` cause one fetch. A
+    /// ticket that does not wait (an old key to use meanwhile) fetches only
+    /// if the gate is free.
     pub(crate) fn fetch_keys(&self, jwks: &JwksCache, clock: &dyn Clock, ticket: FetchTicket) {
-        let _gate = jwks
-            .blocking_gate()
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let _gate = if ticket.waits() {
+            jwks.gate().enter()
+        } else {
+            match jwks.gate().try_enter() {
+                Some(gate) => gate,
+                None => return,
+            }
+        };
         if let Some(request) = jwks.fetch_request(ticket) {
             let response = self.send(&request);
             jwks.store(response, clock.now());

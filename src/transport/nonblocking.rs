@@ -104,15 +104,22 @@ impl Async {
     }
 
     /// Fetches the JWKS unless another task did while this one waited at the
-    /// gate. The gate is tokio's mutex, made to be held across the fetch's
-    /// `.await`; no other lock is held there.
+    /// gate (held across the fetch's `.await`; no other lock is held there).
+    /// A ticket that does not wait fetches only if the gate is free.
     pub(crate) async fn await_keys(
         &self,
         jwks: &JwksCache,
         clock: &dyn Clock,
         ticket: FetchTicket,
     ) {
-        let _gate = jwks.async_gate().lock().await;
+        let _gate = if ticket.waits() {
+            jwks.gate().enter_async().await
+        } else {
+            match jwks.gate().try_enter_async() {
+                Some(gate) => gate,
+                None => return,
+            }
+        };
         if let Some(request) = jwks.fetch_request(ticket) {
             let response = self.send(&request).await;
             jwks.store(response, clock.now());

@@ -22,9 +22,10 @@ use ed25519_dalek::VerifyingKey;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, RwLock};
+use std::sync::{Mutex, PoisonError, RwLock};
 
 use crate::error::{Error, TokenRule};
+use crate::single_flight::Gate;
 use crate::transport::{HttpRequest, HttpResponse};
 
 /// More keys than this in one JWKS is not a key set but an attack on the
@@ -67,6 +68,8 @@ impl KeySet {
     /// Parses a JWKS document, keeping only keys this client may use:
     /// `kty` `OKP`, `crv` `Ed25519`, `use` absent or `sig`, `alg` absent or
     /// EdDSA, a 32-byte `x` that is a valid and not weak (small-order) point.
+    /// A document with none of them is a key set all the same: the issuer
+    /// says it publishes no key this client may use.
     pub(crate) fn parse(body: &[u8]) -> Result<Self, Error> {
         let set: JwkSet = serde_json::from_slice(body).map_err(|error| {
             Error::JwksFetch(format!(
@@ -95,17 +98,7 @@ impl KeySet {
                 Err(at) => keys.insert(at, (kid, Slot::Key(key))),
             }
         }
-        if keys.is_empty() {
-            return Err(Error::NoUsableKey);
-        }
         Ok(Self { keys })
-    }
-
-    /// Whether this exact key is among the keys, under any `kid`.
-    fn holds(&self, key: &VerifyingKey) -> bool {
-        self.keys
-            .iter()
-            .any(|(_, slot)| matches!(slot, Slot::Key(held) if held == key))
     }
 
     fn get(&self, kid: &str) -> Option<Slot> {
@@ -149,7 +142,7 @@ pub(crate) fn thumbprint(x: &str) -> String {
 /// When to fetch the JWKS again.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct JwksPolicy {
-    /// Seconds to earn one more fetch once the burst is spent.
+    /// Seconds to earn one more fetch once the burst is spent (at least 1).
     pub cooldown: u64,
     /// Fetches that may follow each other at once.
     pub burst: u32,
@@ -168,12 +161,15 @@ impl Default for JwksPolicy {
 }
 
 /// The fetches the policy allows now: a token bucket of `burst` tokens,
-/// one more earned every `cooldown`.
+/// one more earned every `cooldown`, spent when a fetch is granted.
 #[derive(Debug, Clone, Copy)]
 struct Budget {
     /// Tokens left at `since`.
     tokens: u32,
     since: u64,
+    /// The generation of keys a granted fetch will replace: callers that
+    /// miss the same keys share that fetch and spend nothing more.
+    granted: Option<u64>,
 }
 
 impl Budget {
@@ -181,15 +177,14 @@ impl Budget {
         Self {
             tokens: policy.burst,
             since: 0,
+            granted: None,
         }
     }
 
     /// Tokens at `now`, and the whole cooldowns earned since `since`.
     fn at(self, policy: JwksPolicy, now: u64) -> (u32, u64) {
-        if policy.cooldown == 0 {
-            return (policy.burst, 0);
-        }
-        let earned = now.saturating_sub(self.since) / policy.cooldown;
+        let cooldown = policy.cooldown.max(1);
+        let earned = now.saturating_sub(self.since) / cooldown;
         let tokens = u64::from(self.tokens)
             .saturating_add(earned)
             .min(u64::from(policy.burst));
@@ -208,7 +203,7 @@ impl Budget {
             now
         } else {
             self.since
-                .saturating_add(earned.saturating_mul(policy.cooldown))
+                .saturating_add(earned.saturating_mul(policy.cooldown.max(1)))
         };
         self.tokens = tokens.saturating_sub(1);
     }
@@ -218,7 +213,6 @@ struct CacheState {
     keys: KeySet,
     /// When the current keys were fetched.
     fetched_at: Option<u64>,
-    budget: Budget,
     /// Bumped by every stored fetch, so waiters at the gate can tell that
     /// someone else already fetched.
     generation: u64,
@@ -229,14 +223,28 @@ struct CacheState {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct FetchTicket {
     generation: u64,
+    /// Whether its holder waits for the gate. One that has a key to use
+    /// meanwhile (an old one) fetches only if nobody else is: it does not
+    /// wait behind a slow JWKS endpoint.
+    wait: bool,
+}
+
+impl FetchTicket {
+    /// Whether its holder waits for the gate, or goes on if it is taken.
+    pub(crate) fn waits(self) -> bool {
+        self.wait
+    }
 }
 
 /// What the cache can say about a key id without I/O.
 pub(crate) enum Lookup {
     /// The key, fresh enough.
     Found(VerifyingKey),
-    /// The cache needs a fetch to answer.
+    /// No key for the id: a fetch first, to wait for.
     Fetch(FetchTicket),
+    /// The key is known but older than the maximum age: a fetch if nobody
+    /// else is doing one, then the key as it is then (refreshed or old).
+    Refresh(FetchTicket),
 }
 
 /// Keys by `kid`, shared by every client, verifier and thread of a service.
@@ -244,16 +252,13 @@ pub(crate) struct JwksCache {
     uri: String,
     policy: JwksPolicy,
     state: RwLock<CacheState>,
+    /// Taken after `state`, never before.
+    budget: Mutex<Budget>,
     /// How many stored fetches dropped a key that was published before:
     /// what a verification remembered under an older count must check its
     /// key again.
     removals: AtomicU64,
-    /// The single-flight gate of blocking fetchers.
-    blocking_gate: Mutex<()>,
-    /// The single-flight gate of async fetchers: a lock meant to be held
-    /// across the fetch's `.await`.
-    #[cfg(feature = "async")]
-    async_gate: tokio::sync::Mutex<()>,
+    gate: Gate,
 }
 
 impl JwksCache {
@@ -264,14 +269,12 @@ impl JwksCache {
             state: RwLock::new(CacheState {
                 keys: KeySet::default(),
                 fetched_at: None,
-                budget: Budget::full(policy),
                 generation: 0,
                 last_error: None,
             }),
+            budget: Mutex::new(Budget::full(policy)),
             removals: AtomicU64::new(0),
-            blocking_gate: Mutex::new(()),
-            #[cfg(feature = "async")]
-            async_gate: tokio::sync::Mutex::new(()),
+            gate: Gate::default(),
         }
     }
 
@@ -286,15 +289,29 @@ impl JwksCache {
             .fetched_at
             .is_some_and(|at| now < at.saturating_add(self.policy.max_age));
         let found = state.keys.get(kid);
-        if let (true, Some(Slot::Key(key))) = (fresh, found) {
-            return Ok(Lookup::Found(key));
+        let known = matches!(found, Some(Slot::Key(_)));
+        if fresh && known {
+            return Self::settle(&state, found).map(Lookup::Found);
         }
-        if state.budget.allows(self.policy, now) {
-            return Ok(Lookup::Fetch(FetchTicket {
-                generation: state.generation,
-            }));
+        match self.grant(state.generation, now, !known) {
+            Some(ticket) if known => Ok(Lookup::Refresh(ticket)),
+            Some(ticket) => Ok(Lookup::Fetch(ticket)),
+            None => Self::settle(&state, found).map(Lookup::Found),
         }
-        Self::settle(&state, found)
+    }
+
+    /// A ticket to fetch the keys of `generation`, if the budget allows one
+    /// or grants one already (shared, spending nothing more).
+    fn grant(&self, generation: u64, now: u64, wait: bool) -> Option<FetchTicket> {
+        let mut budget = self.budget.lock().unwrap_or_else(PoisonError::into_inner);
+        if budget.granted != Some(generation) {
+            if !budget.allows(self.policy, now) {
+                return None;
+            }
+            budget.spend(self.policy, now);
+            budget.granted = Some(generation);
+        }
+        Some(FetchTicket { generation, wait })
     }
 
     /// The request to send for `ticket`, or `None` when another caller has
@@ -321,11 +338,11 @@ impl JwksCache {
             .write()
             .unwrap_or_else(|poison| poison.into_inner());
         state.generation += 1;
-        state.budget.spend(self.policy, now);
         match parsed {
             Ok(keys) => {
-                let removed = state.keys.keys.iter().any(|(_, slot)| match slot {
-                    Slot::Key(key) => !keys.holds(key),
+                // Removed: a key no longer published under its id.
+                let removed = state.keys.keys.iter().any(|(kid, slot)| match slot {
+                    Slot::Key(key) => !matches!(keys.get(kid), Some(Slot::Key(now)) if now == *key),
                     Slot::Ambiguous => false,
                 });
                 if removed {
@@ -334,9 +351,12 @@ impl JwksCache {
                     // finds the new keys.
                     self.removals.fetch_add(1, Ordering::Release);
                 }
+                // A well-formed set is the issuer's word, even without a
+                // usable key: keys it stopped publishing (a leaked key
+                // withdrawn) must not keep serving.
+                state.last_error = keys.keys.is_empty().then_some(Error::NoUsableKey);
                 state.keys = keys;
                 state.fetched_at = Some(now);
-                state.last_error = None;
             }
             Err(error) => state.last_error = Some(error),
         }
@@ -349,17 +369,19 @@ impl JwksCache {
         self.removals.load(Ordering::Acquire)
     }
 
-    /// Whether `key`, found while the removal count was `removals`, is still
-    /// published: at once when no key was dropped since, by a look at the
-    /// current keys otherwise.
-    pub(crate) fn still_publishes(&self, key: &VerifyingKey, removals: u64) -> bool {
+    /// Whether `key`, found under `kid` while the removal count was
+    /// `removals`, is still published under it: at once when no key was
+    /// dropped since, by a look at the current keys otherwise.
+    pub(crate) fn still_publishes(&self, kid: &str, key: &VerifyingKey, removals: u64) -> bool {
         self.removals() == removals
-            || self
-                .state
-                .read()
-                .unwrap_or_else(|poison| poison.into_inner())
-                .keys
-                .holds(key)
+            || matches!(
+                self.state
+                    .read()
+                    .unwrap_or_else(|poison| poison.into_inner())
+                    .keys
+                    .get(kid),
+                Some(Slot::Key(published)) if published == *key
+            )
     }
 
     /// The final answer after a fetch (or after waiting for someone else's):
@@ -369,37 +391,33 @@ impl JwksCache {
             .state
             .read()
             .unwrap_or_else(|poison| poison.into_inner());
-        match Self::settle(&state, state.keys.get(kid))? {
-            Lookup::Found(key) => Ok(key),
-            Lookup::Fetch(_) => Err(Error::InvalidIdToken(TokenRule::UnknownKeyId)),
-        }
+        Self::settle(&state, state.keys.get(kid))
     }
 
-    /// [`Self::lookup`] before a fetch, [`Self::resolve`] after one.
-    pub(crate) fn key(&self, kid: &str, now: u64, after_fetch: bool) -> Result<Lookup, Error> {
-        if after_fetch {
-            self.resolve(kid).map(Lookup::Found)
-        } else {
+    /// [`Self::lookup`] when a fetch may follow, [`Self::resolve`] when it
+    /// may not (after a fetch, or for a caller that does no I/O).
+    pub(crate) fn key(&self, kid: &str, now: u64, may_fetch: bool) -> Result<Lookup, Error> {
+        if may_fetch {
             self.lookup(kid, now)
+        } else {
+            self.resolve(kid).map(Lookup::Found)
         }
     }
 
-    fn settle(state: &CacheState, found: Option<Slot>) -> Result<Lookup, Error> {
+    /// The answer without a fetch: the key if known, even if old, or why
+    /// there is none.
+    fn settle(state: &CacheState, found: Option<Slot>) -> Result<VerifyingKey, Error> {
         match (found, &state.last_error) {
-            (Some(Slot::Key(key)), _) => Ok(Lookup::Found(key)),
+            (Some(Slot::Key(key)), _) => Ok(key),
             (Some(Slot::Ambiguous), _) => Err(Error::InvalidIdToken(TokenRule::AmbiguousKeyId)),
             (None, Some(error)) => Err(error.clone()),
             (None, None) => Err(Error::InvalidIdToken(TokenRule::UnknownKeyId)),
         }
     }
 
-    pub(crate) fn blocking_gate(&self) -> &Mutex<()> {
-        &self.blocking_gate
-    }
-
-    #[cfg(feature = "async")]
-    pub(crate) fn async_gate(&self) -> &tokio::sync::Mutex<()> {
-        &self.async_gate
+    /// The single-flight gate of the fetches.
+    pub(crate) fn gate(&self) -> &Gate {
+        &self.gate
     }
 }
 
@@ -446,15 +464,33 @@ mod tests {
     fn no_usable_key_and_unreadable_documents_are_different_errors() {
         let mut rsa = jwk(1, "rsa");
         rsa["kty"] = "RSA".into();
-        assert!(matches!(
-            KeySet::parse(&body(vec![rsa])),
-            Err(Error::NoUsableKey)
-        ));
-        assert!(matches!(KeySet::parse(b"<html>"), Err(Error::JwksFetch(_))));
-        assert!(matches!(
-            KeySet::parse(b"{\"keys\": 3}"),
-            Err(Error::JwksFetch(_))
-        ));
+        let cache = JwksCache::new("http://x/jwks".into(), JwksPolicy::default());
+        cache.store(ok(vec![rsa]), 0);
+        assert!(matches!(cache.resolve("rsa"), Err(Error::NoUsableKey)));
+        for unreadable in [&b"<html>"[..], b"{\"keys\": 3}"] {
+            assert!(matches!(
+                KeySet::parse(unreadable),
+                Err(Error::JwksFetch(reason)) if reason.starts_with("not a jwks document")
+            ));
+        }
+    }
+
+    /// A leaked key withdrawn by publishing no usable key at all is not
+    /// served from the cache any more, and counts as removed; a JWKS that
+    /// cannot be fetched or read leaves the known keys serving.
+    #[test]
+    fn a_set_without_usable_keys_replaces_the_known_ones() {
+        let cache = JwksCache::new("http://x/jwks".into(), JwksPolicy::default());
+        cache.store(ok(vec![jwk(1, "a")]), 0);
+        let removals = cache.removals();
+        cache.store(Ok(HttpResponse::new(500, None, Vec::new())), 1);
+        cache.store(Ok(HttpResponse::new(200, None, b"<html>".to_vec())), 2);
+        assert!(cache.resolve("a").is_ok());
+        assert_eq!(cache.removals(), removals);
+        cache.store(ok(Vec::new()), 3);
+        assert!(matches!(cache.resolve("a"), Err(Error::NoUsableKey)));
+        assert!(!matches!(cache.lookup("a", 4), Ok(Lookup::Found(_))));
+        assert_eq!(cache.removals(), removals + 1);
     }
 
     #[test]
@@ -538,6 +574,56 @@ mod tests {
         assert!((0..3).all(|n| ask(&cache, "new", later + n)));
     }
 
+    /// An old key is refreshed without anyone waiting for it: the callers
+    /// share one granted fetch, spend the budget once, and may go on with
+    /// the old key, which serves while the refresh fails.
+    #[test]
+    fn an_old_key_is_refreshed_by_whoever_finds_the_gate_free() {
+        let policy = JwksPolicy {
+            max_age: 600,
+            ..JwksPolicy::default()
+        };
+        let cache = JwksCache::new("http://x/jwks".into(), policy);
+        assert!(ask(&cache, "a", 0));
+        let first = cache.lookup("a", 700);
+        let Ok(Lookup::Refresh(ticket)) = first else {
+            panic!("an old key is refreshed")
+        };
+        assert!(!ticket.waits(), "with a key to use, nobody waits");
+        for _ in 0..10 {
+            assert!(matches!(cache.lookup("a", 700), Ok(Lookup::Refresh(_))));
+        }
+        let Ok(Lookup::Fetch(unknown)) = cache.lookup("b", 700) else {
+            panic!("an unknown kid fetches")
+        };
+        assert!(unknown.waits(), "without a key, the caller waits");
+        assert!(cache.fetch_request(ticket).is_some());
+        cache.store(Ok(HttpResponse::new(503, None, Vec::new())), 700);
+        assert!(cache.resolve("a").is_ok(), "the old key serves on");
+        // One grant was spent for the dozen callers: two are left.
+        assert!(matches!(cache.lookup("a", 701), Ok(Lookup::Refresh(_))));
+        cache.store(Ok(HttpResponse::new(503, None, Vec::new())), 701);
+        assert!(matches!(cache.lookup("a", 702), Ok(Lookup::Refresh(_))));
+        cache.store(Ok(HttpResponse::new(503, None, Vec::new())), 702);
+        assert!(matches!(cache.lookup("a", 703), Ok(Lookup::Found(_))));
+    }
+
+    /// A `kid` pointed at another key counts as the removal of the key it
+    /// named, even if that key stays published under another id.
+    #[test]
+    fn a_kid_pointed_at_another_key_removes_the_old_one() {
+        let cache = JwksCache::new("http://x/jwks".into(), JwksPolicy::default());
+        cache.store(ok(vec![jwk(1, "a")]), 0);
+        let Ok(Lookup::Found(old)) = cache.lookup("a", 1) else {
+            panic!("the key is cached")
+        };
+        let removals = cache.removals();
+        cache.store(ok(vec![jwk(2, "a"), jwk(1, "b")]), 2);
+        assert_eq!(cache.removals(), removals + 1);
+        assert!(!cache.still_publishes("a", &old, removals));
+        assert!(cache.still_publishes("b", &old, removals));
+    }
+
     #[test]
     fn old_keys_are_refetched_and_kept_when_the_refetch_fails() {
         let policy = JwksPolicy {
@@ -547,7 +633,7 @@ mod tests {
         let cache = JwksCache::new("http://x/jwks".into(), policy);
         cache.store(ok(vec![jwk(1, "a")]), 0);
         assert!(matches!(cache.lookup("a", 599), Ok(Lookup::Found(_))));
-        let Ok(Lookup::Fetch(ticket)) = cache.lookup("a", 600) else {
+        let Ok(Lookup::Refresh(ticket)) = cache.lookup("a", 600) else {
             panic!("old keys must refetch")
         };
         assert!(cache.fetch_request(ticket).is_some());

@@ -150,17 +150,68 @@ fn parse_segments(token: &str) -> Result<Jws<'_>, TokenRule> {
     })
 }
 
+/// The JWS algorithms of the IANA registry, which a refusal may name.
+const ALGORITHMS: [&str; 20] = [
+    "none",
+    "HS256",
+    "HS384",
+    "HS512",
+    "RS256",
+    "RS384",
+    "RS512",
+    "ES256",
+    "ES384",
+    "ES512",
+    "ES256K",
+    "PS256",
+    "PS384",
+    "PS512",
+    "EdDSA",
+    "Ed25519",
+    "Ed448",
+    "ML-DSA-44",
+    "ML-DSA-65",
+    "ML-DSA-87",
+];
+
+/// Token types in use, which a refusal may name.
+const TYPES: [&str; 8] = [
+    "at+jwt",
+    "application/at+jwt",
+    "logout+jwt",
+    "secevent+jwt",
+    "dpop+jwt",
+    "token-introspection+jwt",
+    "JOSE",
+    "JOSE+JSON",
+];
+
+/// `value` if it is one of the `known` names, `unrecognized` otherwise: the
+/// header is anyone's to write (a bearer token is), and an error, so a log
+/// line, repeats no text of theirs.
+fn named(value: &str, known: &[&str]) -> String {
+    known
+        .iter()
+        .find(|name| name.eq_ignore_ascii_case(value))
+        .map_or("unrecognized", |name| name)
+        .to_owned()
+}
+
 /// Decodes a header segment and applies the header rules; the `kid`.
 fn read_header(segment: &str) -> Result<String, TokenRule> {
     let bytes = URL_SAFE_NO_PAD.decode(segment).map_err(|_| NOT_BASE64URL)?;
     let header: Header<'_> = object::read(&bytes).map_err(|reason| malformed("header", reason))?;
     match header.alg.as_deref() {
         Some("EdDSA" | "Ed25519") => {}
-        other => return Err(TokenRule::Algorithm(other.map(str::to_owned))),
+        other => {
+            return Err(TokenRule::Algorithm(
+                other.map(|alg| named(alg, &ALGORITHMS)),
+            ));
+        }
     }
     if let Some(typ) = header.typ {
         if !typ.eq_ignore_ascii_case("JWT") {
-            return Err(TokenRule::Type(typ.into_owned()));
+            return Err(TokenRule::Type(named(&typ, &TYPES)));
         }
     }
     if header.crit {
@@ -269,6 +320,20 @@ mod tests {
         assert_eq!(parse(&null_crit).unwrap().kid(), "k1");
         let no_kid = with(serde_json::json!({"alg": "Ed25519"}));
         assert_eq!(parse(&no_kid).err(), Some(TokenRule::MissingKeyId));
+        // A value of the token's own is not repeated.
+        let chosen = "x".repeat(8000);
+        let long_alg = with(serde_json::json!({"alg": chosen, "kid": "k1"}));
+        assert_eq!(
+            parse(&long_alg).err(),
+            Some(TokenRule::Algorithm(Some("unrecognized".into())))
+        );
+        let secret_typ = with(
+            serde_json::json!({"alg": "EdDSA", "typ": "conf-secret/with+odd=chars", "kid": "k1"}),
+        );
+        assert_eq!(
+            parse(&secret_typ).err(),
+            Some(TokenRule::Type("unrecognized".into()))
+        );
         let escaped = sign(
             &key(),
             serde_json::json!({"alg": "EdDSA", "kid": "k\u{e9}"}),
