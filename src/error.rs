@@ -380,7 +380,11 @@ pub struct TransportError {
 }
 
 impl TransportError {
-    pub(crate) fn new(kind: TransportErrorKind, message: impl Into<String>) -> Self {
+    /// An error of `kind`, with the HTTP stack's account of it: for an
+    /// [`SyncHttpClient`](crate::transport::SyncHttpClient) or
+    /// [`AsyncHttpClient`](crate::transport::AsyncHttpClient) of the
+    /// user's. Its message must not quote a secret of the request.
+    pub fn new(kind: TransportErrorKind, message: impl Into<String>) -> Self {
         Self {
             kind,
             message: message.into(),
@@ -404,6 +408,10 @@ pub enum TransportErrorKind {
     Timeout,
     /// The response body is larger than the configured limit.
     BodyTooLarge,
+    /// The TLS handshake failed: a certificate the client does not trust
+    /// (a private certificate authority it was not given, say), or another
+    /// TLS failure.
+    Tls,
     /// Any other I/O or protocol failure.
     Other,
 }
@@ -414,6 +422,7 @@ impl fmt::Display for TransportErrorKind {
             Self::Connect => "connection failed",
             Self::Timeout => "timed out",
             Self::BodyTooLarge => "response body too large",
+            Self::Tls => "tls failure",
             Self::Other => "http failure",
         })
     }

@@ -11,12 +11,12 @@ use crate::client::{Client, Transport};
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Error, TokenRule};
 use crate::flow::kind::ClientKind;
-use crate::protocol::Keyed;
-use crate::transport::{Blocking, HttpConfig};
+use crate::protocol::{Operation, Run, Step};
+use crate::transport::{Blocking, Clients, HttpResponse, Limits, SyncHttpClient};
 use crate::verify::access::{self, AccessClaims, AccessRules};
 use crate::verify::claims::CommonRules;
-use crate::verify::jwks::{JwksCache, JwksPolicy, Lookup};
-use crate::verify::jwt;
+use crate::verify::jwks::{JwksCache, JwksPolicy};
+use crate::verify::jwt::{self, Jws};
 
 /// Verifies Verys access tokens presented to a resource server.
 ///
@@ -144,39 +144,13 @@ impl Shared {
         }
     }
 
-    /// Everything that needs no I/O: the remembered tokens, then a full
-    /// verification if the key is cached.
-    fn check(&self, token: &str, may_fetch: bool) -> Result<Keyed<AccessClaims>, Error> {
-        let now = self.clock.now();
-        let index = match self.recall(token, now)? {
-            Recall::Hit(claims) => return Ok(Keyed::Done(claims)),
-            Recall::Miss(index) => index,
-        };
-        let jws = jwt::parse(token).map_err(Error::InvalidAccessToken)?;
-        let removals = self.jwks.removals();
-        let key = match self
-            .jwks
-            .key(jws.kid(), now, may_fetch)
-            .map_err(as_access_error)?
-        {
-            Lookup::Found(key) => key,
-            Lookup::Fetch(ticket) | Lookup::Refresh(ticket) => return Ok(Keyed::Fetch(ticket)),
-        };
-        let kid: Box<str> = jws.kid().into();
-        let claims = access::verify(jws, &key, &self.rules(now))?;
-        if let (Some(seen), Some(index)) = (&self.seen, index) {
-            let remembered = Remembered {
-                token: token.into(),
-                kid,
-                claims: claims.clone(),
-                key,
-                removals,
-            };
+    /// Remembers a token just verified, under `index`.
+    fn remember(&self, index: [u8; SIGNATURE_SEGMENT], remembered: Remembered) {
+        if let Some(seen) = &self.seen {
             // A contended shard skips the insert rather than wait:
             // verifying never blocks on other verifiers.
             let _ = seen.cache.try_insert(index, Arc::new(remembered));
         }
-        Ok(Keyed::Done(claims))
     }
 
     /// Looks `token` up among the remembered tokens.
@@ -208,6 +182,89 @@ impl Shared {
     }
 }
 
+/// A bearer token's verification, as an operation of the I/O-free core:
+/// the remembered tokens first, then the key its `kid` names (from the
+/// driver, which may fetch the JWKS), then the rules.
+struct BearerCheck<'a> {
+    shared: &'a Shared,
+    token: &'a str,
+    pending: Option<Pending<'a>>,
+}
+
+/// A token parsed, waiting for its key.
+struct Pending<'a> {
+    jws: Jws<'a>,
+    index: Option<[u8; SIGNATURE_SEGMENT]>,
+    /// The JWKS removal count before the key was looked up.
+    removals: u64,
+}
+
+impl<'a> BearerCheck<'a> {
+    fn new(shared: &'a Shared, token: &'a str) -> Self {
+        Self {
+            shared,
+            token,
+            pending: None,
+        }
+    }
+}
+
+impl Operation for BearerCheck<'_> {
+    type Output = AccessClaims;
+    fn start(&mut self, now: u64) -> Result<Step<AccessClaims>, Error> {
+        let index = match self.shared.recall(self.token, now)? {
+            Recall::Hit(claims) => return Ok(Step::Done(claims)),
+            Recall::Miss(index) => index,
+        };
+        let jws = jwt::parse(self.token).map_err(Error::InvalidAccessToken)?;
+        let kid = jws.kid().to_owned();
+        self.pending = Some(Pending {
+            jws,
+            index,
+            removals: self.shared.jwks.removals(),
+        });
+        Ok(Step::Key(kid))
+    }
+    fn on_response(&mut self, _: HttpResponse, _: u64) -> Result<Step<AccessClaims>, Error> {
+        Err(Error::InvalidResponse {
+            endpoint: "client",
+            reason: "a bearer token's verification sends no request".into(),
+        })
+    }
+    fn on_key(
+        &mut self,
+        key: Result<VerifyingKey, Error>,
+        now: u64,
+    ) -> Result<Step<AccessClaims>, Error> {
+        let key = key.map_err(as_access_error)?;
+        let Some(Pending {
+            jws,
+            index,
+            removals,
+        }) = self.pending.take()
+        else {
+            return Err(as_access_error(Error::InvalidIdToken(
+                TokenRule::UnknownKeyId,
+            )));
+        };
+        let kid: Box<str> = jws.kid().into();
+        let claims = access::verify(jws, &key, &self.shared.rules(now))?;
+        if let Some(index) = index {
+            self.shared.remember(
+                index,
+                Remembered {
+                    token: self.token.into(),
+                    kid,
+                    claims: claims.clone(),
+                    key,
+                    removals,
+                },
+            );
+        }
+        Ok(Step::Done(claims))
+    }
+}
+
 /// A JWKS failure reads as an ID token rule in the cache; for a bearer token
 /// it is an access token rule.
 fn as_access_error(error: Error) -> Error {
@@ -226,10 +283,12 @@ impl<T: Transport> Verifier<T> {
     ///
     /// Those of [`verify`](Verifier::verify) but the JWKS fetch's.
     pub fn verify_cached(&self, token: &str) -> Result<AccessClaims, Error> {
-        match self.shared.check(token, false)? {
-            Keyed::Done(claims) => Ok(claims),
-            Keyed::Fetch(_) => Err(Error::InvalidAccessToken(TokenRule::UnknownKeyId)),
-        }
+        let shared = &*self.shared;
+        Run::offline(
+            BearerCheck::new(shared, token),
+            &shared.jwks,
+            &*shared.clock,
+        )
     }
 
     /// A verifier for tokens whose audience is `audience`, such as this
@@ -270,18 +329,6 @@ impl<T: Transport> Verifier<T> {
             .as_ref()
             .map_or(0, |seen| seen.hits.load(Ordering::Relaxed))
     }
-
-    fn keys(&self) -> (&JwksCache, &dyn Clock) {
-        (&self.shared.jwks, &*self.shared.clock)
-    }
-
-    /// The verification once the keys were fetched (or waited for).
-    fn after_fetch(&self, token: &str) -> Result<AccessClaims, Error> {
-        match self.shared.check(token, false)? {
-            Keyed::Done(claims) => Ok(claims),
-            Keyed::Fetch(_) => Err(Error::InvalidAccessToken(TokenRule::UnknownKeyId)),
-        }
-    }
 }
 
 impl Verifier<Blocking> {
@@ -292,7 +339,8 @@ impl Verifier<Blocking> {
             audience: None,
             leeway: Duration::from_secs(60),
             clock: Arc::new(SystemClock),
-            http: HttpConfig::default(),
+            http: Limits::default(),
+            clients: Clients::default(),
             jwks: JwksPolicy::default(),
             capacity: DEFAULT_CAPACITY,
             http_to_any_host: false,
@@ -301,14 +349,16 @@ impl Verifier<Blocking> {
 
     /// Verifies a bearer token, fetching the JWKS first only if the token's
     /// key is not cached.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidAccessToken`] naming the rule the token broke;
+    /// [`Error::NoUsableKey`] or [`Error::JwksFetch`] when the keys are not
+    /// to be had.
     pub fn verify(&self, token: &str) -> Result<AccessClaims, Error> {
-        let ticket = match self.shared.check(token, true)? {
-            Keyed::Done(claims) => return Ok(claims),
-            Keyed::Fetch(ticket) => ticket,
-        };
-        let (jwks, clock) = self.keys();
-        self.http.fetch_keys(jwks, clock, ticket);
-        self.after_fetch(token)
+        let shared = &*self.shared;
+        let op = BearerCheck::new(shared, token);
+        self.http.drive(&shared.jwks, &*shared.clock, Ok(op))
     }
 }
 
@@ -316,15 +366,14 @@ impl Verifier<Blocking> {
 impl Verifier<crate::transport::Async> {
     /// Verifies a bearer token, fetching the JWKS first only if the token's
     /// key is not cached. When many tasks miss the same key, one fetches.
+    ///
+    /// # Errors
+    ///
+    /// As the blocking verifier's `verify`.
     pub async fn verify(&self, token: &str) -> Result<AccessClaims, Error> {
-        match self.shared.check(token, true)? {
-            Keyed::Done(claims) => Ok(claims),
-            Keyed::Fetch(ticket) => {
-                let (jwks, clock) = self.keys();
-                self.http.await_keys(jwks, clock, ticket).await;
-                self.after_fetch(token)
-            }
-        }
+        let shared = &*self.shared;
+        let op = BearerCheck::new(shared, token);
+        self.http.drive(&shared.jwks, &*shared.clock, Ok(op)).await
     }
 }
 
@@ -374,7 +423,8 @@ pub struct VerifierBuilder {
     audience: Option<String>,
     leeway: Duration,
     clock: Arc<dyn Clock>,
-    http: HttpConfig,
+    http: Limits,
+    clients: Clients,
     jwks: JwksPolicy,
     capacity: usize,
     http_to_any_host: bool,
@@ -444,9 +494,44 @@ impl VerifierBuilder {
         self
     }
 
+    /// The HTTP client of a blocking verifier's JWKS fetches; see
+    /// [`ClientBuilder::http_client`](crate::ClientBuilder::http_client) and
+    /// its security warning.
+    pub fn http_client(mut self, http: impl SyncHttpClient + 'static) -> Self {
+        self.clients.sync = Some(Arc::new(http));
+        self
+    }
+
+    /// The HTTP client of an async verifier's JWKS fetches; see
+    /// [`ClientBuilder::async_http_client`](crate::ClientBuilder::async_http_client).
+    #[cfg(feature = "async")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "async")))]
+    pub fn async_http_client(
+        mut self,
+        http: impl crate::transport::AsyncHttpClient + 'static,
+    ) -> Self {
+        self.clients.nonblocking = Some(Arc::new(http));
+        self
+    }
+
+    /// reqwest for an async verifier, from your builder; see
+    /// [`ClientBuilder::reqwest_client`](crate::ClientBuilder::reqwest_client).
+    #[cfg(feature = "async")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "async")))]
+    pub fn reqwest_client(mut self, builder: reqwest::ClientBuilder) -> Self {
+        self.clients.reqwest = Some(builder);
+        self
+    }
+
     /// Checks the configuration and builds a blocking verifier.
-    pub fn build(self) -> Result<Verifier<Blocking>, Error> {
-        let http = Blocking::new(self.http);
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] for an issuer that is not an `http(s)` URL, or plain
+    /// `http` to another host than this machine, or no
+    /// [`http_client`](Self::http_client) without the `blocking` feature.
+    pub fn build(mut self) -> Result<Verifier<Blocking>, Error> {
+        let http = std::mem::take(&mut self.clients).blocking(self.http)?;
         Ok(Verifier {
             shared: Arc::new(self.into_shared()?),
             http,
@@ -454,10 +539,16 @@ impl VerifierBuilder {
     }
 
     /// Checks the configuration and builds an async verifier.
+    ///
+    /// # Errors
+    ///
+    /// As [`build`](Self::build), and [`Error::Config`] when reqwest cannot
+    /// build a client from the [`reqwest_client`](Self::reqwest_client)
+    /// builder.
     #[cfg(feature = "async")]
     #[cfg_attr(docsrs, doc(cfg(feature = "async")))]
-    pub fn build_async(self) -> Result<Verifier<crate::transport::Async>, Error> {
-        let http = crate::transport::Async::new(self.http)?;
+    pub fn build_async(mut self) -> Result<Verifier<crate::transport::Async>, Error> {
+        let http = std::mem::take(&mut self.clients).nonblocking(self.http)?;
         Ok(Verifier {
             shared: Arc::new(self.into_shared()?),
             http,

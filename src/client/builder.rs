@@ -14,9 +14,12 @@ use crate::client::config::{Config, Endpoints};
 use crate::clock::{Clock, SystemClock};
 use crate::error::Error;
 use crate::flow::kind::{ClientAuthMethod, ClientKind, Confidential, Public};
-use crate::protocol::{Call, Started};
+use crate::protocol::Call;
+use crate::randomness::{Randomness, SystemRandomness};
 use crate::services::discovery::{Discovered, EndpointPolicy};
-use crate::transport::{Blocking, HttpConfig};
+#[cfg(feature = "async")]
+use crate::transport::AsyncHttpClient;
+use crate::transport::{Clients, Limits, SyncHttpClient};
 use crate::verify::jwks::{JwksCache, JwksPolicy};
 
 /// Configures a [`Client`] (or, with the `async` feature, an [`AsyncClient`](crate::AsyncClient)).
@@ -47,9 +50,11 @@ struct Settings {
     restored_max_age: Duration,
     endpoint_hosts: Vec<String>,
     http_to_any_host: bool,
-    http: HttpConfig,
+    http: Limits,
+    clients: Clients,
     jwks: JwksPolicy,
     clock: Arc<dyn Clock>,
+    randomness: Arc<dyn Randomness>,
 }
 
 /// How old a restored ID token may be by default.
@@ -82,9 +87,11 @@ impl Client<Public> {
                 restored_max_age: RESTORED_MAX_AGE,
                 endpoint_hosts: Vec::new(),
                 http_to_any_host: false,
-                http: HttpConfig::default(),
+                http: Limits::default(),
+                clients: Clients::default(),
                 jwks: JwksPolicy::default(),
                 clock: Arc::new(SystemClock),
+                randomness: Arc::new(SystemRandomness),
             },
             _kind: PhantomData,
         }
@@ -260,6 +267,66 @@ impl<K: ClientKind> ClientBuilder<K> {
         self
     }
 
+    /// Where `state`, `nonce` and PKCE verifiers come from. Default:
+    /// [`SystemRandomness`]. See [`Randomness`]'s security warning: anything
+    /// else must be a cryptographically secure generator, or a test's.
+    pub fn randomness(mut self, randomness: Arc<dyn Randomness>) -> Self {
+        self.settings.randomness = randomness;
+        self
+    }
+
+    /// The HTTP client of the blocking client ([`build`](Self::build),
+    /// [`build_discovered`](Self::build_discovered)): a `ureq::Agent` of
+    /// yours (its proxy, private certificate authorities, client
+    /// certificate, pool), a closure, or any [`SyncHttpClient`]. Default: an
+    /// agent of the crate's own (feature `blocking`).
+    ///
+    /// # Security warning
+    ///
+    /// The client holds the secret, codes and tokens of every request. With
+    /// a `ureq::Agent` the crate sets redirects, timeouts and the size limit
+    /// on every request; another client must keep them itself, as the
+    /// [`transport`](crate::transport) module says.
+    pub fn http_client(mut self, http: impl SyncHttpClient + 'static) -> Self {
+        self.settings.clients.sync = Some(Arc::new(http));
+        self
+    }
+
+    /// The HTTP client of the async client ([`build_async`](Self::build_async),
+    /// [`build_discovered_async`](Self::build_discovered_async)): a closure
+    /// returning a future, or any [`AsyncHttpClient`]. For reqwest, give its
+    /// builder to [`reqwest_client`](Self::reqwest_client) instead.
+    ///
+    /// # Security warning
+    ///
+    /// As for [`http_client`](Self::http_client): the client must not follow
+    /// redirects and must keep the [`Limits`] of each request.
+    #[cfg(feature = "async")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "async")))]
+    pub fn async_http_client(mut self, http: impl AsyncHttpClient + 'static) -> Self {
+        self.settings.clients.nonblocking = Some(Arc::new(http));
+        self
+    }
+
+    /// reqwest for the async client, built from your `reqwest::ClientBuilder`
+    /// (proxies, root certificates, a client certificate, pools) with
+    /// redirects turned off and this builder's connect timeout. Default: a
+    /// builder of the crate's own.
+    ///
+    /// # Security warning
+    ///
+    /// reqwest's redirect policy belongs to a built client and cannot be
+    /// changed for one request, so the crate takes the builder, never a
+    /// built `reqwest::Client`: one configured to follow redirects would
+    /// re-send a token request, secret included, wherever a redirect
+    /// pointed.
+    #[cfg(feature = "async")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "async")))]
+    pub fn reqwest_client(mut self, builder: reqwest::ClientBuilder) -> Self {
+        self.settings.clients.reqwest = Some(builder);
+        self
+    }
+
     /// Checks the configuration and builds the blocking client.
     ///
     /// # Errors
@@ -267,10 +334,11 @@ impl<K: ClientKind> ClientBuilder<K> {
     /// [`Error::Config`] for a setting that cannot work: an issuer that is
     /// not an `http(s)` URL (or plain `http` to another host than this
     /// machine), an empty client id or secret, scopes without `openid`, a
-    /// missing or malformed redirect URI.
+    /// missing or malformed redirect URI, or no
+    /// [`http_client`](Self::http_client) without the `blocking` feature.
     pub fn build(self) -> Result<Client<K>, Error> {
-        let config = self.into_config()?;
-        let http = Blocking::new(config.http);
+        let (config, clients) = self.into_config()?;
+        let http = clients.blocking(config.http)?;
         Ok(Client::with_http(Arc::new(config), http))
     }
 
@@ -288,10 +356,13 @@ impl<K: ClientKind> ClientBuilder<K> {
     /// the errors of the request itself ([`Error::Transport`],
     /// [`Error::Endpoint`], [`Error::InvalidResponse`]).
     pub fn build_discovered(self) -> Result<Client<K>, Error> {
-        let (mut config, policy) = self.into_discovery()?;
-        let http = Blocking::new(config.http);
-        let started = discovered(&config, policy);
-        let document = http.drive(&config.jwks, &*config.clock, Ok(started))?;
+        let (mut config, clients, policy) = self.into_discovery()?;
+        let http = clients.blocking(config.http)?;
+        let document = http.drive(
+            &config.jwks,
+            &*config.clock,
+            Ok(discovered(&config, policy)),
+        )?;
         config.adopt(document);
         Ok(Client::with_http(Arc::new(config), http))
     }
@@ -305,11 +376,14 @@ impl<K: ClientKind> ClientBuilder<K> {
     #[cfg(feature = "async")]
     #[cfg_attr(docsrs, doc(cfg(feature = "async")))]
     pub async fn build_discovered_async(self) -> Result<crate::AsyncClient<K>, Error> {
-        let (mut config, policy) = self.into_discovery()?;
-        let http = crate::transport::Async::new(config.http)?;
-        let started = discovered(&config, policy);
+        let (mut config, clients, policy) = self.into_discovery()?;
+        let http = clients.nonblocking(config.http)?;
         let document = http
-            .drive(&config.jwks, &*config.clock, Ok(started))
+            .drive(
+                &config.jwks,
+                &*config.clock,
+                Ok(discovered(&config, policy)),
+            )
             .await?;
         config.adopt(document);
         Ok(Client::with_http(Arc::new(config), http))
@@ -319,17 +393,20 @@ impl<K: ClientKind> ClientBuilder<K> {
     ///
     /// # Errors
     ///
-    /// Those of [`build`](Self::build).
+    /// Those of [`build`](Self::build), and [`Error::Config`] when reqwest
+    /// cannot build a client from the [`reqwest_client`](Self::reqwest_client)
+    /// builder.
     #[cfg(feature = "async")]
     #[cfg_attr(docsrs, doc(cfg(feature = "async")))]
     pub fn build_async(self) -> Result<crate::AsyncClient<K>, Error> {
-        let config = self.into_config()?;
-        let http = crate::transport::Async::new(config.http)?;
+        let (config, clients) = self.into_config()?;
+        let http = clients.nonblocking(config.http)?;
         Ok(Client::with_http(Arc::new(config), http))
     }
 
-    /// The configuration, and what the discovered endpoints must satisfy.
-    fn into_discovery(self) -> Result<(Config, EndpointPolicy), Error> {
+    /// The configuration, the HTTP clients given, and what the discovered
+    /// endpoints must satisfy.
+    fn into_discovery(self) -> Result<(Config, Clients, EndpointPolicy), Error> {
         let policy = EndpointPolicy {
             issuer: parse_http_url(
                 &self.settings.issuer,
@@ -339,11 +416,13 @@ impl<K: ClientKind> ClientBuilder<K> {
             hosts: self.settings.endpoint_hosts.clone(),
             http_to_any_host: self.settings.http_to_any_host,
         };
-        Ok((self.into_config()?, policy))
+        let (config, clients) = self.into_config()?;
+        Ok((config, clients, policy))
     }
 
-    fn into_config(self) -> Result<Config, Error> {
-        let settings = self.settings;
+    fn into_config(self) -> Result<(Config, Clients), Error> {
+        let mut settings = self.settings;
+        let clients = std::mem::take(&mut settings.clients);
         let issuer = parse_http_url(&settings.issuer, "issuer", settings.http_to_any_host)?;
         if issuer.query().is_some() || issuer.fragment().is_some() {
             return Err(Error::Config(
@@ -389,7 +468,7 @@ impl<K: ClientKind> ClientBuilder<K> {
         }
         let endpoints = Endpoints::verys(&issuer);
         let jwks = Arc::new(JwksCache::new(endpoints.jwks.clone(), settings.jwks));
-        Ok(Config {
+        let config = Config {
             issuer: issuer_text,
             endpoints,
             client_id: settings.client_id,
@@ -407,7 +486,9 @@ impl<K: ClientKind> ClientBuilder<K> {
             jwks_policy: settings.jwks,
             jwks,
             clock: settings.clock,
-        })
+            randomness: settings.randomness,
+        };
+        Ok((config, clients))
     }
 }
 
@@ -428,11 +509,11 @@ impl<K: ClientKind> fmt::Debug for ClientBuilder<K> {
 }
 
 /// The discovery request, answered with what the document says.
-fn discovered(config: &Config, policy: EndpointPolicy) -> Started<Call<Discovered>> {
+fn discovered(config: &Config, policy: EndpointPolicy) -> Call<Discovered> {
     let issuer_text = config.issuer.clone();
-    Call::start(
+    Call::new(
         crate::services::discovery::request(&policy.issuer),
-        move |response| crate::services::discovery::decode(response, &policy, &issuer_text),
+        move |response, _| crate::services::discovery::decode(response, &policy, &issuer_text),
     )
 }
 

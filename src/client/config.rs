@@ -9,8 +9,9 @@ use url::{Url, form_urlencoded};
 
 use crate::clock::Clock;
 use crate::flow::kind::ClientAuthMethod;
+use crate::randomness::Randomness;
 use crate::services::discovery::Discovered;
-use crate::transport::{HttpConfig, HttpRequest, Method};
+use crate::transport::{HttpRequest, Limits, Method};
 use crate::verify::claims::CommonRules;
 use crate::verify::id_token::{IdTokenRules, NonceRule};
 use crate::verify::jwks::{JwksCache, JwksPolicy};
@@ -80,10 +81,11 @@ pub(crate) struct Config {
     pub require_issuer_parameter: bool,
     /// Seconds a restored ID token may have lived since `iat`.
     pub restored_max_age: u64,
-    pub http: HttpConfig,
+    pub http: Limits,
     pub jwks_policy: JwksPolicy,
     pub jwks: Arc<JwksCache>,
     pub clock: Arc<dyn Clock>,
+    pub randomness: Arc<dyn Randomness>,
 }
 
 impl Config {

@@ -15,7 +15,7 @@ use crate::error::Error;
 use crate::flow::kind::ClientKind;
 use crate::flow::tokens::{AccessToken, ExchangedToken, RefreshToken, StoredTokens, Tokens};
 use crate::flow::{AuthorizationRequest, CallbackReceived, PendingAuth};
-use crate::protocol::{self, Operation, Started};
+use crate::protocol::{self, Operation};
 use crate::services::federation::{self, ExternalToken, PendingLink};
 use crate::services::logout::PendingLogout;
 use crate::services::revocation;
@@ -153,15 +153,18 @@ impl<K: ClientKind> Client<K, Blocking> {
         id_token: &str,
         nonce: Option<&str>,
     ) -> Result<IdTokenClaims, Error> {
-        let started = protocol::IdTokenCheck::start(&self.config, id_token, nonce);
-        self.run(started)
+        self.run(Ok(protocol::IdTokenCheck::new(
+            &self.config,
+            id_token,
+            nonce,
+        )))
     }
 
     /// The user's claims from `/userinfo`, read with the access token of
     /// `tokens`; fails with [`Error::UserinfoSubjectMismatch`] if they
     /// describe another subject than the ID token.
     pub fn userinfo(&self, tokens: &Tokens) -> Result<UserInfo, Error> {
-        self.run(Ok(userinfo::start(&self.config, tokens)))
+        self.run(Ok(userinfo::call(&self.config, tokens)))
     }
 
     /// Revokes a refresh token (RFC 7009), for example at logout.
@@ -184,7 +187,7 @@ impl<K: ClientKind> Client<K, Blocking> {
     /// `nonce`), except its expiry: a stored sign-in outlives its ID token,
     /// and its refresh token says whether the session still holds.
     pub fn restore_tokens(&self, stored: StoredTokens) -> Result<Tokens, Error> {
-        self.run(protocol::Restore::start(&self.config, stored))
+        self.run(Ok(protocol::Restore::new(&self.config, stored)))
     }
 
     /// Lists the user's federated external tokens that the access token's
@@ -208,10 +211,10 @@ impl<K: ClientKind> Client<K, Blocking> {
         ))
     }
 
-    /// Drives an operation of the I/O-free core with this client's keys.
-    fn run<O: Operation>(&self, started: Result<Started<O>, Error>) -> Result<O::Output, Error> {
-        self.http
-            .drive(&self.config.jwks, &*self.config.clock, started)
+    /// Runs an operation of the I/O-free core with this client's keys and
+    /// clock.
+    fn run<O: Operation>(&self, op: Result<O, Error>) -> Result<O::Output, Error> {
+        self.http.drive(&self.config.jwks, &*self.config.clock, op)
     }
 }
 

@@ -5,7 +5,7 @@ use crate::error::Error;
 use crate::flow::CallbackReceived;
 use crate::flow::kind::ClientKind;
 use crate::flow::tokens::{AccessToken, ExchangedToken, RefreshToken, StoredTokens, Tokens};
-use crate::protocol::{self, Operation, Started};
+use crate::protocol::{self, Operation};
 use crate::services::federation::{self, ExternalToken};
 use crate::services::revocation;
 use crate::services::userinfo::{self, UserInfo};
@@ -41,8 +41,8 @@ impl<K: ClientKind> Client<K, Async> {
         access_token: &AccessToken,
         audience: &str,
     ) -> Result<ExchangedToken, Error> {
-        let started = protocol::token_exchange(&self.config, access_token, audience);
-        self.run(Ok(started)).await
+        let op = protocol::token_exchange(&self.config, access_token, audience);
+        self.run(Ok(op)).await
     }
 
     /// Verifies an ID token obtained outside this client's flows (a token
@@ -55,22 +55,22 @@ impl<K: ClientKind> Client<K, Async> {
         id_token: &str,
         nonce: Option<&str>,
     ) -> Result<IdTokenClaims, Error> {
-        let started = protocol::IdTokenCheck::start(&self.config, id_token, nonce);
-        self.run(started).await
+        let op = protocol::IdTokenCheck::new(&self.config, id_token, nonce);
+        self.run(Ok(op)).await
     }
 
     /// The user's claims from `/userinfo`, read with the access token of
     /// `tokens`; fails with [`Error::UserinfoSubjectMismatch`] if they
     /// describe another subject than the ID token.
     pub async fn userinfo(&self, tokens: &Tokens) -> Result<UserInfo, Error> {
-        let started = userinfo::start(&self.config, tokens);
-        self.run(Ok(started)).await
+        let op = userinfo::call(&self.config, tokens);
+        self.run(Ok(op)).await
     }
 
     /// Revokes a refresh token (RFC 7009), for example at logout.
     pub async fn revoke(&self, refresh_token: &RefreshToken) -> Result<(), Error> {
-        let started = revocation::revoke(&self.config, refresh_token);
-        self.run(Ok(started)).await
+        let op = revocation::revoke(&self.config, refresh_token);
+        self.run(Ok(op)).await
     }
 
     /// Unlinks one external token.
@@ -79,8 +79,8 @@ impl<K: ClientKind> Client<K, Async> {
         access_token: &AccessToken,
         token_id: &str,
     ) -> Result<(), Error> {
-        let started = federation::delete_external_token(&self.config, access_token, token_id);
-        self.run(started).await
+        let op = federation::delete_external_token(&self.config, access_token, token_id);
+        self.run(op).await
     }
 
     /// Restores stored tokens ([`Tokens::to_stored`]), verifying their ID
@@ -88,7 +88,7 @@ impl<K: ClientKind> Client<K, Async> {
     /// `nonce`), except its expiry: a stored sign-in outlives its ID token,
     /// and its refresh token says whether the session still holds.
     pub async fn restore_tokens(&self, stored: StoredTokens) -> Result<Tokens, Error> {
-        self.run(protocol::Restore::start(&self.config, stored))
+        self.run(Ok(protocol::Restore::new(&self.config, stored)))
             .await
     }
 
@@ -98,8 +98,8 @@ impl<K: ClientKind> Client<K, Async> {
         &self,
         access_token: &AccessToken,
     ) -> Result<Vec<ExternalToken>, Error> {
-        let started = federation::external_tokens(&self.config, access_token);
-        self.run(Ok(started)).await
+        let op = federation::external_tokens(&self.config, access_token);
+        self.run(Ok(op)).await
     }
 
     /// Retrieves one external token. When the provider's token expired and
@@ -110,18 +110,19 @@ impl<K: ClientKind> Client<K, Async> {
         access_token: &AccessToken,
         token_id: &str,
     ) -> Result<ExternalToken, Error> {
-        let started = federation::external_token(&self.config, access_token, token_id);
-        self.run(started).await
+        let op = federation::external_token(&self.config, access_token, token_id);
+        self.run(op).await
     }
 
-    /// Drives an operation of the I/O-free core with this client's keys.
-    async fn run<O>(&self, started: Result<Started<O>, Error>) -> Result<O::Output, Error>
+    /// Runs an operation of the I/O-free core with this client's keys and
+    /// clock.
+    async fn run<O>(&self, op: Result<O, Error>) -> Result<O::Output, Error>
     where
         O: Operation + Send,
         O::Output: Send,
     {
         self.http
-            .drive(&self.config.jwks, &*self.config.clock, started)
+            .drive(&self.config.jwks, &*self.config.clock, op)
             .await
     }
 }

@@ -123,10 +123,10 @@ impl<'a, K: ClientKind> AuthorizationRequest<'a, K> {
     /// Generates `state`, `nonce` and the PKCE verifier and returns the flow
     /// state holding them with the authorization URL.
     pub fn start(self) -> PendingAuth<K> {
-        let mut rng = rand::rng();
-        let state = random_value(&mut rng, 32);
-        let nonce = random_value(&mut rng, 32);
-        let verifier = self.config.pkce.then(|| PkceVerifier::generate(&mut rng));
+        let randomness = &*self.config.randomness;
+        let state = random_value(randomness, 32);
+        let nonce = random_value(randomness, 32);
+        let verifier = self.config.pkce.then(|| PkceVerifier::generate(randomness));
         let scope = self
             .config
             .scopes

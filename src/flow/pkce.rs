@@ -3,17 +3,18 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 use std::fmt;
 
+use crate::randomness::Randomness;
+
 /// `base64url(n random bytes)`, the shape of the reference client's values:
 /// 32 bytes give the 43-character `state` and `nonce`, 64 bytes the
 /// 86-character verifier.
-pub(crate) fn random_value(rng: &mut impl RngCore, bytes: usize) -> String {
+pub(crate) fn random_value(randomness: &dyn Randomness, bytes: usize) -> String {
     let mut buffer = vec![0u8; bytes];
-    rng.fill_bytes(&mut buffer);
+    randomness.fill(&mut buffer);
     URL_SAFE_NO_PAD.encode(buffer)
 }
 
@@ -21,8 +22,8 @@ pub(crate) fn random_value(rng: &mut impl RngCore, bytes: usize) -> String {
 pub(crate) struct PkceVerifier(SecretString);
 
 impl PkceVerifier {
-    pub(crate) fn generate(rng: &mut impl RngCore) -> Self {
-        Self(SecretString::from(random_value(rng, 64)))
+    pub(crate) fn generate(randomness: &dyn Randomness) -> Self {
+        Self(SecretString::from(random_value(randomness, 64)))
     }
 
     /// Accepts only what RFC 7636 4.1 allows, so a tampered session store
@@ -54,14 +55,12 @@ impl fmt::Debug for PkceVerifier {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rand::SeedableRng;
-    use rand::rngs::StdRng;
+    use crate::randomness::SystemRandomness;
 
     #[test]
     fn values_have_the_reference_lengths_and_alphabet() {
-        let mut rng = StdRng::seed_from_u64(7);
-        let state = random_value(&mut rng, 32);
-        let verifier = PkceVerifier::generate(&mut rng);
+        let state = random_value(&SystemRandomness, 32);
+        let verifier = PkceVerifier::generate(&SystemRandomness);
         assert_eq!(state.len(), 43);
         assert_eq!(verifier.expose().len(), 86);
         assert!(
@@ -92,7 +91,7 @@ mod tests {
 
     #[test]
     fn debug_hides_the_verifier() {
-        let verifier = PkceVerifier::generate(&mut StdRng::seed_from_u64(1));
+        let verifier = PkceVerifier::generate(&SystemRandomness);
         assert!(!format!("{verifier:?}").contains(verifier.expose()));
     }
 }

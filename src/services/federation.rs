@@ -12,7 +12,7 @@ use crate::error::{ERROR_CODE_LIMIT, Error, server_text};
 use crate::flow::callback::CallbackParams;
 use crate::flow::pkce::random_value;
 use crate::flow::tokens::AccessToken;
-use crate::protocol::{self, Call, Started, server_error};
+use crate::protocol::{self, Call, server_error};
 use crate::services::timestamp::parse_rfc3339;
 use crate::transport::{HttpResponse, Method};
 
@@ -98,7 +98,7 @@ struct TokenList {
 }
 
 /// Reads `GET /federation/tokens`.
-pub(crate) fn decode_list(response: HttpResponse) -> Result<Vec<ExternalToken>, Error> {
+pub(crate) fn decode_list(response: HttpResponse, _: u64) -> Result<Vec<ExternalToken>, Error> {
     let list: TokenList = protocol::decode_success(&federation_answer(response)?, "federation")?;
     list.tokens
         .into_iter()
@@ -107,7 +107,7 @@ pub(crate) fn decode_list(response: HttpResponse) -> Result<Vec<ExternalToken>, 
 }
 
 /// Reads `GET /federation/{token_id}`.
-pub(crate) fn decode_one(response: HttpResponse) -> Result<ExternalToken, Error> {
+pub(crate) fn decode_one(response: HttpResponse, _: u64) -> Result<ExternalToken, Error> {
     let wire: WireToken = protocol::decode_success(&federation_answer(response)?, "federation")?;
     ExternalToken::try_from(wire)
 }
@@ -146,7 +146,7 @@ fn federation_answer(response: HttpResponse) -> Result<HttpResponse, Error> {
 }
 
 /// Reads `DELETE /federation/{token_id}`.
-pub(crate) fn decode_deleted(response: HttpResponse) -> Result<(), Error> {
+pub(crate) fn decode_deleted(response: HttpResponse, _: u64) -> Result<(), Error> {
     protocol::decode_success::<serde_json::Value>(&federation_answer(response)?, "federation")
         .map(drop)
 }
@@ -163,7 +163,7 @@ pub struct PendingLink {
 
 impl PendingLink {
     pub(crate) fn new(config: &Config, provider_id: &str) -> Self {
-        let state = random_value(&mut rand::rng(), 32);
+        let state = random_value(&*config.randomness, 32);
         let mut url = endpoint(&config.endpoints.federation, &["initiate"]);
         url.query_pairs_mut()
             .append_pair("provider_id", provider_id)
@@ -237,10 +237,10 @@ impl PendingLink {
 pub(crate) fn external_tokens(
     config: &Config,
     access_token: &AccessToken,
-) -> Started<Call<Vec<ExternalToken>>> {
+) -> Call<Vec<ExternalToken>> {
     let url = endpoint(&config.endpoints.federation, &["tokens"]);
     let request = config.bearer_request(Method::Get, url.as_str(), access_token.expose_secret());
-    Call::start(request, decode_list)
+    Call::new(request, decode_list)
 }
 
 /// `{federation}/{token_id}`, for an id that is a path segment of its own:
@@ -257,10 +257,10 @@ pub(crate) fn delete_external_token(
     config: &Config,
     access_token: &AccessToken,
     token_id: &str,
-) -> Result<Started<Call<()>>, Error> {
+) -> Result<Call<()>, Error> {
     let url = token_url(config, token_id)?;
     let request = config.bearer_request(Method::Delete, url.as_str(), access_token.expose_secret());
-    Ok(Call::start(request, decode_deleted))
+    Ok(Call::new(request, decode_deleted))
 }
 
 /// `GET /federation/{token_id}`.
@@ -268,8 +268,8 @@ pub(crate) fn external_token(
     config: &Config,
     access_token: &AccessToken,
     token_id: &str,
-) -> Result<Started<Call<ExternalToken>>, Error> {
+) -> Result<Call<ExternalToken>, Error> {
     let url = token_url(config, token_id)?;
     let request = config.bearer_request(Method::Get, url.as_str(), access_token.expose_secret());
-    Ok(Call::start(request, decode_one))
+    Ok(Call::new(request, decode_one))
 }

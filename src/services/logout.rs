@@ -23,7 +23,7 @@ impl PendingLogout {
         id_token_hint: &str,
         post_logout_redirect_uri: &str,
     ) -> Self {
-        let state = random_value(&mut rand::rng(), 32);
+        let state = random_value(&*config.randomness, 32);
         let mut url = config.endpoints.end_session.clone();
         url.query_pairs_mut()
             .append_pair("id_token_hint", id_token_hint)

@@ -5,14 +5,14 @@
 use crate::client::config::Config;
 use crate::error::Error;
 use crate::flow::tokens::RefreshToken;
-use crate::protocol::{Call, Started, server_error};
+use crate::protocol::{Call, server_error};
 
 /// `POST /token/revoke`. RFC 7009 §2.2: any 200 means the token is revoked
 /// (or was not valid), and the client ignores the body, which Verys fills
 /// and other providers leave empty.
-pub(crate) fn revoke(config: &Config, refresh_token: &RefreshToken) -> Started<Call<()>> {
+pub(crate) fn revoke(config: &Config, refresh_token: &RefreshToken) -> Call<()> {
     let request = config.revocation_request(refresh_token.expose_secret());
-    Call::start(request, |response| {
+    Call::new(request, |response, _| {
         if response.status == 200 {
             Ok(())
         } else {

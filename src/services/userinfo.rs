@@ -5,7 +5,7 @@ use serde::Deserialize;
 use crate::client::config::Config;
 use crate::error::Error;
 use crate::flow::tokens::Tokens;
-use crate::protocol::{self, Call, Started};
+use crate::protocol::{self, Call};
 use crate::transport::{HttpResponse, Method};
 
 /// The userinfo answer, typed.
@@ -34,14 +34,14 @@ pub struct UserInfo {
 /// `GET /userinfo` with the access token of `tokens`, checked against the
 /// subject of their ID token (OpenID Connect Core 5.3.2: a different `sub`
 /// means the answer is not about this user).
-pub(crate) fn start(config: &Config, tokens: &Tokens) -> Started<Call<UserInfo>> {
+pub(crate) fn call(config: &Config, tokens: &Tokens) -> Call<UserInfo> {
     let request = config.bearer_request(
         Method::Get,
         &config.endpoints.userinfo,
         tokens.access_token().expose_secret(),
     );
     let expected = tokens.sub().to_owned();
-    Call::start(request, move |response: HttpResponse| {
+    Call::new(request, move |response: HttpResponse, _| {
         let info: UserInfo = protocol::decode_success(&response, "userinfo")?;
         if info.sub == expected {
             Ok(info)

@@ -1,124 +1,93 @@
-//! The blocking stack: ureq.
+//! The blocking transport: a [`SyncHttpClient`] and the driver that pumps
+//! the core's operations with it.
 
-use secrecy::ExposeSecret;
+use std::fmt;
+use std::sync::Arc;
 
-use super::{HttpConfig, HttpRequest, HttpResponse, Method, USER_AGENT};
+use super::{HttpRequest, HttpResponse, Limits, SyncHttpClient};
 use crate::clock::Clock;
-use crate::error::{Error, TransportError, TransportErrorKind};
-use crate::protocol::{self, Operation, Started, Step};
-use crate::verify::jwks::{FetchTicket, JwksCache};
+use crate::error::Error;
+use crate::protocol::{Io, Operation, Run};
+use crate::verify::jwks::JwksCache;
 
-/// The blocking transport: one ureq agent (one connection pool) per client,
-/// configured for OAuth back-channel calls.
-#[derive(Clone, Debug)]
+/// The blocking transport: one [`SyncHttpClient`] (ureq's `Agent` unless
+/// the builder was given another) and the limits every request carries.
+#[derive(Clone)]
 pub struct Blocking {
-    agent: ureq::Agent,
-    max_response_bytes: u64,
+    http: Arc<dyn SyncHttpClient>,
+    limits: Limits,
+}
+
+impl fmt::Debug for Blocking {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Blocking")
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Blocking {
-    pub(crate) fn new(config: HttpConfig) -> Self {
-        let agent = ureq::Agent::config_builder()
-            // OAuth errors travel in 4xx bodies: read them instead of failing early.
-            .http_status_as_error(false)
-            // A back-channel redirect would carry credentials to another place.
-            .max_redirects(0)
-            .timeout_global(Some(config.timeout))
-            .timeout_connect(Some(config.connect_timeout))
-            .user_agent(USER_AGENT)
-            .build()
-            .into();
-        Self {
-            agent,
-            max_response_bytes: config.max_response_bytes,
-        }
+    pub(crate) fn new(http: Arc<dyn SyncHttpClient>, limits: Limits) -> Self {
+        Self { http, limits }
+    }
+
+    /// The client the builder was given, or ureq's (feature `blocking`).
+    pub(crate) fn with(
+        http: Option<Arc<dyn SyncHttpClient>>,
+        limits: Limits,
+    ) -> Result<Self, Error> {
+        let http = match http {
+            Some(http) => http,
+            None => default_client()?,
+        };
+        Ok(Self::new(http, limits))
     }
 
     pub(crate) fn send(&self, request: &HttpRequest) -> Result<HttpResponse, Error> {
-        let authorization = request.authorization.as_ref().map(|a| a.expose_secret());
-        let result = match request.method {
-            Method::Get => with_auth(self.agent.get(&request.url), authorization).call(),
-            Method::Delete => with_auth(self.agent.delete(&request.url), authorization).call(),
-            Method::Post => with_auth(self.agent.post(&request.url), authorization)
-                .content_type("application/x-www-form-urlencoded")
-                .send(request.form.as_ref().map_or("", |f| f.expose_secret())),
-        };
-        let mut response = result.map_err(transport_error)?;
-        let body = response
-            .body_mut()
-            .with_config()
-            .limit(self.max_response_bytes)
-            .read_to_vec()
-            .map_err(transport_error)?;
-        Ok(HttpResponse::from_head(
-            response.status(),
-            response.headers(),
-            body,
-        ))
+        let answer = self.http.call(request.to_http(self.limits)?)?;
+        HttpResponse::from_http(answer, self.limits)
     }
-}
 
-fn with_auth<B>(
-    request: ureq::RequestBuilder<B>,
-    authorization: Option<&str>,
-) -> ureq::RequestBuilder<B> {
-    match authorization {
-        Some(value) => request.header("authorization", value),
-        None => request,
-    }
-}
-
-fn transport_error(error: ureq::Error) -> Error {
-    let kind = match &error {
-        ureq::Error::Timeout(_) => TransportErrorKind::Timeout,
-        ureq::Error::BodyExceedsLimit(_) => TransportErrorKind::BodyTooLarge,
-        ureq::Error::ConnectionFailed | ureq::Error::HostNotFound => TransportErrorKind::Connect,
-        ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
-            TransportErrorKind::Connect
-        }
-        _ => TransportErrorKind::Other,
-    };
-    Error::Transport(TransportError::new(kind, error.to_string()))
-}
-
-impl Blocking {
-    /// Drives an operation of the I/O-free core with the blocking stack,
-    /// fetching keys for it into `jwks` when it asks.
+    /// Runs an operation of the I/O-free core to its end, with its keys in
+    /// `jwks` and its time from `clock`.
     pub(crate) fn drive<O: Operation>(
         &self,
         jwks: &JwksCache,
         clock: &dyn Clock,
-        started: Result<Started<O>, Error>,
+        op: Result<O, Error>,
     ) -> Result<O::Output, Error> {
-        let Started { mut step, mut op } = started?;
+        let (mut run, mut io) = Run::start(op?, jwks, clock);
         loop {
-            step = match step {
-                Step::Done(output) => return Ok(output),
-                Step::Send(request) => protocol::respond(&mut op, &request, self.send(&request))?,
-                Step::FetchKeys(ticket) => {
-                    self.fetch_keys(jwks, clock, ticket);
-                    op.on_keys()?
+            io = match io {
+                Io::Send(request) => run.responded(self.send(&request)),
+                Io::Fetch(ticket) => {
+                    // Many threads missing the same keys cause one fetch; one
+                    // with a key to use meanwhile does not wait for it.
+                    let gate = if ticket.waits() {
+                        Some(jwks.gate().enter())
+                    } else {
+                        jwks.gate().try_enter()
+                    };
+                    let response = gate
+                        .as_ref()
+                        .and_then(|_| run.jwks_request(ticket))
+                        .map(|request| self.send(&request));
+                    run.fetched(response)
                 }
+                Io::Done(outcome) => return outcome,
             };
         }
     }
+}
 
-    /// Fetches the JWKS unless another thread did while this one waited at
-    /// the gate: many threads missing the same `kid` cause one fetch. A
-    /// ticket that does not wait (an old key to use meanwhile) fetches only
-    /// if the gate is free.
-    pub(crate) fn fetch_keys(&self, jwks: &JwksCache, clock: &dyn Clock, ticket: FetchTicket) {
-        let _gate = if ticket.waits() {
-            jwks.gate().enter()
-        } else {
-            match jwks.gate().try_enter() {
-                Some(gate) => gate,
-                None => return,
-            }
-        };
-        if let Some(request) = jwks.fetch_request(ticket) {
-            let response = self.send(&request);
-            jwks.store(response, clock.now());
-        }
-    }
+#[cfg(feature = "blocking")]
+fn default_client() -> Result<Arc<dyn SyncHttpClient>, Error> {
+    Ok(Arc::new(super::ureq::default_agent()))
+}
+
+#[cfg(not(feature = "blocking"))]
+fn default_client() -> Result<Arc<dyn SyncHttpClient>, Error> {
+    Err(Error::Config(
+        "no http client: enable the blocking feature, or give one with http_client".into(),
+    ))
 }

@@ -1,18 +1,211 @@
-//! The one HTTP seam: plain request and response values that the I/O-free
-//! core produces and consumes, and the HTTP libraries that carry them (ureq
-//! for the blocking client, reqwest for the async one).
-
-use secrecy::SecretString;
-use std::fmt;
-use std::time::Duration;
+//! The one HTTP seam between the I/O-free core and an HTTP stack, in the
+//! `http` crate's types: [`SyncHttpClient`] for the blocking client,
+//! [`AsyncHttpClient`] for the async one, each implemented for closures (a
+//! test's canned answers), for ureq's `Agent` (feature `blocking`) and for
+//! [`Reqwest`] (feature `async`), and for any stack a user plugs in.
+//!
+//! The crate hands a client every back-channel request as an
+//! `http::Request<Vec<u8>>` whose extensions hold the [`Limits`] it must
+//! keep, and takes the whole answer back as an `http::Response<Vec<u8>>`.
+//!
+//! # Security warning
+//!
+//! Whoever implements the seam holds the client secret, codes and tokens:
+//! they travel in the requests' bodies and `Authorization` headers. An
+//! implementation must
+//!
+//! - **not follow redirects**: the crate treats any 3xx answer as a refusal,
+//!   but a redirect followed inside the client has already re-sent the
+//!   request elsewhere, its body (the secret, the code) with it for a
+//!   307 or 308;
+//! - **keep the [`Limits`]**: the crate refuses a body over the size limit,
+//!   but only after the client read it; a timeout only the client can keep;
+//! - **not log bodies or `Authorization` headers**.
+//!
+//! ureq's `Agent` and [`Reqwest`] keep all three whatever the user
+//! configured: ureq's redirects, timeouts and status handling are set per
+//! request, reqwest's redirect policy is set on the client the crate builds
+//! from the user's `ClientBuilder`, the only way it can be: a built
+//! `reqwest::Client`'s policy cannot be changed, so one is not accepted.
+//! Middleware the user installs in ureq sees every request, secrets
+//! included.
 
 mod blocking;
 #[cfg(feature = "async")]
 mod nonblocking;
+#[cfg(feature = "async")]
+mod reqwest;
+#[cfg(feature = "blocking")]
+mod ureq;
+
+use secrecy::{ExposeSecret, SecretString};
+use std::fmt;
+#[cfg(feature = "async")]
+use std::future::Future;
+#[cfg(feature = "async")]
+use std::pin::Pin;
+use std::time::Duration;
+
+use crate::error::{Error, TransportError, TransportErrorKind};
 
 pub use blocking::Blocking;
 #[cfg(feature = "async")]
+#[cfg_attr(docsrs, doc(cfg(feature = "async")))]
 pub use nonblocking::Async;
+#[cfg(feature = "async")]
+#[cfg_attr(docsrs, doc(cfg(feature = "async")))]
+pub use reqwest::Reqwest;
+
+/// A blocking HTTP client the crate sends its back-channel requests with.
+/// See the [module documentation](self) for what it must keep.
+///
+/// Implemented for closures, so a test can answer every request itself:
+///
+/// ```
+/// use verys_client::TransportError;
+/// use verys_client::transport::SyncHttpClient;
+///
+/// let canned = |request: http::Request<Vec<u8>>| -> Result<http::Response<Vec<u8>>, TransportError> {
+///     assert_eq!(request.uri().path(), "/token/revoke");
+///     Ok(http::Response::new(Vec::new()))
+/// };
+/// let client = verys_client::Client::builder("https://auth.example.com", "app")
+///     .host("https://app.example.com")
+///     .http_client(canned)
+///     .build()
+///     .unwrap();
+/// # let _ = client;
+/// ```
+pub trait SyncHttpClient: Send + Sync {
+    /// Sends `request` and reads its whole answer.
+    ///
+    /// # Errors
+    ///
+    /// A [`TransportError`] when there is no answer to read (no connection,
+    /// a timeout, a body over the limit, a broken answer).
+    fn call(
+        &self,
+        request: http::Request<Vec<u8>>,
+    ) -> Result<http::Response<Vec<u8>>, TransportError>;
+}
+
+impl<F> SyncHttpClient for F
+where
+    F: Fn(http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, TransportError> + Send + Sync,
+{
+    fn call(
+        &self,
+        request: http::Request<Vec<u8>>,
+    ) -> Result<http::Response<Vec<u8>>, TransportError> {
+        self(request)
+    }
+}
+
+/// A boxed future that may move between threads, as [`AsyncHttpClient`]
+/// returns.
+#[cfg(feature = "async")]
+#[cfg_attr(docsrs, doc(cfg(feature = "async")))]
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// An async HTTP client the crate sends its back-channel requests with.
+/// See the [module documentation](self) for what it must keep.
+///
+/// Implemented for closures returning a future, as [`SyncHttpClient`] is.
+#[cfg(feature = "async")]
+#[cfg_attr(docsrs, doc(cfg(feature = "async")))]
+pub trait AsyncHttpClient: Send + Sync {
+    /// Sends `request` and reads its whole answer.
+    ///
+    /// # Errors
+    ///
+    /// As [`SyncHttpClient::call`].
+    fn call(
+        &self,
+        request: http::Request<Vec<u8>>,
+    ) -> BoxFuture<'_, Result<http::Response<Vec<u8>>, TransportError>>;
+}
+
+#[cfg(feature = "async")]
+impl<F, A> AsyncHttpClient for F
+where
+    F: Fn(http::Request<Vec<u8>>) -> A + Send + Sync,
+    A: Future<Output = Result<http::Response<Vec<u8>>, TransportError>> + Send + 'static,
+{
+    fn call(
+        &self,
+        request: http::Request<Vec<u8>>,
+    ) -> BoxFuture<'_, Result<http::Response<Vec<u8>>, TransportError>> {
+        Box::pin(self(request))
+    }
+}
+
+/// The rules of the back channel, in every request's extensions
+/// (`request.extensions().get::<Limits>()`) for the client to keep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Limits {
+    /// The whole exchange, from connecting to the answer's last byte.
+    pub timeout: Duration,
+    /// Establishing a connection.
+    pub connect_timeout: Duration,
+    /// The largest answer body read; a larger one is refused without
+    /// reading it all.
+    pub max_response_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            max_response_bytes: 1024 * 1024,
+        }
+    }
+}
+
+/// The HTTP clients a builder was given, for whichever transport it builds.
+#[derive(Default)]
+pub(crate) struct Clients {
+    pub sync: Option<std::sync::Arc<dyn SyncHttpClient>>,
+    #[cfg(feature = "async")]
+    pub nonblocking: Option<std::sync::Arc<dyn AsyncHttpClient>>,
+    #[cfg(feature = "async")]
+    pub reqwest: Option<::reqwest::ClientBuilder>,
+}
+
+impl fmt::Debug for Clients {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut debug = f.debug_struct("Clients");
+        debug.field("sync", &self.sync.is_some());
+        #[cfg(feature = "async")]
+        debug
+            .field("nonblocking", &self.nonblocking.is_some())
+            .field("reqwest", &self.reqwest.is_some());
+        debug.finish()
+    }
+}
+
+impl Clients {
+    /// The blocking transport: the client given, or ureq's (feature
+    /// `blocking`).
+    pub(crate) fn blocking(self, limits: Limits) -> Result<Blocking, Error> {
+        Blocking::with(self.sync, limits)
+    }
+
+    /// The async transport: the client given, or reqwest built from the
+    /// builder given (or a new one).
+    #[cfg(feature = "async")]
+    pub(crate) fn nonblocking(self, limits: Limits) -> Result<Async, Error> {
+        let http: std::sync::Arc<dyn AsyncHttpClient> = match (self.nonblocking, self.reqwest) {
+            (Some(http), _) => http,
+            (None, builder) => std::sync::Arc::new(Reqwest::new(
+                builder.unwrap_or_else(::reqwest::Client::builder),
+                limits,
+            )?),
+        };
+        Ok(Async::new(http, limits))
+    }
+}
 
 /// HTTP methods the Verys protocol uses from the back channel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +244,41 @@ impl HttpRequest {
         self.secrets.push(SecretString::from(token));
         self
     }
+
+    /// The request in the `http` crate's types, carrying `limits`.
+    fn to_http(&self, limits: Limits) -> Result<http::Request<Vec<u8>>, Error> {
+        let method = match self.method {
+            Method::Get => http::Method::GET,
+            Method::Post => http::Method::POST,
+            Method::Delete => http::Method::DELETE,
+        };
+        let mut builder = http::Request::builder()
+            .method(method)
+            .uri(&self.url)
+            .header(http::header::USER_AGENT, USER_AGENT)
+            .header(http::header::ACCEPT, "application/json");
+        if let Some(authorization) = &self.authorization {
+            builder = builder.header(http::header::AUTHORIZATION, authorization.expose_secret());
+        }
+        let body = match &self.form {
+            Some(form) => {
+                builder = builder.header(
+                    http::header::CONTENT_TYPE,
+                    "application/x-www-form-urlencoded",
+                );
+                form.expose_secret().as_bytes().to_vec()
+            }
+            None => Vec::new(),
+        };
+        let mut request = builder.body(body).map_err(|_| {
+            Error::Transport(TransportError::new(
+                TransportErrorKind::Other,
+                "the request cannot be written as http",
+            ))
+        })?;
+        request.extensions_mut().insert(limits);
+        Ok(request)
+    }
 }
 
 impl fmt::Debug for HttpRequest {
@@ -79,36 +307,27 @@ impl HttpResponse {
         }
     }
 
-    /// Status and content type of a response head (both stacks use the
-    /// `http` crate's types), and the body read within the limit.
-    pub(crate) fn from_head(
-        status: ureq::http::StatusCode,
-        headers: &ureq::http::HeaderMap,
-        body: Vec<u8>,
-    ) -> Self {
-        let content_type = headers
-            .get("content-type")
-            .and_then(|value| value.to_str().ok());
-        Self::new(status.as_u16(), content_type, body)
-    }
-}
-
-/// Timeouts and limits of the back channel, shared by both HTTP stacks.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct HttpConfig {
-    pub timeout: Duration,
-    pub connect_timeout: Duration,
-    pub max_response_bytes: u64,
-}
-
-impl Default for HttpConfig {
-    fn default() -> Self {
-        Self {
-            timeout: Duration::from_secs(30),
-            connect_timeout: Duration::from_secs(10),
-            max_response_bytes: 1024 * 1024,
+    /// The answer of a seam, refused if its body is over the limit (a client
+    /// that did not keep it has read it all the same).
+    fn from_http(response: http::Response<Vec<u8>>, limits: Limits) -> Result<Self, Error> {
+        let (parts, body) = response.into_parts();
+        if body.len() as u64 > limits.max_response_bytes {
+            return Err(Error::Transport(too_large(limits)));
         }
+        let content_type = parts
+            .headers
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok());
+        Ok(Self::new(parts.status.as_u16(), content_type, body))
     }
+}
+
+/// The error of a body over the limit.
+pub(crate) fn too_large(limits: Limits) -> TransportError {
+    TransportError::new(
+        TransportErrorKind::BodyTooLarge,
+        format!("body exceeds {} bytes", limits.max_response_bytes),
+    )
 }
 
 pub(crate) const USER_AGENT: &str = concat!("verys-client/", env!("CARGO_PKG_VERSION"));

@@ -10,7 +10,8 @@ use verys_client::testing::{VerysServer, seed};
 use verys_client::{
     AccessClaims, AccessToken, CallbackReceived, Client, ClientBuilder, ClientKind, Clock,
     Confidential, Error, ExchangedToken, ExternalToken, IdTokenClaims, Public, RefreshToken,
-    StoredTokens, TokenManager, Tokens, Transport, UserInfo, Verifier, VerifierBuilder,
+    StoredTokens, TokenManager, Tokens, Transport, TransportError, UserInfo, Verifier,
+    VerifierBuilder,
 };
 
 /// The I/O methods of a client, in one calling convention for both
@@ -70,7 +71,16 @@ pub trait Flavor {
         manager: &TokenManager<K, Self::T>,
     ) -> Result<AccessToken, Error>;
     fn verify(verifier: &Verifier<Self::T>, token: &str) -> Result<AccessClaims, Error>;
+    /// Gives the builder `http` as its HTTP client, through this flavor's
+    /// seam (`SyncHttpClient` or `AsyncHttpClient`).
+    fn canned<K: ClientKind>(builder: ClientBuilder<K>, http: Canned) -> ClientBuilder<K>;
+    fn canned_verifier(builder: VerifierBuilder, http: Canned) -> VerifierBuilder;
 }
+
+/// A socket-free HTTP client: a function answering every request.
+pub type Canned = Arc<
+    dyn Fn(http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, TransportError> + Send + Sync,
+>;
 
 pub struct BlockingFlavor;
 
@@ -150,6 +160,12 @@ impl Flavor for BlockingFlavor {
     }
     fn verify(verifier: &Verifier, token: &str) -> Result<AccessClaims, Error> {
         verifier.verify(token)
+    }
+    fn canned<K: ClientKind>(builder: ClientBuilder<K>, http: Canned) -> ClientBuilder<K> {
+        builder.http_client(move |request| http(request))
+    }
+    fn canned_verifier(builder: VerifierBuilder, http: Canned) -> VerifierBuilder {
+        builder.http_client(move |request| http(request))
     }
 }
 
@@ -258,6 +274,12 @@ impl Flavor for AsyncFlavor {
         token: &str,
     ) -> Result<AccessClaims, Error> {
         runtime().block_on(verifier.verify(token))
+    }
+    fn canned<K: ClientKind>(builder: ClientBuilder<K>, http: Canned) -> ClientBuilder<K> {
+        builder.async_http_client(move |request| std::future::ready(http(request)))
+    }
+    fn canned_verifier(builder: VerifierBuilder, http: Canned) -> VerifierBuilder {
+        builder.async_http_client(move |request| std::future::ready(http(request)))
     }
 }
 

@@ -1,0 +1,277 @@
+//! The I/O-free core of every back-channel operation: which request to send,
+//! how to read the answer, which key it needs, and what to check.
+//!
+//! An operation is a small state machine ([`Operation`]): it is given the
+//! time at each step, asks for a request to be sent or for the key a `kid`
+//! names, and is handed the answer, until it is done. It reads neither the
+//! clock nor the JWKS cache itself. [`Run`] pumps one operation: it answers
+//! key lookups from the cache, collects the secrets the operation sent so
+//! that no error quotes them, and tells its driver which I/O comes next
+//! ([`Io`]). The blocking and the async transport each own one driver, a loop
+//! of a few lines that performs that I/O; nothing else differs between them.
+
+mod grant;
+mod tokens;
+
+pub(crate) use grant::{code_grant, refresh_grant, token_exchange};
+pub(crate) use tokens::{IdTokenCheck, Restore};
+
+use ed25519_dalek::VerifyingKey;
+use secrecy::SecretString;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use crate::clock::Clock;
+use crate::error::{
+    DESCRIPTION_LIMIT, ERROR_CODE_LIMIT, Error, ServerError, json_reason, server_text,
+};
+use crate::transport::{HttpRequest, HttpResponse};
+use crate::verify::jwks::{FetchTicket, JwksCache, Lookup};
+
+/// What an operation needs next.
+pub(crate) enum Step<T> {
+    /// Send this request; its answer goes to [`Operation::on_response`].
+    Send(HttpRequest),
+    /// The key this `kid` names; it goes to [`Operation::on_key`].
+    Key(String),
+    /// Finished.
+    Done(T),
+}
+
+/// A back-channel operation as a state machine. Every call is given `now`,
+/// seconds since the Unix epoch, read by the driver.
+pub(crate) trait Operation {
+    type Output;
+    /// The first step.
+    fn start(&mut self, now: u64) -> Result<Step<Self::Output>, Error>;
+    /// The answer to the request of the last [`Step::Send`].
+    fn on_response(
+        &mut self,
+        response: HttpResponse,
+        now: u64,
+    ) -> Result<Step<Self::Output>, Error>;
+    /// The key of the last [`Step::Key`], or why there is none.
+    fn on_key(
+        &mut self,
+        key: Result<VerifyingKey, Error>,
+        now: u64,
+    ) -> Result<Step<Self::Output>, Error> {
+        let _ = (key, now);
+        Err(unexpected("a key"))
+    }
+}
+
+/// The I/O a driver does next for a [`Run`].
+pub(crate) enum Io<T> {
+    /// Send this request, then hand its outcome to [`Run::responded`].
+    Send(HttpRequest),
+    /// Take the JWKS cache's gate (waiting for it, or only if it is free, as
+    /// [`FetchTicket::waits`] says); inside it, send
+    /// [`Run::jwks_request`] if there is one, and hand its outcome (or
+    /// `None`) to [`Run::fetched`] before leaving the gate.
+    Fetch(FetchTicket),
+    /// The operation's outcome.
+    Done(Result<T, Error>),
+}
+
+/// One operation on its way, with what it needs besides I/O.
+pub(crate) struct Run<'a, O: Operation> {
+    op: O,
+    jwks: &'a JwksCache,
+    clock: &'a dyn Clock,
+    /// The key id of a lookup waiting for a fetch.
+    kid: Option<String>,
+    /// Whether a missing or old key may be fetched; if not, keys come from
+    /// the cache as they are.
+    may_fetch: bool,
+    /// The secrets of every request sent so far: no error of the operation
+    /// quotes one.
+    secrets: Vec<SecretString>,
+}
+
+impl<'a, O: Operation> Run<'a, O> {
+    /// Starts `op`, whose keys come from `jwks` and time from `clock`.
+    pub(crate) fn start(op: O, jwks: &'a JwksCache, clock: &'a dyn Clock) -> (Self, Io<O::Output>) {
+        Self::begin(op, jwks, clock, true)
+    }
+
+    /// Runs `op` to its end with the keys `jwks` holds now, never asking for
+    /// a fetch: for an operation that sends no request, its outcome.
+    pub(crate) fn offline(
+        op: O,
+        jwks: &'a JwksCache,
+        clock: &'a dyn Clock,
+    ) -> Result<O::Output, Error> {
+        match Self::begin(op, jwks, clock, false).1 {
+            Io::Done(outcome) => outcome,
+            Io::Send(_) | Io::Fetch(_) => Err(unexpected("i/o")),
+        }
+    }
+
+    fn begin(
+        op: O,
+        jwks: &'a JwksCache,
+        clock: &'a dyn Clock,
+        may_fetch: bool,
+    ) -> (Self, Io<O::Output>) {
+        let mut run = Self {
+            op,
+            jwks,
+            clock,
+            kid: None,
+            may_fetch,
+            secrets: Vec::new(),
+        };
+        let step = run.op.start(clock.now());
+        let io = run.advance(step);
+        (run, io)
+    }
+
+    /// After an [`Io::Send`]: the answer, or why there is none.
+    pub(crate) fn responded(&mut self, response: Result<HttpResponse, Error>) -> Io<O::Output> {
+        let step = response.and_then(|response| self.op.on_response(response, self.clock.now()));
+        self.advance(step)
+    }
+
+    /// Inside the gate of an [`Io::Fetch`]: the JWKS request, unless another
+    /// caller has stored a fetch since the ticket was given.
+    pub(crate) fn jwks_request(&self, ticket: FetchTicket) -> Option<HttpRequest> {
+        self.jwks.fetch_request(ticket)
+    }
+
+    /// Inside the gate of an [`Io::Fetch`]: the answer to the JWKS request,
+    /// or `None` when none was sent. Stores it, then answers the lookup.
+    pub(crate) fn fetched(
+        &mut self,
+        response: Option<Result<HttpResponse, Error>>,
+    ) -> Io<O::Output> {
+        if let Some(response) = response {
+            self.jwks.store(response, self.clock.now());
+        }
+        let key = match self.kid.take() {
+            Some(kid) => self.jwks.resolve(&kid),
+            None => Err(unexpected("keys")),
+        };
+        let step = self.op.on_key(key, self.clock.now());
+        self.advance(step)
+    }
+
+    fn advance(&mut self, mut step: Result<Step<O::Output>, Error>) -> Io<O::Output> {
+        loop {
+            step = match step {
+                Err(error) => return Io::Done(Err(error.without(&self.secrets))),
+                Ok(Step::Done(output)) => return Io::Done(Ok(output)),
+                Ok(Step::Send(request)) => {
+                    self.secrets.extend(request.secrets.iter().cloned());
+                    return Io::Send(request);
+                }
+                Ok(Step::Key(kid)) => {
+                    let now = self.clock.now();
+                    match self.jwks.key(&kid, now, self.may_fetch) {
+                        Ok(Lookup::Found(key)) => self.op.on_key(Ok(key), now),
+                        Ok(Lookup::Fetch(ticket) | Lookup::Refresh(ticket)) => {
+                            self.kid = Some(kid);
+                            return Io::Fetch(ticket);
+                        }
+                        Err(error) => self.op.on_key(Err(error), now),
+                    }
+                }
+            };
+        }
+    }
+}
+
+/// How a [`Call`] reads its answer, at the time it arrived.
+pub(crate) type Decode<T> = Box<dyn FnOnce(HttpResponse, u64) -> Result<T, Error> + Send + Sync>;
+
+/// The simplest operation: one request, one decoded answer.
+pub(crate) struct Call<T> {
+    request: Option<HttpRequest>,
+    decode: Option<Decode<T>>,
+}
+
+impl<T> Call<T> {
+    pub(crate) fn new(
+        request: HttpRequest,
+        decode: impl FnOnce(HttpResponse, u64) -> Result<T, Error> + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            request: Some(request),
+            decode: Some(Box::new(decode)),
+        }
+    }
+}
+
+impl<T> Operation for Call<T> {
+    type Output = T;
+    fn start(&mut self, _: u64) -> Result<Step<T>, Error> {
+        self.request
+            .take()
+            .map(Step::Send)
+            .ok_or_else(|| unexpected("a second start"))
+    }
+    fn on_response(&mut self, response: HttpResponse, now: u64) -> Result<Step<T>, Error> {
+        let decode = self
+            .decode
+            .take()
+            .ok_or_else(|| unexpected("a second response"))?;
+        decode(response, now).map(Step::Done)
+    }
+}
+
+fn unexpected(what: &str) -> Error {
+    Error::InvalidResponse {
+        endpoint: "client",
+        reason: format!("operation was not waiting for {what}"),
+    }
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    error: Option<serde_json::Value>,
+    error_description: Option<serde_json::Value>,
+}
+
+/// Reads an error answer: the OAuth `error`/`error_description` of a JSON
+/// body when there is one, and only the status otherwise (an HTML page of a
+/// proxy, an empty body).
+pub(crate) fn server_error(response: &HttpResponse) -> ServerError {
+    let body: Option<ErrorBody> = serde_json::from_slice(&response.body).ok();
+    let text = |value: Option<serde_json::Value>, max| match value {
+        Some(serde_json::Value::String(text)) => server_text(&text, max),
+        _ => None,
+    };
+    let (error, description) = body.map_or((None, None), |b| {
+        (
+            text(b.error, ERROR_CODE_LIMIT),
+            text(b.error_description, DESCRIPTION_LIMIT),
+        )
+    });
+    let media_type = response.content_type.as_deref().and_then(|value| {
+        let essence = value.split(';').next().unwrap_or_default().trim();
+        server_text(essence, ERROR_CODE_LIMIT)
+    });
+    ServerError {
+        status: response.status,
+        error,
+        description,
+        content_type: media_type,
+    }
+}
+
+/// Decodes a successful JSON answer of a non-token endpoint.
+pub(crate) fn decode_success<T: DeserializeOwned>(
+    response: &HttpResponse,
+    endpoint: &'static str,
+) -> Result<T, Error> {
+    if !(200..300).contains(&response.status) {
+        return Err(Error::Endpoint {
+            endpoint,
+            error: server_error(response),
+        });
+    }
+    serde_json::from_slice(&response.body).map_err(|error| Error::InvalidResponse {
+        endpoint,
+        reason: json_reason(&error),
+    })
+}
