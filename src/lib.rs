@@ -66,11 +66,15 @@
 //!
 //! # Features
 //!
-//! | feature   | brings                                    | dependencies added            |
-//! |-----------|-------------------------------------------|-------------------------------|
-//! | (default) | the blocking [`Client`]                   | ureq (rustls)                 |
-//! | `async`   | [`AsyncClient`]                           | reqwest (rustls), tokio sync  |
-//! | `testing` | [`testing::VerysServer`], an embedded Verys | hyper on tokio              |
+//! | feature | brings | dependencies added |
+//! |---|---|---|
+//! | `blocking` (default) | the blocking [`Client`] and [`Verifier`] on ureq | ureq (rustls) |
+//! | `async` | [`AsyncClient`] and async verifiers on reqwest | reqwest (rustls), tokio sync |
+//! | neither | the flow and verification types; [`Client`] over a [`transport::SyncHttpClient`] of yours | none |
+//! | `testing` | [`testing::VerysServer`], an embedded Verys over HTTP or HTTPS | hyper on tokio, rcgen, tokio-rustls, ureq |
+//!
+//! Every back-channel request goes through the [`transport`] seam, where a
+//! `ureq::Agent`, a `reqwest::ClientBuilder` or a closure of yours plugs in.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]

@@ -53,6 +53,10 @@
 //! - **Malformed requests** get the protocol's JSON errors, never a dropped connection: wrong
 //!   methods 405, unknown paths 404, non-form bodies `invalid_request`, and a bug in the server
 //!   500 `{"error": "Internal Server Error"}`.
+//! - **HTTPS.** [`VerysServer::start_tls`] serves the same routes over TLS only, with a
+//!   certificate for the IP address `127.0.0.1` signed by a certificate authority generated at
+//!   start-up for that server alone ([`ca_certificate_pem`](VerysServer::ca_certificate_pem)).
+//!   A client that does not trust it fails the handshake and no request reaches a route.
 //! - **Concurrency.** The server speaks HTTP/1.1 with keep-alive (hyper, on a two-thread tokio
 //!   runtime of its own, independent of any runtime the test uses). Every connection is served
 //!   as soon as it is accepted, however many arrive at once and however long clients keep them
@@ -77,6 +81,7 @@ mod server;
 mod session;
 mod signer;
 mod state;
+mod tls;
 mod token;
 mod userinfo;
 mod wire;
@@ -124,6 +129,8 @@ use state::Shared;
 /// shuts the server down.
 pub struct VerysServer {
     shared: Arc<Shared>,
+    /// The CA certificate of an HTTPS server, PEM and DER.
+    ca: Option<(String, Vec<u8>)>,
     /// Shuts the HTTP layer down when dropped.
     _http: server::Server,
 }
@@ -144,22 +151,81 @@ impl VerysServer {
     /// If no port can be bound on `127.0.0.1`, or the server's runtime cannot be started: a test
     /// cannot go on without its server.
     pub fn start() -> VerysServer {
+        Self::serve(None)
+    }
+
+    /// Starts a server that speaks only HTTPS, on `127.0.0.1` with a port chosen by the operating
+    /// system, its issuer `https://127.0.0.1:PORT`. Its certificate, for the IP address
+    /// `127.0.0.1`, is signed by a certificate authority generated for this server alone: a
+    /// client trusts the server once given [`ca_certificate_pem`](Self::ca_certificate_pem) (or
+    /// the DER form), and no client trusts it otherwise.
+    ///
+    /// ```
+    /// use verys_client::testing::{VerysServer, seed};
+    ///
+    /// let server = VerysServer::start_tls();
+    /// let ca = ureq::tls::Certificate::from_der(server.ca_certificate_der().unwrap()).to_owned();
+    /// let agent: ureq::Agent = ureq::Agent::config_builder()
+    ///     .tls_config(
+    ///         ureq::tls::TlsConfig::builder()
+    ///             .root_certs(ureq::tls::RootCerts::new_with_certs(&[ca]))
+    ///             .build(),
+    ///     )
+    ///     .build()
+    ///     .into();
+    /// let client = verys_client::Client::builder(server.issuer(), seed::PUBLIC_CLIENT_ID)
+    ///     .redirect_uri(seed::REDIRECT_URI)
+    ///     .http_client(agent)
+    ///     .build()
+    ///     .unwrap();
+    /// let pending = client.authorize();
+    /// let callback = server.login(pending.url());
+    /// let tokens = client.exchange_code(pending.receive(&callback).unwrap()).unwrap();
+    /// assert_eq!(tokens.sub(), seed::USER_SUB);
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// As [`start`](Self::start).
+    pub fn start_tls() -> VerysServer {
+        Self::serve(Some(tls::Tls::generate()))
+    }
+
+    fn serve(tls: Option<tls::Tls>) -> VerysServer {
         let listener = TcpListener::bind("127.0.0.1:0")
             .unwrap_or_else(|e| panic!("VerysServer: cannot bind 127.0.0.1:0: {e}"));
         let port = listener
             .local_addr()
             .unwrap_or_else(|e| panic!("VerysServer: the listener has no address: {e}"))
             .port();
-        let shared = Arc::new(Shared::new(format!("http://127.0.0.1:{port}")));
-        let http = server::Server::start(listener, shared.clone());
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let shared = Arc::new(Shared::new(format!("{scheme}://127.0.0.1:{port}")));
+        let (acceptor, ca) = match tls {
+            Some(tls) => (Some(tls.acceptor), Some((tls.ca_pem, tls.ca_der))),
+            None => (None, None),
+        };
+        let http = server::Server::start(listener, shared.clone(), acceptor);
         VerysServer {
             shared,
+            ca,
             _http: http,
         }
     }
 
-    /// The issuer, `http://127.0.0.1:PORT` without a trailing slash: the base URL of every
-    /// endpoint and the `iss` of every token.
+    /// The certificate of the authority that signed this server's certificate, PEM-encoded, for
+    /// a client to trust (`reqwest::Certificate::from_pem`); `None` for a plain-HTTP server.
+    pub fn ca_certificate_pem(&self) -> Option<&str> {
+        self.ca.as_ref().map(|(pem, _)| pem.as_str())
+    }
+
+    /// [`ca_certificate_pem`](Self::ca_certificate_pem) in DER
+    /// (`ureq::tls::Certificate::from_der`); `None` for a plain-HTTP server.
+    pub fn ca_certificate_der(&self) -> Option<&[u8]> {
+        self.ca.as_ref().map(|(_, der)| der.as_slice())
+    }
+
+    /// The issuer, `http://127.0.0.1:PORT` (`https://` for [`start_tls`](Self::start_tls))
+    /// without a trailing slash: the base URL of every endpoint and the `iss` of every token.
     pub fn issuer(&self) -> String {
         self.shared.issuer.clone()
     }
@@ -177,7 +243,13 @@ impl VerysServer {
     /// If the request fails or the answer is not a `302` with a `Location` (a 400 or 422 from
     /// `/authorize`, for example); the message has the status and body.
     pub fn login(&self, authorize_url: &str) -> String {
+        let mut tls = ureq::tls::TlsConfig::builder();
+        if let Some(der) = self.ca_certificate_der() {
+            let ca = ureq::tls::Certificate::from_der(der).to_owned();
+            tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(&[ca]));
+        }
         let agent: ureq::Agent = ureq::Agent::config_builder()
+            .tls_config(tls.build())
             .max_redirects(0)
             .http_status_as_error(false)
             // A test environment's HTTP_PROXY must not capture a loopback request.

@@ -22,10 +22,13 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::runtime::Runtime;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
+use tokio::time::timeout;
+use tokio_rustls::TlsAcceptor;
 
 use super::faults::RawResponse;
 use super::routes;
@@ -37,6 +40,9 @@ const WORKER_THREADS: usize = 2;
 
 /// How long dropping the server waits for the requests in progress to be answered.
 pub(super) const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// How long a TLS client may take to finish its handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What the server adds to every response that has no `Server` header of its own.
 const SERVER_NAME: &str = "verys-embedded";
@@ -62,12 +68,13 @@ pub(super) struct Server {
 }
 
 impl Server {
-    /// Serves `listener` (bound, blocking or not) with `shared`'s routes until dropped.
+    /// Serves `listener` (bound, blocking or not) with `shared`'s routes until dropped, over TLS
+    /// when given an acceptor.
     ///
     /// # Panics
     ///
     /// If the runtime cannot be started or the listener cannot be registered with it.
-    pub fn start(listener: StdListener, shared: Arc<Shared>) -> Server {
+    pub fn start(listener: StdListener, shared: Arc<Shared>, tls: Option<TlsAcceptor>) -> Server {
         listener
             .set_nonblocking(true)
             .unwrap_or_else(|e| panic!("VerysServer: cannot make the listener non-blocking: {e}"));
@@ -86,7 +93,7 @@ impl Server {
         let (stop, stopping) = watch::channel(false);
         let (finished_tx, finished) = mpsc::channel::<()>();
         runtime.spawn(async move {
-            accept_loop(listener, shared, stopping).await;
+            accept_loop(listener, shared, tls, stopping).await;
             drop(finished_tx);
         });
         Server {
@@ -119,7 +126,12 @@ async fn stopped(mut stopping: watch::Receiver<bool>) {
     let _ = stopping.wait_for(|stop| *stop).await;
 }
 
-async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, stopping: watch::Receiver<bool>) {
+async fn accept_loop(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    tls: Option<TlsAcceptor>,
+    stopping: watch::Receiver<bool>,
+) {
     let mut connections = JoinSet::new();
     let mut stop = pin!(stopped(stopping.clone()));
     loop {
@@ -136,7 +148,12 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, stopping: watch
             None => break,
             Some(Ok((stream, _peer))) => {
                 shared.lock().counters.connections += 1;
-                connections.spawn(serve_connection(stream, shared.clone(), stopping.clone()));
+                connections.spawn(accept_connection(
+                    stream,
+                    tls.clone(),
+                    shared.clone(),
+                    stopping.clone(),
+                ));
             }
             // Out of file descriptors, a connection reset before it was accepted...: nothing
             // that may stop the server. The pause keeps a persistent error from spinning.
@@ -147,9 +164,30 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, stopping: watch
     while connections.join_next().await.is_some() {}
 }
 
-async fn serve_connection(stream: TcpStream, shared: Arc<Shared>, stopping: watch::Receiver<bool>) {
+/// Serves one accepted connection, after its TLS handshake if the server speaks TLS. A client
+/// that does not trust the certificate, or that never finishes the handshake, is dropped.
+async fn accept_connection(
+    stream: TcpStream,
+    tls: Option<TlsAcceptor>,
+    shared: Arc<Shared>,
+    stopping: watch::Receiver<bool>,
+) {
     // Small answers should not wait for Nagle's algorithm; failing to say so is harmless.
     let _ = stream.set_nodelay(true);
+    match tls {
+        None => serve_connection(stream, shared, stopping).await,
+        Some(acceptor) => {
+            if let Ok(Ok(stream)) = timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                serve_connection(stream, shared, stopping).await;
+            }
+        }
+    }
+}
+
+async fn serve_connection<S>(stream: S, shared: Arc<Shared>, stopping: watch::Receiver<bool>)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let service = service_fn(move |request| {
         let shared = shared.clone();
         async move { Ok::<_, Infallible>(answer(shared, request).await) }

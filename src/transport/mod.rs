@@ -322,6 +322,27 @@ impl HttpResponse {
     }
 }
 
+/// The rustls error among `error`'s causes, however deep the I/O errors
+/// that wrap it: ureq and reqwest both report a refused certificate as an
+/// I/O failure (reqwest: of connecting), an `io::Error` inside another.
+#[cfg(any(feature = "blocking", feature = "async"))]
+fn tls_cause<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    let mut next = Some(error);
+    while let Some(cause) = next {
+        if let Some(tls) = cause.downcast_ref::<rustls::Error>() {
+            return Some(tls);
+        }
+        // An `io::Error`'s `source` skips the error it wraps.
+        next = match cause.downcast_ref::<std::io::Error>() {
+            Some(io) => io
+                .get_ref()
+                .map(|inner| inner as &(dyn std::error::Error + 'static)),
+            None => cause.source(),
+        };
+    }
+    None
+}
+
 /// The error of a body over the limit.
 pub(crate) fn too_large(limits: Limits) -> TransportError {
     TransportError::new(

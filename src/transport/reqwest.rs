@@ -1,8 +1,6 @@
 //! reqwest as the async client's HTTP stack (feature `async`).
 
-use std::error::Error as _;
-
-use super::{AsyncHttpClient, BoxFuture, Limits, USER_AGENT, too_large};
+use super::{AsyncHttpClient, BoxFuture, Limits, USER_AGENT, tls_cause, too_large};
 use crate::error::{Error, TransportError, TransportErrorKind};
 
 /// reqwest, built from a `reqwest::ClientBuilder` the user configured
@@ -70,35 +68,19 @@ impl AsyncHttpClient for Reqwest {
 }
 
 fn transport_error(error: reqwest::Error) -> TransportError {
+    let error = error.without_url();
+    // reqwest's own words name only the step that failed ("error sending
+    // request"); the TLS failure is worth naming too. Of the causes only that
+    // one is repeated: another (a proxy's) may quote what it was given.
+    if let Some(tls) = tls_cause(&error) {
+        return TransportError::new(TransportErrorKind::Tls, format!("{error}: {tls}"));
+    }
     let kind = if error.is_timeout() {
         TransportErrorKind::Timeout
-    } else if is_tls(&error) {
-        TransportErrorKind::Tls
     } else if error.is_connect() {
         TransportErrorKind::Connect
     } else {
         TransportErrorKind::Other
     };
-    TransportError::new(kind, error.without_url().to_string())
-}
-
-/// Whether a TLS failure is among the error's causes: reqwest reports a
-/// refused certificate as a failure to connect.
-fn is_tls(error: &reqwest::Error) -> bool {
-    let mut source = error.source();
-    while let Some(cause) = source {
-        if cause.downcast_ref::<rustls::Error>().is_some() {
-            return true;
-        }
-        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
-            if io
-                .get_ref()
-                .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
-            {
-                return true;
-            }
-        }
-        source = cause.source();
-    }
-    false
+    TransportError::new(kind, error.to_string())
 }

@@ -4,7 +4,7 @@
 
 use ureq::RequestExt as _;
 
-use super::{Limits, SyncHttpClient};
+use super::{Limits, SyncHttpClient, tls_cause};
 use crate::error::{TransportError, TransportErrorKind};
 
 /// The agent the crate builds when the builder was given none: a
@@ -58,6 +58,7 @@ fn transport_error(error: ureq::Error) -> TransportError {
             TransportErrorKind::Connect
         }
         ureq::Error::Tls(_) | ureq::Error::Rustls(_) => TransportErrorKind::Tls,
+        ureq::Error::Io(io) if tls_cause(io).is_some() => TransportErrorKind::Tls,
         _ => TransportErrorKind::Other,
     };
     TransportError::new(kind, error.to_string())

@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod proxy;
+
 use std::sync::Arc;
 
 use verys_client::testing::{VerysServer, seed};
@@ -75,6 +77,79 @@ pub trait Flavor {
     /// seam (`SyncHttpClient` or `AsyncHttpClient`).
     fn canned<K: ClientKind>(builder: ClientBuilder<K>, http: Canned) -> ClientBuilder<K>;
     fn canned_verifier(builder: VerifierBuilder, http: Canned) -> VerifierBuilder;
+    /// Gives the builder this flavor's HTTP stack (a `ureq::Agent`, a
+    /// `reqwest::ClientBuilder`) configured by the user as `http` says.
+    fn user_client<K: ClientKind>(builder: ClientBuilder<K>, http: &UserHttp) -> ClientBuilder<K>;
+    fn user_verifier(builder: VerifierBuilder, http: &UserHttp) -> VerifierBuilder;
+}
+
+/// How a user configured their own HTTP client.
+#[derive(Default)]
+pub struct UserHttp {
+    /// The certificate authority to trust besides none (ureq) or the
+    /// built-in roots (reqwest), DER and PEM.
+    pub ca: Option<(Vec<u8>, String)>,
+    /// The proxy to send every request through.
+    pub proxy: Option<String>,
+    /// Follow up to ten redirects, as both stacks would by default.
+    pub follow_redirects: bool,
+    /// An hour for every exchange, far beyond what the crate allows.
+    pub lax_timeouts: bool,
+}
+
+impl UserHttp {
+    /// Trusting the embedded server's CA.
+    pub fn trusting(server: &VerysServer) -> Self {
+        Self {
+            ca: Some((
+                server.ca_certificate_der().unwrap().to_vec(),
+                server.ca_certificate_pem().unwrap().to_owned(),
+            )),
+            ..Self::default()
+        }
+    }
+
+    fn agent(&self) -> ureq::Agent {
+        let mut tls = ureq::tls::TlsConfig::builder();
+        if let Some((der, _)) = &self.ca {
+            let ca = ureq::tls::Certificate::from_der(der).to_owned();
+            tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(&[ca]));
+        }
+        let proxy = self
+            .proxy
+            .as_deref()
+            .map(|url| ureq::Proxy::new(url).expect("proxy url"));
+        ureq::Agent::config_builder()
+            .tls_config(tls.build())
+            .proxy(proxy)
+            .max_redirects(if self.follow_redirects { 10 } else { 0 })
+            .timeout_global(
+                self.lax_timeouts
+                    .then_some(std::time::Duration::from_secs(3600)),
+            )
+            .build()
+            .into()
+    }
+
+    #[cfg(feature = "async")]
+    fn reqwest(&self) -> reqwest::ClientBuilder {
+        let mut builder = reqwest::Client::builder();
+        if let Some((_, pem)) = &self.ca {
+            builder = builder
+                .add_root_certificate(reqwest::Certificate::from_pem(pem.as_bytes()).unwrap());
+        }
+        builder = match &self.proxy {
+            Some(url) => builder.proxy(reqwest::Proxy::all(url).expect("proxy url")),
+            None => builder.no_proxy(),
+        };
+        if self.follow_redirects {
+            builder = builder.redirect(reqwest::redirect::Policy::limited(10));
+        }
+        if self.lax_timeouts {
+            builder = builder.timeout(std::time::Duration::from_secs(3600));
+        }
+        builder
+    }
 }
 
 /// A socket-free HTTP client: a function answering every request.
@@ -166,6 +241,12 @@ impl Flavor for BlockingFlavor {
     }
     fn canned_verifier(builder: VerifierBuilder, http: Canned) -> VerifierBuilder {
         builder.http_client(move |request| http(request))
+    }
+    fn user_client<K: ClientKind>(builder: ClientBuilder<K>, http: &UserHttp) -> ClientBuilder<K> {
+        builder.http_client(http.agent())
+    }
+    fn user_verifier(builder: VerifierBuilder, http: &UserHttp) -> VerifierBuilder {
+        builder.http_client(http.agent())
     }
 }
 
@@ -280,6 +361,12 @@ impl Flavor for AsyncFlavor {
     }
     fn canned_verifier(builder: VerifierBuilder, http: Canned) -> VerifierBuilder {
         builder.async_http_client(move |request| std::future::ready(http(request)))
+    }
+    fn user_client<K: ClientKind>(builder: ClientBuilder<K>, http: &UserHttp) -> ClientBuilder<K> {
+        builder.reqwest_client(http.reqwest())
+    }
+    fn user_verifier(builder: VerifierBuilder, http: &UserHttp) -> VerifierBuilder {
+        builder.reqwest_client(http.reqwest())
     }
 }
 
