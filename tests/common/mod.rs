@@ -109,7 +109,21 @@ impl UserHttp {
         }
     }
 
+    /// The user's agent. It is a `SyncHttpClient` only with the `blocking`
+    /// feature, which every scenario using it runs with.
+    #[cfg(feature = "blocking")]
     fn agent(&self) -> ureq::Agent {
+        self.ureq_agent()
+    }
+
+    #[cfg(not(feature = "blocking"))]
+    fn agent(
+        &self,
+    ) -> fn(http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, TransportError> {
+        panic!("a user's ureq agent needs the blocking feature")
+    }
+
+    fn ureq_agent(&self) -> ureq::Agent {
         let mut tls = ureq::tls::TlsConfig::builder();
         if let Some((der, _)) = &self.ca {
             let ca = ureq::tls::Certificate::from_der(der).to_owned();
