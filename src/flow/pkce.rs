@@ -72,6 +72,12 @@ mod tests {
     }
 
     #[test]
+    fn debug_names_the_type_and_hides_the_value() {
+        let verifier = PkceVerifier::generate(&SystemRandomness);
+        assert_eq!(format!("{verifier:?}"), "PkceVerifier([REDACTED])");
+    }
+
+    #[test]
     fn challenge_matches_rfc7636_appendix_b() {
         let verifier =
             PkceVerifier::from_stored("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk".into())
