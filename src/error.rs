@@ -21,6 +21,23 @@
 //! callback's) OAuth error fields only when they are short, free of
 //! anything that looks like a token, and quote none of the secrets the
 //! request carried.
+//!
+//! # What an application answers
+//!
+//! Whose fault an error is decides the answer. [`Error::requires_sign_in`]
+//! picks out the errors that end a sign-in for good.
+//!
+//! | variants | cause | answer |
+//! |---|---|---|
+//! | [`requires_sign_in`](Error::requires_sign_in) is true | the refresh token is dead or missing, a stored sign-in is too old, `prompt=none` found no session | send the user to sign in again (an API: 401) |
+//! | [`MissingState`](Error::MissingState), [`StateMismatch`](Error::StateMismatch), [`MissingCode`](Error::MissingCode), [`DuplicateParameter`](Error::DuplicateParameter), [`IssuerMismatch`](Error::IssuerMismatch), [`MissingIssuer`](Error::MissingIssuer), [`MalformedCallback`](Error::MalformedCallback), [`ClientMismatch`](Error::ClientMismatch), [`MissingPkceVerifier`](Error::MissingPkceVerifier), [`InvalidTokenId`](Error::InvalidTokenId) | a forged, replayed or stale callback, a tampered session, bad input | 400 |
+//! | [`Callback`](Error::Callback) | the user refused (`access_denied`: 403), or Verys refused the request (400) | 403 or 400 |
+//! | [`InvalidAccessToken`](Error::InvalidAccessToken) | a bearer token that does not verify | 401, `WWW-Authenticate: Bearer error="invalid_token"` |
+//! | [`MissingScope`](Error::MissingScope), [`MissingRole`](Error::MissingRole) | a valid token that is not enough | 403 (`error="insufficient_scope"` for a scope) |
+//! | [`ExternalReauth`](Error::ExternalReauth) | the provider's token needs the user again | redirect to [`Client::relink`](crate::Client::relink)'s URL |
+//! | [`TokenRequest`](Error::TokenRequest), [`Endpoint`](Error::Endpoint), [`InvalidResponse`](Error::InvalidResponse), [`InvalidIdToken`](Error::InvalidIdToken), [`NonceMismatch`](Error::NonceMismatch), [`UserinfoSubjectMismatch`](Error::UserinfoSubjectMismatch), [`FederationFailed`](Error::FederationFailed) | Verys refused or answered something that does not verify | 502 |
+//! | [`Transport`](Error::Transport), [`JwksFetch`](Error::JwksFetch), [`NoUsableKey`](Error::NoUsableKey) | Verys cannot be reached or has no usable key | 502 (an API verifying a token: 503, the token may be fine) |
+//! | [`Config`](Error::Config), [`Discovery`](Error::Discovery) | the deployment | fail at start-up |
 
 use std::fmt;
 
@@ -182,6 +199,35 @@ pub enum Error {
 }
 
 impl Error {
+    /// Whether the user must sign in again: nothing the application retries
+    /// can mend it. True for a token request refused with `invalid_grant`
+    /// (the refresh token is revoked, expired or rotated away; a code is
+    /// spent or expired), for tokens without a refresh token, for a stored
+    /// sign-in whose ID token is too old to restore, and for a callback
+    /// saying that `prompt=none` found no usable session
+    /// (`login_required`, `consent_required`, `interaction_required`).
+    ///
+    /// ```
+    /// # fn demo(manager: &verys_client::TokenManager<verys_client::Confidential>) {
+    /// match manager.access_token() {
+    ///     Ok(token) => { /* call the API */ }
+    ///     Err(error) if error.requires_sign_in() => { /* redirect to /login */ }
+    ///     Err(error) => { /* a passing failure: 502, try again later */ }
+    /// }
+    /// # }
+    /// ```
+    pub fn requires_sign_in(&self) -> bool {
+        match self {
+            Error::TokenRequest(refused) => refused.error() == Some("invalid_grant"),
+            Error::NoRefreshToken | Error::InvalidIdToken(TokenRule::TooOld) => true,
+            Error::Callback { error, .. } => matches!(
+                error.as_str(),
+                "login_required" | "consent_required" | "interaction_required"
+            ),
+            _ => false,
+        }
+    }
+
     /// This error with every text that quotes one of `secrets` left out: a
     /// server that echoes what it was sent (a secret, a code, a token)
     /// cannot put it into an error, nor so into a log.
@@ -369,6 +415,19 @@ pub enum TokenRule {
     Changed(&'static str),
 }
 
+/// A name that is none of a small protocol enum's values, from its
+/// `FromStr` ([`Prompt`](crate::Prompt),
+/// [`ClientAuthMethod`](crate::ClientAuthMethod)).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{value:?} is not a known {what}")]
+#[non_exhaustive]
+pub struct UnknownName {
+    /// What was being named, such as `prompt`.
+    pub what: &'static str,
+    /// The name given.
+    pub value: String,
+}
+
 /// A failure of the HTTP exchange itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -494,6 +553,52 @@ pub(crate) fn json_reason(error: &serde_json::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_errors_no_retry_can_mend_require_a_sign_in() {
+        let refused = |status, error: &str| {
+            Error::TokenRequest(ServerError {
+                status,
+                error: Some(error.to_owned()),
+                description: None,
+                content_type: None,
+            })
+        };
+        let callback = |error: &str| Error::Callback {
+            error: error.to_owned(),
+            description: None,
+        };
+        let sign_in_again = [
+            refused(400, "invalid_grant"),
+            Error::NoRefreshToken,
+            Error::InvalidIdToken(TokenRule::TooOld),
+            callback("login_required"),
+            callback("consent_required"),
+            callback("interaction_required"),
+        ];
+        for error in &sign_in_again {
+            assert!(error.requires_sign_in(), "{error:?}");
+        }
+        let passing_or_other = [
+            refused(400, "invalid_request"),
+            refused(401, "invalid_client"),
+            refused(503, "temporarily_unavailable"),
+            callback("access_denied"),
+            Error::InvalidIdToken(TokenRule::Expired),
+            Error::StateMismatch,
+            Error::Transport(TransportError::new(
+                TransportErrorKind::Timeout,
+                "timed out",
+            )),
+            Error::ExternalReauth {
+                provider_id: "github".into(),
+                description: None,
+            },
+        ];
+        for error in &passing_or_other {
+            assert!(!error.requires_sign_in(), "{error:?}");
+        }
+    }
 
     #[test]
     fn server_texts_that_look_like_tokens_are_not_repeated() {

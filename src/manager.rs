@@ -84,7 +84,9 @@ impl<K: ClientKind, T: Transport> TokenManager<K, T> {
             .unwrap_or_else(PoisonError::into_inner);
         let now = self.client.config.clock.now();
         match &*failure {
-            Some((at, error)) if is_permanent(error) || now < at.saturating_add(RETRY_AFTER) => {
+            Some((at, error))
+                if error.requires_sign_in() || now < at.saturating_add(RETRY_AFTER) =>
+            {
                 Some(Err(error.clone()))
             }
             _ => None,
@@ -115,16 +117,6 @@ impl<K: ClientKind, T: Transport> TokenManager<K, T> {
 /// Seconds during which a transient refresh failure is shared rather than
 /// retried.
 const RETRY_AFTER: u64 = 5;
-
-/// A refresh that can never succeed: the refresh token is revoked, expired
-/// or missing.
-fn is_permanent(error: &Error) -> bool {
-    match error {
-        Error::TokenRequest(refused) => refused.error() == Some("invalid_grant"),
-        Error::NoRefreshToken => true,
-        _ => false,
-    }
-}
 
 impl<K: ClientKind> TokenManager<K, Blocking> {
     /// An access token valid beyond the margin, refreshed first if needed.

@@ -45,6 +45,48 @@ fn full_url_and_bare_query_are_both_accepted() {
     ));
 }
 
+/// What an axum handler has (`Uri`, `OriginalUri`) and what a URL parser
+/// gives are taken as they are; their parameters are read, not skipped.
+#[test]
+fn a_request_uri_and_a_parsed_url_are_received() {
+    let (flow, state) = pending();
+    let uri: http::Uri = format!("/auth/callback?code=abc&state={state}")
+        .parse()
+        .unwrap();
+    assert!(flow.receive(&uri).is_ok());
+    let (flow, _) = pending();
+    assert!(matches!(flow.receive(&uri), Err(Error::StateMismatch)));
+
+    let (flow, state) = pending();
+    let url = url::Url::parse(&format!(
+        "https://app.example.com/auth/callback?code=abc&state={state}"
+    ))
+    .unwrap();
+    assert!(flow.receive(&url).is_ok());
+    let (flow, state) = pending();
+    let absolute: http::Uri = format!("https://app.example.com/auth/callback?state={state}")
+        .parse()
+        .unwrap();
+    assert!(matches!(flow.receive(&absolute), Err(Error::MissingCode)));
+}
+
+/// A value of the wrong shape says so, instead of reading as a callback that
+/// lacks its parameters.
+#[test]
+fn a_value_of_the_wrong_shape_is_malformed_not_missing_a_parameter() {
+    for wrong in [
+        "",
+        "   ",
+        "auth/callback?code=abc&state=s",
+        "callback#code=abc",
+    ] {
+        match receive(|_| wrong.to_owned()) {
+            Err(Error::MalformedCallback(_)) => {}
+            other => panic!("{wrong:?}: expected a malformed callback, got {other:?}"),
+        }
+    }
+}
+
 #[test]
 fn an_error_with_this_flows_state_keeps_its_description() {
     match receive(|s| format!("error=access_denied&error_description=User%20said%20no&state={s}")) {
@@ -112,7 +154,7 @@ fn error_texts_that_could_carry_a_token_are_not_repeated() {
 
 #[test]
 fn missing_state_comes_before_missing_code() {
-    assert!(matches!(receive(|_| "".into()), Err(Error::MissingState)));
+    assert!(matches!(receive(|_| "?".into()), Err(Error::MissingState)));
     assert!(matches!(
         receive(|_| "code=abc".into()),
         Err(Error::MissingState)

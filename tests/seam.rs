@@ -36,6 +36,7 @@ scenarios!(
     federation_reauthorization_names_the_provider,
     discovery_sends_later_requests_to_the_discovered_endpoints,
     verifier_fetches_keys_through_the_seam_once,
+    verified_claims_serialize_as_the_token_said,
 );
 
 const ISSUER: &str = "https://verys.example";
@@ -702,4 +703,37 @@ fn without_the_blocking_feature_a_blocking_client_needs_an_http_client() {
         Err(Error::Config(reason)) => assert!(reason.starts_with("no http client"), "{reason}"),
         other => panic!("expected a configuration error, got {other:?}"),
     }
+}
+
+fn verified_claims_serialize_as_the_token_said<F: Flavor>() {
+    let idp = Idp::new();
+    let (client, tokens) = signed_in::<F>(&idp);
+    let access = tokens.access_token().expose_secret();
+    let digest = Sha512::digest(access.as_bytes());
+    assert_eq!(
+        serde_json::to_value(tokens.claims()).unwrap(),
+        json!({
+            "iss": ISSUER, "sub": "ada", "aud": CLIENT_ID, "iat": NOW, "exp": NOW + 300,
+            "auth_time": NOW - 10, "email": "ada@example.com", "nonce": b64(2, 32),
+            "at_hash": URL_SAFE_NO_PAD.encode(&digest[..32]),
+        })
+    );
+
+    let builder = Verifier::builder(ISSUER).clock(Arc::new(ManualClock::new(NOW)));
+    let verifier = F::build_verifier(F::canned_verifier(builder, idp.http())).unwrap();
+    assert_eq!(
+        serde_json::to_value(F::verify(&verifier, access).unwrap()).unwrap(),
+        json!({
+            "iss": ISSUER, "sub": "ada", "aud": ISSUER, "exp": NOW + 300, "iat": NOW,
+            "roles": ["reader"], "scopes": ["openid", "profile", "github"],
+        })
+    );
+
+    idp.on("GET", "/userinfo", |_| {
+        answer(200, &json!({"sub": "ada", "name": "Ada"}))
+    });
+    assert_eq!(
+        serde_json::to_value(F::userinfo(&client, &tokens).unwrap()).unwrap(),
+        json!({"sub": "ada", "name": "Ada", "roles": []})
+    );
 }

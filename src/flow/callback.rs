@@ -1,6 +1,8 @@
 //! Reading a redirect back to the application: a callback URL or its query
 //! string, as the login, logout and federation-link flows receive it.
 
+use std::borrow::Cow;
+
 use url::Url;
 
 use crate::error::{DESCRIPTION_LIMIT, ERROR_CODE_LIMIT, Error, server_text};
@@ -16,16 +18,66 @@ const KNOWN: [&str; 6] = [
     "provider_id",
 ];
 
+mod sealed {
+    pub trait Sealed {}
+}
+
+/// What a redirect back to the application can be handed over as, to
+/// [`PendingAuth::receive`](crate::PendingAuth::receive) and the other
+/// `receive` methods: the full URL (`&str`, `String`, [`url::Url`]), its
+/// path and query as a server framework's request holds it
+/// ([`http::Uri`], `"/auth/callback?code=…"`), or its query string alone,
+/// with or without the leading `?`. Sealed.
+pub trait CallbackUrl: sealed::Sealed {
+    /// The callback as text, in one of the forms above.
+    fn as_callback(&self) -> Cow<'_, str>;
+}
+
+impl sealed::Sealed for str {}
+impl CallbackUrl for str {
+    fn as_callback(&self) -> Cow<'_, str> {
+        Cow::Borrowed(self)
+    }
+}
+
+impl sealed::Sealed for String {}
+impl CallbackUrl for String {
+    fn as_callback(&self) -> Cow<'_, str> {
+        Cow::Borrowed(self)
+    }
+}
+
+impl sealed::Sealed for Url {}
+impl CallbackUrl for Url {
+    fn as_callback(&self) -> Cow<'_, str> {
+        Cow::Borrowed(self.as_str())
+    }
+}
+
+impl sealed::Sealed for http::Uri {}
+impl CallbackUrl for http::Uri {
+    fn as_callback(&self) -> Cow<'_, str> {
+        // An absolute URI prints whole, an origin-form one as `/path?query`.
+        Cow::Owned(self.to_string())
+    }
+}
+
 /// The percent-decoded parameters of a callback, in order, repeats kept.
 pub(crate) struct CallbackParams(Vec<(String, String)>);
 
 impl CallbackParams {
     /// Parses a full callback URL, its path and query (`/auth/callback?…`,
     /// what a server framework's request target holds), or just its query
-    /// string with or without the leading `?`.
-    pub(crate) fn parse(callback: &str) -> Result<Self, Error> {
+    /// string with or without the leading `?`. Anything else is
+    /// [`Error::MalformedCallback`], so that a value of the wrong shape is
+    /// not misread as a callback that lacks its parameters.
+    pub(crate) fn parse(callback: &(impl CallbackUrl + ?Sized)) -> Result<Self, Error> {
+        let callback = callback.as_callback();
         let callback = callback.trim();
-        let query = if let Some(query) = callback.strip_prefix('?') {
+        let malformed = |why: &str| Err(Error::MalformedCallback(why.to_owned()));
+        let query = if callback.is_empty() {
+            return malformed("the callback is empty");
+        } else if let Some(query) = callback.strip_prefix('?') {
             query.to_owned()
         } else if callback.starts_with('/') {
             let target = callback.split('#').next().unwrap_or_default();
@@ -36,6 +88,11 @@ impl CallbackParams {
         } else {
             match Url::parse(callback) {
                 Ok(url) => url.query().unwrap_or_default().to_owned(),
+                // A relative URL without its leading slash (`auth/callback?…`)
+                // would read as one odd parameter name.
+                Err(url::ParseError::RelativeUrlWithoutBase) if callback.contains(['?', '#']) => {
+                    return malformed("neither a url, a path with its query, nor a query string");
+                }
                 // Not a URL of its own (no scheme): the query string alone.
                 Err(url::ParseError::RelativeUrlWithoutBase) => callback.to_owned(),
                 Err(error) => return Err(Error::MalformedCallback(error.to_string())),

@@ -23,12 +23,16 @@ use std::time::Duration;
 
 use crate::client::config::Config;
 use crate::error::Error;
-use crate::flow::callback::CallbackParams;
+use crate::flow::callback::{CallbackParams, CallbackUrl};
 use crate::flow::kind::{ClientKind, Confidential, Public};
 use crate::flow::pkce::{PkceVerifier, random_value};
 
-/// The `prompt` parameter of an authorization request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The `prompt` parameter of an authorization request
+/// ([OpenID Connect Core 3.1.2.1](https://openid.net/specs/openid-connect-core-1_0.html#AuthRequest)),
+/// named `none`, `login` and `consent` by `as_str`, `Display`, `FromStr` and
+/// serde.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 #[non_exhaustive]
 pub enum Prompt {
     /// Do not show any page; fail with `login_required` or
@@ -41,12 +45,33 @@ pub enum Prompt {
 }
 
 impl Prompt {
-    fn as_str(self) -> &'static str {
+    /// The parameter's value.
+    pub const fn as_str(self) -> &'static str {
         match self {
             Prompt::None => "none",
             Prompt::Login => "login",
             Prompt::Consent => "consent",
         }
+    }
+}
+
+impl fmt::Display for Prompt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Prompt {
+    type Err = crate::error::UnknownName;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        [Prompt::None, Prompt::Login, Prompt::Consent]
+            .into_iter()
+            .find(|prompt| prompt.as_str() == name)
+            .ok_or_else(|| crate::error::UnknownName {
+                what: "prompt",
+                value: name.to_owned(),
+            })
     }
 }
 
@@ -214,8 +239,9 @@ impl<K: ClientKind> PendingAuth<K> {
 
     /// Checks the authorization server's redirect back to the application.
     ///
-    /// `callback` is the callback URL as the browser requested it, or just
-    /// its query string (with or without the leading `?`). A callback is
+    /// `callback` is the callback URL as the browser requested it, its path
+    /// and query (an `http::Uri` of the request), or just its query string
+    /// (with or without the leading `?`); see [`CallbackUrl`]. A callback is
     /// believed only once it shows it belongs to this flow, so the checks
     /// come in this order: a missing `state` ([`Error::MissingState`]), a
     /// `state` other than this flow's ([`Error::StateMismatch`], compared in
@@ -228,8 +254,11 @@ impl<K: ClientKind> PendingAuth<K> {
     /// # Errors
     ///
     /// The errors above, and [`Error::MalformedCallback`] for a callback that
-    /// is neither a URL nor a query string.
-    pub fn receive(self, callback: &str) -> Result<CallbackReceived<K>, Error> {
+    /// is empty or none of the forms above.
+    pub fn receive(
+        self,
+        callback: &(impl CallbackUrl + ?Sized),
+    ) -> Result<CallbackReceived<K>, Error> {
         let params = CallbackParams::parse(callback)?;
         // RFC 6749 §10.12 and RFC 9207 §2.4: an error response of another
         // flow, or of another issuer, is a forgery like any other.
@@ -380,5 +409,30 @@ impl<K: ClientKind> fmt::Debug for CallbackReceived<K> {
             .field("code", &"[REDACTED]")
             .field("pending", &self.pending)
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prompts_have_their_parameter_values_in_every_form() {
+        for (prompt, name) in [
+            (Prompt::None, "none"),
+            (Prompt::Login, "login"),
+            (Prompt::Consent, "consent"),
+        ] {
+            assert_eq!(prompt.as_str(), name);
+            assert_eq!(prompt.to_string(), name);
+            assert_eq!(name.parse::<Prompt>(), Ok(prompt));
+            let json = serde_json::to_string(&prompt).unwrap();
+            assert_eq!(json, format!("\"{name}\""));
+            assert_eq!(serde_json::from_str::<Prompt>(&json).unwrap(), prompt);
+        }
+        assert_eq!(
+            "select_account".parse::<Prompt>().unwrap_err().what,
+            "prompt"
+        );
     }
 }

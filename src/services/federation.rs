@@ -9,7 +9,7 @@ use std::time::SystemTime;
 use crate::client::config::{Config, endpoint};
 use crate::clock::system_time_signed;
 use crate::error::{ERROR_CODE_LIMIT, Error, server_text};
-use crate::flow::callback::CallbackParams;
+use crate::flow::callback::{CallbackParams, CallbackUrl};
 use crate::flow::pkce::random_value;
 use crate::flow::tokens::AccessToken;
 use crate::protocol::{self, Call, server_error};
@@ -206,7 +206,7 @@ impl PendingLink {
     /// The errors above, [`Error::StateMismatch`] for another link's
     /// `state`, [`Error::MalformedCallback`] for another provider or an
     /// unreadable callback, [`Error::DuplicateParameter`].
-    pub fn receive(self, callback: &str) -> Result<String, Error> {
+    pub fn receive(self, callback: &(impl CallbackUrl + ?Sized)) -> Result<String, Error> {
         let params = CallbackParams::parse(callback)?;
         let tied = params.first("state").is_some();
         if tied {

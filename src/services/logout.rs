@@ -5,7 +5,7 @@ use std::fmt;
 
 use crate::client::config::Config;
 use crate::error::Error;
-use crate::flow::callback::CallbackParams;
+use crate::flow::callback::{CallbackParams, CallbackUrl};
 use crate::flow::pkce::random_value;
 
 /// A started logout: the URL to send the browser to, and the `state` its
@@ -44,7 +44,7 @@ impl PendingLogout {
     /// Checks the redirect back to `post_logout_redirect_uri`: its `state`
     /// must be this logout's ([`Error::MissingState`],
     /// [`Error::StateMismatch`]), with no repeated parameter.
-    pub fn receive(self, callback: &str) -> Result<(), Error> {
+    pub fn receive(self, callback: &(impl CallbackUrl + ?Sized)) -> Result<(), Error> {
         let params = CallbackParams::parse(callback)?;
         params.check_state(&self.state)?;
         params.check_no_repeats()

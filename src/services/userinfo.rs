@@ -1,6 +1,6 @@
 //! `/userinfo`: claims about the user, by the access token's scopes.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::client::config::Config;
 use crate::error::Error;
@@ -9,22 +9,28 @@ use crate::protocol::{self, Call};
 use crate::transport::{HttpResponse, Method};
 
 /// The userinfo answer, typed.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[non_exhaustive]
 pub struct UserInfo {
     /// The subject, equal to the ID token's (checked).
     pub sub: String,
     /// E-mail address (scope `email`).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
     /// Whether Verys verified the address (scope `email`).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub email_verified: Option<bool>,
     /// Given name (scope `profile`).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub given_name: Option<String>,
     /// Family name (scope `profile`).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub family_name: Option<String>,
     /// Full name (scope `profile`).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// Where the identity came from, an ISO-8601 string (scope `profile`).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub origination: Option<String>,
     /// The user's roles.
     #[serde(default)]

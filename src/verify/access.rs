@@ -85,8 +85,28 @@ impl<'de> Members<'de> for AccessMembers {
 ///
 /// Cheap to clone (the claims are shared), so a verifier can hand the same
 /// claims to every request that presents the same token.
+///
+/// `Serialize` writes the claims under their JWT names (`iss`, `sub`, `aud`,
+/// `exp`, `iat`, `roles`, `scopes`); there is no `Deserialize`, as claims
+/// come only from verification.
 #[derive(Clone)]
 pub struct AccessClaims(Arc<Inner>);
+
+impl serde::Serialize for AccessClaims {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct as _;
+        let claims = &self.0;
+        let mut object = serializer.serialize_struct("AccessClaims", 7)?;
+        object.serialize_field("iss", &claims.iss)?;
+        object.serialize_field("sub", &claims.sub)?;
+        object.serialize_field("aud", &claims.aud)?;
+        object.serialize_field("exp", &claims.exp)?;
+        object.serialize_field("iat", &claims.iat)?;
+        object.serialize_field("roles", &claims.roles)?;
+        object.serialize_field("scopes", &claims.scopes)?;
+        object.end()
+    }
+}
 
 impl AccessClaims {
     /// The user's subject identifier.

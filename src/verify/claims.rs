@@ -30,6 +30,16 @@ use crate::verify::object::{Member, Members, Text};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Audience(Vec<String>);
 
+/// As the token had it: a string for one audience, a list for several.
+impl serde::Serialize for Audience {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.0.as_slice() {
+            [one] => serializer.serialize_str(one),
+            many => many.serialize(serializer),
+        }
+    }
+}
+
 impl Audience {
     /// Every audience the token names, in its order.
     pub fn as_slice(&self) -> &[String] {
@@ -238,6 +248,14 @@ pub(crate) fn still_valid(exp: u64, now: u64, leeway: u64) -> Result<(), TokenRu
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_audience_serializes_as_the_token_had_it() {
+        let one = Audience(vec!["app".into()]);
+        assert_eq!(serde_json::to_string(&one).unwrap(), r#""app""#);
+        let two = Audience(vec!["app".into(), "api".into()]);
+        assert_eq!(serde_json::to_string(&two).unwrap(), r#"["app","api"]"#);
+    }
 
     fn core(exp: u64, iat: u64, nbf: Option<u64>) -> Core<'static> {
         Core {

@@ -26,9 +26,19 @@ use crate::verify::object::{Member, Members, Text};
 /// parse: a profile accessor gives `None` for a claim of another type than
 /// the protocol's, and [`get`](Self::get) gives it as it is.
 ///
+/// `Serialize` writes the claims object ([`to_json`](Self::to_json)), for a
+/// session or an API answer; there is no `Deserialize`, as claims come only
+/// from verification.
+///
 /// Cheap to clone: the claims are shared.
 #[derive(Clone)]
 pub struct IdTokenClaims(Arc<Inner>);
+
+impl serde::Serialize for IdTokenClaims {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.to_json().serialize(serializer)
+    }
+}
 
 struct Inner {
     iss: String,
