@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::sync::{Mutex, PoisonError, RwLock};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::client::{Client, Transport};
 use crate::error::Error;
@@ -21,14 +21,55 @@ use crate::transport::Blocking;
 /// [`TokenManager::tokens`], to persist the newest refresh token.
 ///
 /// A failed refresh is handed to every caller for the next few seconds
-/// instead of being retried by each, and for good when Verys answered
-/// `invalid_grant` (the refresh token is dead: the user must sign in again).
+/// instead of being retried by each, and for good when it
+/// [requires a sign-in](Error::requires_sign_in) (Verys answered
+/// `invalid_grant`: the refresh token is dead).
+///
+/// [`on_refresh`](Self::on_refresh) runs after every refresh, to persist the
+/// rotated refresh token; [`next_refresh_at`](Self::next_refresh_at) says
+/// when the next one is due, for a task that refreshes ahead of the
+/// requests:
+///
+/// ```no_run
+/// # #[cfg(feature = "async")]
+/// # async fn demo(
+/// #     client: verys_client::AsyncClient<verys_client::Confidential>,
+/// #     tokens: verys_client::Tokens,
+/// # ) {
+/// use std::sync::Arc;
+/// use std::time::{Duration, SystemTime};
+/// use verys_client::TokenManager;
+///
+/// let manager = Arc::new(TokenManager::new(client, tokens).on_refresh(|tokens| {
+///     // Store `tokens.to_stored()` (the rotated refresh token) where the
+///     // next process start will find it.
+/// #   let _ = tokens;
+/// }));
+/// let background = Arc::clone(&manager);
+/// tokio::spawn(async move {
+///     loop {
+///         let due = background.next_refresh_at().unwrap_or_else(SystemTime::now);
+///         let wait = due.duration_since(SystemTime::now()).unwrap_or_default();
+///         tokio::time::sleep(wait).await;
+///         match background.access_token().await {
+///             Ok(_) => {}
+///             // The user must sign in again: nothing left to keep fresh.
+///             Err(error) if error.requires_sign_in() => break,
+///             // Verys is unreachable for now; requests refresh on their own.
+///             Err(_) => tokio::time::sleep(Duration::from_secs(10)).await,
+///         }
+///     }
+/// });
+/// // Requests take `manager.access_token().await`, fresh without a wait.
+/// # }
+/// ```
 pub struct TokenManager<K: ClientKind, T: Transport = Blocking> {
     client: Client<K, T>,
     current: RwLock<Tokens>,
     margin: Duration,
     /// The last refresh failure and when it happened.
     last_failure: Mutex<Option<(u64, Error)>>,
+    on_refresh: Option<Box<dyn Fn(&Tokens) + Send + Sync>>,
     gate: Gate,
 }
 
@@ -41,6 +82,7 @@ impl<K: ClientKind, T: Transport> TokenManager<K, T> {
             current: RwLock::new(tokens),
             margin: Duration::from_secs(30),
             last_failure: Mutex::new(None),
+            on_refresh: None,
             gate: Gate::default(),
         }
     }
@@ -49,6 +91,27 @@ impl<K: ClientKind, T: Transport> TokenManager<K, T> {
     pub fn with_margin(mut self, margin: Duration) -> Self {
         self.margin = margin;
         self
+    }
+
+    /// Runs `callback` with the new tokens after every successful refresh,
+    /// once per refresh, never two at a time and in their order, before the
+    /// callers that waited for the refresh are handed its access token: the
+    /// place to persist the rotated refresh token, without which the next
+    /// refresh fails once the process is gone. It runs inside the refresh,
+    /// so it must not ask this manager for a token; an async store is best
+    /// written from a task the callback signals.
+    pub fn on_refresh(mut self, callback: impl Fn(&Tokens) + Send + Sync + 'static) -> Self {
+        self.on_refresh = Some(Box::new(callback));
+        self
+    }
+
+    /// When the held access token enters the margin, so that the next
+    /// request for a token refreshes it; `None` if its expiry is unknown (the
+    /// server sent no `expires_in`).
+    pub fn next_refresh_at(&self) -> Option<SystemTime> {
+        let current = self.current.read().unwrap_or_else(PoisonError::into_inner);
+        let expires_at = current.access_token().expires_at()?;
+        Some(expires_at.checked_sub(self.margin).unwrap_or(UNIX_EPOCH))
     }
 
     /// The tokens held now: after a refresh, the rotated ones.
@@ -102,8 +165,14 @@ impl<K: ClientKind, T: Transport> TokenManager<K, T> {
         match outcome {
             Ok(tokens) => {
                 *failure = None;
+                drop(failure);
                 let access_token = tokens.access_token().clone();
-                *self.current.write().unwrap_or_else(PoisonError::into_inner) = tokens;
+                *self.current.write().unwrap_or_else(PoisonError::into_inner) = tokens.clone();
+                // Still inside the gate: callbacks run one refresh at a time,
+                // in order, and the tokens are held even if one panics.
+                if let Some(callback) = &self.on_refresh {
+                    callback(&tokens);
+                }
                 Ok(access_token)
             }
             Err(error) => {
@@ -162,6 +231,7 @@ impl<K: ClientKind, T: Transport> fmt::Debug for TokenManager<K, T> {
                 &*self.current.read().unwrap_or_else(PoisonError::into_inner),
             )
             .field("margin", &self.margin)
+            .field("on_refresh", &self.on_refresh.is_some())
             .finish_non_exhaustive()
     }
 }

@@ -5,6 +5,7 @@
 mod common;
 
 use std::sync::{Arc, Barrier};
+use std::time::Duration;
 
 use common::{Flavor, confidential_builder, manual_clock, public_builder, sign_in};
 use verys_client::testing::{RawResponse, VerysServer, seed};
@@ -27,6 +28,8 @@ scenarios!(
     token_manager_refreshes_once_for_many_callers_at_expiry,
     token_manager_reports_a_failed_refresh_without_a_storm,
     token_manager_retries_a_transient_failure_after_a_pause,
+    token_manager_reports_each_refresh_once_and_when_the_next_is_due,
+    token_manager_says_a_dead_refresh_token_requires_a_sign_in,
 );
 
 /// The discovered endpoints are the ones used: a document whose token,
@@ -525,4 +528,84 @@ fn token_manager_retries_a_transient_failure_after_a_pause<F: Flavor>() {
         2,
         "one attempt met the 503, one retry after the pause"
     );
+}
+
+fn token_manager_reports_each_refresh_once_and_when_the_next_is_due<F: Flavor>() {
+    let server = VerysServer::start();
+    let clock = manual_clock();
+    let client = F::build(confidential_builder(&server).clock(clock.clone())).unwrap();
+    let tokens = sign_in::<F, _>(&server, &client);
+    let expires_at = tokens.access_token().expires_at().unwrap();
+    let persisted = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let store = Arc::clone(&persisted);
+    let manager = Arc::new(
+        TokenManager::new(client, tokens)
+            .with_margin(Duration::from_secs(30))
+            .on_refresh(move |tokens| {
+                let refresh = tokens.refresh_token().unwrap().expose_secret().to_owned();
+                store.lock().unwrap().push(refresh);
+            }),
+    );
+    assert_eq!(
+        manager.next_refresh_at(),
+        Some(expires_at - Duration::from_secs(30))
+    );
+    F::managed_access_token(&manager).unwrap();
+    assert!(
+        persisted.lock().unwrap().is_empty(),
+        "no refresh, no callback"
+    );
+
+    clock.advance(280);
+    server.set_clock_offset(280);
+    let barrier = Arc::new(Barrier::new(8));
+    let handles: Vec<_> = (0..8)
+        .map(|_| {
+            let (manager, barrier) = (Arc::clone(&manager), Arc::clone(&barrier));
+            std::thread::spawn(move || {
+                barrier.wait();
+                F::managed_access_token(&manager).unwrap();
+            })
+        })
+        .collect();
+    for handle in handles {
+        handle.join().unwrap();
+    }
+    let rotated = manager.refresh_token().unwrap().expose_secret().to_owned();
+    assert_eq!(
+        *persisted.lock().unwrap(),
+        [rotated],
+        "one refresh, one callback"
+    );
+    let next = manager.next_refresh_at().unwrap();
+    assert_eq!(
+        next,
+        manager.tokens().access_token().expires_at().unwrap() - Duration::from_secs(30)
+    );
+    assert!(next > expires_at, "the next refresh is due later");
+}
+
+fn token_manager_says_a_dead_refresh_token_requires_a_sign_in<F: Flavor>() {
+    let server = VerysServer::start();
+    let clock = manual_clock();
+    let client = F::build(confidential_builder(&server).clock(clock.clone())).unwrap();
+    let tokens = sign_in::<F, _>(&server, &client);
+    let manager = TokenManager::new(client, tokens);
+    server.revoke_all_refresh_tokens();
+    clock.advance(300);
+    server.set_clock_offset(300);
+    let error = F::managed_access_token(&manager).unwrap_err();
+    assert!(error.requires_sign_in(), "{error:?}");
+
+    // A passing failure does not.
+    let server = VerysServer::start();
+    let client = F::build(confidential_builder(&server).clock(clock.clone())).unwrap();
+    let tokens = sign_in::<F, _>(&server, &client);
+    let manager = TokenManager::new(client, tokens);
+    clock.advance(300);
+    server.set_clock_offset(600);
+    let unavailable = RawResponse::new(503, "text/html", "<h1>503</h1>");
+    server.override_response("/token", Some(unavailable));
+    let error = F::managed_access_token(&manager).unwrap_err();
+    assert!(!error.requires_sign_in(), "{error:?}");
 }

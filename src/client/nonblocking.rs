@@ -12,9 +12,27 @@ use crate::services::userinfo::{self, UserInfo};
 use crate::transport::Async;
 use crate::verify::id_token::IdTokenClaims;
 
-/// The async Verys client: [`Client`] with the async transport, built with
-/// [`ClientBuilder::build_async`](crate::ClientBuilder::build_async). Its
-/// methods are those of the blocking client, as `async fn`s.
+/// The async Verys client: [`Client`] with the async transport. Its methods
+/// are those of the blocking client, as `async fn`s, and its futures are
+/// `Send`.
+///
+/// It is built by the one builder, [`Client::builder`], finished with
+/// [`build_async`](crate::ClientBuilder::build_async):
+///
+/// ```no_run
+/// # fn demo() -> Result<(), verys_client::Error> {
+/// use verys_client::{AsyncClient, Client, Confidential};
+///
+/// let client: AsyncClient<Confidential> = Client::builder("https://auth.verys.example.com", "web")
+///     .host("https://app.example.com")
+///     .client_secret("secret")
+///     .build_async()?;
+/// # let _ = client; Ok(()) }
+/// ```
+///
+/// There is no `AsyncClient::builder`: this type is `Client<K, Async>`, so
+/// the compiler would find that function and [`Client::builder`] under the
+/// same path and could not tell which one `Client::builder` means.
 pub type AsyncClient<K> = Client<K, Async>;
 
 impl<K: ClientKind> Client<K, Async> {
