@@ -69,7 +69,7 @@ pub struct TokenManager<K: ClientKind, T: Transport = Blocking> {
     margin: Duration,
     /// The last refresh failure and when it happened.
     last_failure: Mutex<Option<(u64, Error)>>,
-    on_refresh: Option<Box<dyn Fn(&Tokens) + Send + Sync>>,
+    on_refresh: Option<OnRefresh>,
     gate: Gate,
 }
 
@@ -182,6 +182,9 @@ impl<K: ClientKind, T: Transport> TokenManager<K, T> {
         }
     }
 }
+
+/// What [`TokenManager::on_refresh`] was given.
+type OnRefresh = Box<dyn Fn(&Tokens) + Send + Sync>;
 
 /// Seconds during which a transient refresh failure is shared rather than
 /// retried.
