@@ -79,6 +79,9 @@
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+pub mod axum;
 mod client;
 mod clock;
 mod error;
@@ -122,7 +125,7 @@ pub use services::userinfo::UserInfo;
 #[cfg_attr(docsrs, doc(cfg(feature = "async")))]
 pub use transport::Async;
 pub use transport::Blocking;
-pub use verifier::{Verifier, VerifierBuilder};
+pub use verifier::{Verifier, VerifierBuilder, bearer_token};
 pub use verify::access::AccessClaims;
 pub use verify::claims::Audience;
 pub use verify::id_token::IdTokenClaims;

@@ -570,3 +570,51 @@ impl VerifierBuilder {
         ))
     }
 }
+
+/// The token of an `Authorization` header value of the `Bearer` scheme
+/// ([RFC 6750 §2.1]: `Bearer`, matched case-insensitively, one or more
+/// spaces, a `b64token`), or `None` for another scheme or a malformed token.
+///
+/// ```
+/// assert_eq!(verys_client::bearer_token("Bearer eyJ.a.b"), Some("eyJ.a.b"));
+/// assert_eq!(verys_client::bearer_token("bearer eyJ.a.b"), Some("eyJ.a.b"));
+/// assert_eq!(verys_client::bearer_token("Basic dXNlcjpwYXNz"), None);
+/// assert_eq!(verys_client::bearer_token("Bearer "), None);
+/// ```
+///
+/// [RFC 6750 §2.1]: https://www.rfc-editor.org/rfc/rfc6750#section-2.1
+pub fn bearer_token(authorization: &str) -> Option<&str> {
+    match parse_bearer(authorization) {
+        BearerHeader::Token(token) => Some(token),
+        BearerHeader::OtherScheme | BearerHeader::Malformed => None,
+    }
+}
+
+/// What an `Authorization` header value says about a bearer token.
+#[cfg_attr(not(feature = "axum"), allow(dead_code))]
+pub(crate) enum BearerHeader<'a> {
+    Token(&'a str),
+    /// Not the `Bearer` scheme: the request carries no bearer token.
+    OtherScheme,
+    /// The `Bearer` scheme without a well-formed token.
+    Malformed,
+}
+
+pub(crate) fn parse_bearer(authorization: &str) -> BearerHeader<'_> {
+    let (scheme, rest) = authorization.split_once(' ').unwrap_or((authorization, ""));
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return BearerHeader::OtherScheme;
+    }
+    let token = rest.trim_start_matches(' ');
+    // b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
+    let body = token.trim_end_matches('=');
+    let well_formed = !body.is_empty()
+        && body
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~+/".contains(&b));
+    if well_formed {
+        BearerHeader::Token(token)
+    } else {
+        BearerHeader::Malformed
+    }
+}
