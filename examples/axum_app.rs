@@ -27,8 +27,8 @@ use std::fmt;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{RawQuery, State};
-use axum::http::StatusCode;
+use axum::extract::State;
+use axum::http::{StatusCode, Uri};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde_json::{Map, Value};
@@ -136,7 +136,7 @@ async fn login(State(app): State<AppState>, session: Session) -> Result<Redirect
 async fn callback(
     State(app): State<AppState>,
     session: Session,
-    RawQuery(query): RawQuery,
+    uri: Uri,
 ) -> Result<Redirect, AppError> {
     // Taken out of the session before it is checked: a flow state is good for one callback,
     // whatever its outcome, so a replayed callback finds nothing.
@@ -144,7 +144,7 @@ async fn callback(
         .remove(PENDING)
         .await?
         .ok_or(AppError::NoSignInInProgress)?;
-    let received = pending.receive(&format!("?{}", query.unwrap_or_default()))?;
+    let received = pending.receive(&uri)?;
     let tokens = app.client.exchange_code(received).await?;
 
     // A new session id for the signed-in user: an id planted in the browser before the

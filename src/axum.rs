@@ -7,9 +7,9 @@
 //! router's state, through axum's `FromRef`:
 //!
 //! ```
-//! use axum::{Json, Router, routing::get};
+//! use axum::{Router, routing::get};
 //! use verys_client::axum::{Bearer, Scope, Scoped};
-//! use verys_client::{AccessClaims, Async, Verifier};
+//! use verys_client::{Async, Verifier};
 //!
 //! /// The scope `/api/reports` needs.
 //! struct ReportsRead;
@@ -17,8 +17,9 @@
 //!     const NAME: &'static str = "reports.read";
 //! }
 //!
-//! async fn me(Bearer(claims): Bearer) -> Json<AccessClaims> {
-//!     Json(claims)
+//! async fn me(Bearer(claims): Bearer) -> String {
+//!     // `AccessClaims` is `Serialize`: `Json(claims)` with axum's `json` feature.
+//!     format!("hello, {}", claims.sub())
 //! }
 //!
 //! async fn reports(Scoped(claims, _): Scoped<ReportsRead>) -> String {

@@ -10,7 +10,7 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use ed25519_dalek::{Signature, VerifyingKey};
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256, Sha512};
-use verys_client::testing::{IdTokenFault, RawResponse, VerysServer, seed};
+use verys_client::testing::{ClientRegistration, IdTokenFault, RawResponse, VerysServer, seed};
 
 const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
@@ -1552,4 +1552,66 @@ fn a_canned_header_must_be_sendable() {
         "/token",
         Some(RawResponse::new(502, "text/plain", "").header("X-Injected", "a\r\nSet-Cookie: x")),
     );
+}
+
+/// A client a test registers: its own id, secret, redirect URI and scopes, and nothing else.
+#[test]
+fn a_registered_client_signs_in_with_its_redirect_uri_and_scopes_only() {
+    let server = VerysServer::start();
+    let agent = agent();
+    let redirect_uri = "http://127.0.0.1:4000/auth/callback";
+    server.register_client(
+        ClientRegistration::confidential("my-app", "my-secret")
+            .redirect_uri(redirect_uri)
+            .scopes(["openid", "email"]),
+    );
+    let authorize = |redirect: &str, scope: &str| {
+        authorize_url(
+            &server,
+            &[
+                ("response_type", "code"),
+                ("client_id", "my-app"),
+                ("redirect_uri", redirect),
+                ("scope", scope),
+                ("state", "st"),
+            ],
+        )
+    };
+    let location = server.login(&authorize(redirect_uri, "openid email"));
+    assert!(
+        location.starts_with(&format!("{redirect_uri}?code=")),
+        "{location}"
+    );
+    let code = query_of(&location)["code"].clone();
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", redirect_uri),
+    ];
+    let token_url = format!("{}/token", server.issuer());
+    let wrong = post_form(&agent, &token_url, &form, Some(&basic("my-app", "not-it")));
+    assert_eq!(wrong.status, 401, "{}", wrong.body);
+    let tokens = post_form(
+        &agent,
+        &token_url,
+        &form,
+        Some(&basic("my-app", "my-secret")),
+    );
+    assert_eq!(tokens.status, 200, "{}", tokens.body);
+
+    // A scope beyond the registration is refused back at the redirect URI.
+    let location = server.login(&authorize(redirect_uri, "openid profile"));
+    assert_eq!(query_of(&location)["error"], "invalid_scope");
+    // The seeded redirect URI is not this client's.
+    let refused = get(&agent, &authorize(seed::REDIRECT_URI, "openid"), None);
+    assert_eq!(refused.status, 400);
+    assert_eq!(refused.json()["error"], "Invalid redirect_uri");
+
+    // Registering the id again replaces the client.
+    server.register_client(
+        ClientRegistration::confidential("my-app", "new-secret")
+            .redirect_uri("http://127.0.0.1:4000/other"),
+    );
+    let replaced = get(&agent, &authorize(redirect_uri, "openid"), None);
+    assert_eq!(replaced.json()["error"], "Invalid redirect_uri");
 }

@@ -1,11 +1,10 @@
 //! The examples, walked end to end: each runs on 127.0.0.1 next to an embedded Verys and is
-//! driven over real HTTP, following redirects by hand the way a browser would (so the callback
-//! meant for `seed::REDIRECT_URI` can be brought to the app's own address).
+//! driven over real HTTP, by `testing::Browser` where a browser would be (following redirects
+//! between the app and Verys, keeping cookies) and by plain requests for the API.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
-use verys_client::testing::{IdTokenFault, VerysServer, seed};
+use verys_client::testing::{Browser, ClientRegistration, IdTokenFault, Page, VerysServer, seed};
 use verys_client::{Async, Verifier};
 
 // The examples are compiled into this test, so their routers run in process. Their `main`s,
@@ -20,8 +19,9 @@ mod cli_login;
 #[path = "../examples/protected_api.rs"]
 mod protected_api;
 
-/// Serves `router` on a free 127.0.0.1 port; stops when the runtime is dropped.
-fn serve(router: axum::Router) -> (tokio::runtime::Runtime, String) {
+/// A runtime and a bound 127.0.0.1 listener, so that an app can be told its own address before
+/// it serves; the app stops when the runtime is dropped.
+fn bind() -> (tokio::runtime::Runtime, tokio::net::TcpListener, String) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -31,97 +31,11 @@ fn serve(router: axum::Router) -> (tokio::runtime::Runtime, String) {
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    runtime.spawn(async move { axum::serve(listener, router).await });
-    (runtime, base)
+    (runtime, listener, base)
 }
 
-/// What a browser needs here: cookies kept by name, redirects left to the test.
-struct Browser {
-    agent: ureq::Agent,
-    cookies: HashMap<String, String>,
-}
-
-struct Page {
-    status: u16,
-    location: Option<String>,
-    www_authenticate: Option<String>,
-    body: String,
-}
-
-impl Browser {
-    fn new() -> Browser {
-        let agent = ureq::Agent::config_builder()
-            .max_redirects(0)
-            .http_status_as_error(false)
-            // No test may hang on a server that stopped answering.
-            .timeout_global(Some(Duration::from_secs(20)))
-            // An HTTP_PROXY of the environment must not capture loopback requests.
-            .proxy(None)
-            .build()
-            .into();
-        Browser {
-            agent,
-            cookies: HashMap::new(),
-        }
-    }
-
-    fn get(&mut self, url: &str) -> Page {
-        let request = self.agent.get(url);
-        let request = match self.cookie_header() {
-            Some(cookies) => request.header("Cookie", cookies),
-            None => request,
-        };
-        let response = request.call().unwrap_or_else(|e| panic!("GET {url}: {e}"));
-        self.read(response)
-    }
-
-    fn post(&mut self, url: &str) -> Page {
-        let request = self.agent.post(url);
-        let request = match self.cookie_header() {
-            Some(cookies) => request.header("Cookie", cookies),
-            None => request,
-        };
-        let response = request
-            .send_empty()
-            .unwrap_or_else(|e| panic!("POST {url}: {e}"));
-        self.read(response)
-    }
-
-    fn cookie_header(&self) -> Option<String> {
-        let pairs: Vec<String> = self
-            .cookies
-            .iter()
-            .map(|(name, value)| format!("{name}={value}"))
-            .collect();
-        (!pairs.is_empty()).then(|| pairs.join("; "))
-    }
-
-    fn read(&mut self, mut response: ureq::http::Response<ureq::Body>) -> Page {
-        for set_cookie in response.headers().get_all("set-cookie") {
-            let set_cookie = set_cookie.to_str().unwrap();
-            let (pair, attributes) = set_cookie.split_once(';').unwrap_or((set_cookie, ""));
-            let (name, value) = pair.split_once('=').unwrap();
-            if attributes.to_ascii_lowercase().contains("max-age=0") {
-                self.cookies.remove(name.trim());
-            } else {
-                self.cookies
-                    .insert(name.trim().to_owned(), value.trim().to_owned());
-            }
-        }
-        let header = |name: &str| {
-            response
-                .headers()
-                .get(name)
-                .map(|v| v.to_str().unwrap().to_owned())
-        };
-        let (location, www_authenticate) = (header("location"), header("www-authenticate"));
-        Page {
-            status: response.status().as_u16(),
-            location,
-            www_authenticate,
-            body: response.body_mut().read_to_string().unwrap(),
-        }
-    }
+fn serve(runtime: &tokio::runtime::Runtime, listener: tokio::net::TcpListener, app: axum::Router) {
+    runtime.spawn(async move { axum::serve(listener, app).await });
 }
 
 /// `url` with its `state` parameter replaced: a forged callback.
@@ -141,103 +55,118 @@ fn with_state(url: &str, state: &str) -> String {
 mod axum_app_walk {
     use super::*;
 
+    const CLIENT_ID: &str = "axum-example";
+    const SECRET: &str = "axum-example-secret";
+
+    /// The app on its own address, registered at `verys` with its own redirect URIs.
     fn start(verys: &VerysServer) -> (tokio::runtime::Runtime, String) {
+        let (runtime, listener, base) = bind();
+        verys.register_client(
+            ClientRegistration::confidential(CLIENT_ID, SECRET)
+                .redirect_uri(format!("{base}/auth/callback"))
+                .redirect_uri(format!("{base}/"))
+                .scopes(["openid", "profile", "email"]),
+        );
         let app = axum_app::app(axum_app::Config {
             issuer: verys.issuer(),
-            client_id: seed::CONFIDENTIAL_CLIENT_ID.into(),
-            client_secret: seed::CONFIDENTIAL_CLIENT_SECRET.into(),
-            // Registered at the embedded Verys; `on_app` brings the browser to the real address.
-            redirect_uri: seed::REDIRECT_URI.into(),
-            post_logout_redirect_uri: seed::REDIRECT_URI.into(),
+            client_id: CLIENT_ID.into(),
+            client_secret: SECRET.into(),
+            redirect_uri: format!("{base}/auth/callback"),
+            post_logout_redirect_uri: format!("{base}/"),
             secure_cookie: false,
         })
         .unwrap();
-        serve(app)
-    }
-
-    /// The callback Verys sent to `https://app.example.com/...`, at the app's own address.
-    fn on_app(base: &str, callback: &str) -> String {
-        let callback = url::Url::parse(callback).unwrap();
-        assert_eq!(
-            callback.origin(),
-            url::Url::parse(seed::REDIRECT_URI).unwrap().origin()
-        );
-        match callback.query() {
-            Some(query) => format!("{base}{}?{query}", callback.path()),
-            None => format!("{base}{}", callback.path()),
-        }
-    }
-
-    /// `/login`, then Verys: the callback URL Verys redirects the browser to.
-    fn start_sign_in(browser: &mut Browser, verys: &VerysServer, base: &str) -> String {
-        let login = browser.get(&format!("{base}/login"));
-        assert!((300..400).contains(&login.status), "{}", login.status);
-        let authorize = login.location.unwrap();
-        assert!(authorize.starts_with(&format!("{}/authorize?", verys.issuer())));
-        assert!(!browser.cookies.is_empty(), "/login set no session cookie");
-        verys.login(&authorize)
+        serve(&runtime, listener, app);
+        (runtime, base)
     }
 
     #[test]
-    fn signs_in_shows_the_seeded_user_and_signs_out() {
+    fn signs_in_shows_the_user_and_signs_out() {
         let verys = VerysServer::start();
         let (_runtime, base) = start(&verys);
-        let mut browser = Browser::new();
+        let browser = Browser::new(&verys);
 
-        let me = browser.get(&format!("{base}/me"));
-        assert_eq!(me.location.as_deref(), Some("/login"), "{}", me.status);
+        let me = browser.get_once(&format!("{base}/me"));
+        assert_eq!(me.header("location"), Some("/login"), "{}", me.status());
 
-        let callback = start_sign_in(&mut browser, &verys, &base);
-        let back = browser.get(&on_app(&base, &callback));
-        assert!(
-            (300..400).contains(&back.status),
-            "{}: {}",
-            back.status,
-            back.body
-        );
-        assert_eq!(back.location.as_deref(), Some("/me"));
+        let me = browser.get(&format!("{base}/login"));
+        assert_eq!(me.status(), 200, "{}", me.body());
+        assert_eq!(me.url(), format!("{base}/me"));
+        let visited = me.visited();
+        assert_eq!(visited.len(), 4, "{visited:?}");
+        assert!(visited[1].starts_with(&format!("{}/authorize?", verys.issuer())));
+        assert!(visited[2].starts_with(&format!("{base}/auth/callback?code=")));
+        assert!(me.body().contains("Hello, Ada Lovelace"), "{}", me.body());
+        assert!(me.body().contains(seed::USER_EMAIL), "{}", me.body());
+        assert!(me.body().contains(seed::USER_SUB), "{}", me.body());
 
-        let me = browser.get(&format!("{base}/me"));
-        assert_eq!(me.status, 200, "{}", me.body);
-        assert!(me.body.contains("Hello, Ada Lovelace"), "{}", me.body);
-        assert!(me.body.contains(seed::USER_EMAIL), "{}", me.body);
-        assert!(me.body.contains(seed::USER_SUB), "{}", me.body);
-
-        let logout = browser.post(&format!("{base}/logout"));
-        assert!((300..400).contains(&logout.status), "{}", logout.status);
-        let end_session = logout.location.unwrap();
-        assert!(end_session.starts_with(&format!("{}/end-session?", verys.issuer())));
+        let home = browser.post(&format!("{base}/logout"), &[]);
         assert_eq!(verys.requests("/token/revoke"), 1);
         // Verys accepts the ID token hint and sends the browser back with the logout's state.
-        let ended = browser.get(&end_session);
-        assert_eq!(ended.status, 302, "{}", ended.body);
-        let after = ended.location.unwrap();
+        let visited = home.visited();
+        assert!(visited[1].starts_with(&format!("{}/end-session?", verys.issuer())));
         assert!(
-            after.starts_with(&format!("{}?state=", seed::REDIRECT_URI)),
-            "{after}"
+            home.url().starts_with(&format!("{base}/?state=")),
+            "{visited:?}"
         );
+        assert_eq!(home.status(), 200);
 
-        let me = browser.get(&format!("{base}/me"));
-        assert_eq!(me.location.as_deref(), Some("/login"));
+        let me = browser.get_once(&format!("{base}/me"));
+        assert_eq!(me.header("location"), Some("/login"));
+    }
+
+    #[test]
+    fn each_browser_signs_in_its_own_user() {
+        let verys = VerysServer::start();
+        let (_runtime, base) = start(&verys);
+        let grace = Browser::new(&verys).as_user(seed::OTHER_USER_EMAIL);
+        let ada = Browser::new(&verys);
+        assert!(
+            grace
+                .get(&format!("{base}/login"))
+                .body()
+                .contains("Hello, Grace Hopper")
+        );
+        assert!(
+            ada.get(&format!("{base}/login"))
+                .body()
+                .contains("Hello, Ada Lovelace")
+        );
+        assert!(
+            grace
+                .get(&format!("{base}/me"))
+                .body()
+                .contains("Hello, Grace Hopper")
+        );
+    }
+
+    /// `/login` and Verys, stopping at the redirect back to the app: its callback URL.
+    fn callback_of_a_sign_in(browser: &Browser, verys: &VerysServer, base: &str) -> String {
+        let login = browser.get_once(&format!("{base}/login"));
+        let authorize = login.header("location").unwrap().to_owned();
+        assert!(authorize.starts_with(&format!("{}/authorize?", verys.issuer())));
+        let back = browser.get_once(&authorize);
+        assert_eq!(back.status(), 302, "{}", back.body());
+        back.header("location").unwrap().to_owned()
     }
 
     #[test]
     fn a_forged_or_replayed_callback_is_a_400() {
         let verys = VerysServer::start();
         let (_runtime, base) = start(&verys);
-        let mut browser = Browser::new();
+        let browser = Browser::new(&verys);
 
-        let callback = start_sign_in(&mut browser, &verys, &base);
-        let refused = browser.get(&on_app(&base, &with_state(&callback, "forged")));
-        assert_eq!(refused.status, 400, "{}", refused.body);
-        assert!(refused.body.contains("state"), "{}", refused.body);
+        let callback = callback_of_a_sign_in(&browser, &verys, &base);
+        let refused = browser.get(&with_state(&callback, "forged"));
+        assert_eq!(refused.status(), 400, "{}", refused.body());
+        assert!(refused.body().contains("state"), "{}", refused.body());
 
         // The flow state went with the forged callback: the genuine one finds nothing to finish.
-        let replayed = browser.get(&on_app(&base, &callback));
-        assert_eq!(replayed.status, 400, "{}", replayed.body);
+        let replayed = browser.get(&callback);
+        assert_eq!(replayed.status(), 400, "{}", replayed.body());
         // A callback in a browser that never started a sign-in.
-        let stranger = Browser::new().get(&on_app(&base, &callback));
-        assert_eq!(stranger.status, 400, "{}", stranger.body);
+        let stranger = Browser::new(&verys).get(&callback);
+        assert_eq!(stranger.status(), 400, "{}", stranger.body());
         assert_eq!(verys.token_requests("authorization_code"), 0);
     }
 
@@ -247,17 +176,13 @@ mod axum_app_walk {
         let (_runtime, base) = start(&verys);
 
         verys.set_authorize_error(Some(("access_denied".into(), "The user said no".into())));
-        let mut browser = Browser::new();
-        let callback = start_sign_in(&mut browser, &verys, &base);
-        let refused = browser.get(&on_app(&base, &callback));
-        assert_eq!(refused.status, 403, "{}", refused.body);
+        let refused = Browser::new(&verys).get(&format!("{base}/login"));
+        assert_eq!(refused.status(), 403, "{}", refused.body());
         verys.set_authorize_error(None);
 
         verys.set_id_token_fault(Some(IdTokenFault::BadSignature));
-        let mut browser = Browser::new();
-        let callback = start_sign_in(&mut browser, &verys, &base);
-        let failed = browser.get(&on_app(&base, &callback));
-        assert_eq!(failed.status, 502, "{}", failed.body);
+        let failed = Browser::new(&verys).get(&format!("{base}/login"));
+        assert_eq!(failed.status(), 502, "{}", failed.body());
     }
 }
 
@@ -278,7 +203,7 @@ mod cli_login_walk {
             let url = url.to_owned();
             std::thread::spawn(move || {
                 let callback = edit(&verys.login_as(&url, email));
-                let _ = pages.send(Browser::new().get(&callback));
+                let _ = pages.send(Browser::new(&verys).get(&callback));
             });
         };
         (open, page)
@@ -313,8 +238,8 @@ mod cli_login_walk {
         );
         assert_eq!(tokens.sub(), seed::OTHER_USER_SUB);
         let page = page.recv_timeout(Duration::from_secs(30)).unwrap();
-        assert_eq!(page.status, 200);
-        assert!(page.body.contains("Signed in."), "{}", page.body);
+        assert_eq!(page.status(), 200);
+        assert!(page.body().contains("Signed in."), "{}", page.body());
     }
 
     #[test]
@@ -339,7 +264,7 @@ mod cli_login_walk {
             "{error}"
         );
         let page = page.recv_timeout(Duration::from_secs(30)).unwrap();
-        assert!(page.body.contains("Sign-in failed"), "{}", page.body);
+        assert!(page.body().contains("Sign-in failed"), "{}", page.body());
         assert_eq!(verys.token_requests("authorization_code"), 0);
     }
 
@@ -365,18 +290,39 @@ mod protected_api_walk {
 
     fn start(verys: &VerysServer) -> (tokio::runtime::Runtime, String) {
         let verifier: Verifier<Async> = Verifier::builder(verys.issuer()).build_async().unwrap();
-        serve(protected_api::router(verifier))
+        let (runtime, listener, base) = bind();
+        serve(&runtime, listener, protected_api::router(verifier));
+        (runtime, base)
     }
 
-    fn call(url: &str, authorization: Option<&str>) -> Page {
-        let mut browser = Browser::new();
-        let request = browser.agent.get(url);
+    /// What an API client sees: the status, the challenge and the body.
+    struct Answer {
+        status: u16,
+        www_authenticate: Option<String>,
+        body: String,
+    }
+
+    fn call(url: &str, authorization: Option<&str>) -> Answer {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .proxy(None)
+            .timeout_global(Some(Duration::from_secs(20)))
+            .build()
+            .into();
+        let request = agent.get(url);
         let request = match authorization {
             Some(value) => request.header("Authorization", value),
             None => request,
         };
-        let response = request.call().unwrap();
-        browser.read(response)
+        let mut response = request.call().unwrap();
+        Answer {
+            status: response.status().as_u16(),
+            www_authenticate: response
+                .headers()
+                .get("www-authenticate")
+                .map(|value| value.to_str().unwrap().to_owned()),
+            body: response.body_mut().read_to_string().unwrap(),
+        }
     }
 
     #[test]

@@ -21,8 +21,9 @@ pub(super) fn handle(shared: &Shared, params: &Params) -> RawResponse {
     let redirect_uri = params.get("redirect_uri").unwrap_or_default();
     // Checked before anything is reported by redirect: redirecting errors to an unverified URI
     // would make the server an open redirector.
-    let Some(client) =
-        directory::client(client_id).filter(|_| params.repeated() != Some("client_id"))
+    let Some(client) = shared
+        .client(client_id)
+        .filter(|_| params.repeated() != Some("client_id"))
     else {
         return wire::error(400, "Invalid client_id");
     };
@@ -41,7 +42,7 @@ pub(super) fn handle(shared: &Shared, params: &Params) -> RawResponse {
     if let Some((error, description)) = shared.lock().faults.authorize_error.clone() {
         return refuse(&error, &description);
     }
-    match check(client, params) {
+    match check(&client, params) {
         Err((error, description)) => refuse(error, &description),
         Ok(request) => {
             let user = match params.get("login_hint") {
@@ -107,9 +108,14 @@ fn check(client: &Client, params: &Params) -> Result<Accepted, (&'static str, St
         if scope.is_empty() || scopes.iter().any(|s| s == scope) {
             continue;
         }
-        // Every seeded client is allowed every known scope, so "known" is the whole check.
         if !seed::SCOPES.contains(&scope) {
             return Err(("invalid_scope", format!("Unknown scope: {scope}")));
+        }
+        if !client.allows_scope(scope) {
+            return Err((
+                "invalid_scope",
+                format!("Scope {scope} is not allowed for this client"),
+            ));
         }
         scopes.push(scope.to_owned());
     }

@@ -2,13 +2,22 @@
 
 use super::seed;
 
-/// A registered OAuth client.
+/// A registered OAuth client: seeded, or registered by a test
+/// ([`VerysServer::register_client`](super::VerysServer::register_client)).
+#[derive(Clone)]
 pub(super) struct Client {
-    pub id: &'static str,
+    pub id: String,
     /// `None` for a public client, which must use PKCE instead.
-    pub secret: Option<&'static str>,
+    pub secret: Option<String>,
+    /// Exact redirect (and post-logout redirect) URIs.
+    pub redirect_uris: Vec<String>,
+    /// The scopes it may ask for.
+    pub scopes: Vec<String>,
     /// Scopes a subject token must carry to be exchanged for a token addressed to this client.
-    pub required_scopes: &'static [&'static str],
+    pub required_scopes: Vec<String>,
+    /// Whether every user has consented to it (token exchange towards it is allowed), as for
+    /// every client a test registers.
+    pub consented_by_all: bool,
 }
 
 impl Client {
@@ -16,10 +25,17 @@ impl Client {
         self.secret.is_none()
     }
 
-    /// Exact match against the registered URI, plus RFC 8252 loopback URIs for public clients
+    /// Exact match against the registered URIs, plus RFC 8252 loopback URIs for public clients
     /// because native apps pick a free port at run time.
     pub fn accepts_redirect_uri(&self, uri: &str) -> bool {
-        uri == seed::REDIRECT_URI || (self.is_public() && is_loopback_uri(uri))
+        self.redirect_uris
+            .iter()
+            .any(|registered| registered == uri)
+            || (self.is_public() && is_loopback_uri(uri))
+    }
+
+    pub fn allows_scope(&self, scope: &str) -> bool {
+        self.scopes.iter().any(|allowed| allowed == scope)
     }
 }
 
@@ -38,31 +54,38 @@ fn is_loopback_uri(uri: &str) -> bool {
         && uri.starts_with("http://127.0.0.1:")
 }
 
-const CLIENTS: &[Client] = &[
-    Client {
-        id: seed::CONFIDENTIAL_CLIENT_ID,
-        secret: Some(seed::CONFIDENTIAL_CLIENT_SECRET),
-        required_scopes: &[],
-    },
-    Client {
-        id: seed::PUBLIC_CLIENT_ID,
-        secret: None,
-        required_scopes: &[],
-    },
-    Client {
-        id: seed::API_CLIENT_ID,
-        secret: Some(seed::CONFIDENTIAL_CLIENT_SECRET),
-        required_scopes: &["api.read"],
-    },
-    Client {
-        id: seed::UNCONSENTED_CLIENT_ID,
-        secret: Some(seed::CONFIDENTIAL_CLIENT_SECRET),
-        required_scopes: &[],
-    },
-];
-
-pub(super) fn client(id: &str) -> Option<&'static Client> {
-    CLIENTS.iter().find(|c| c.id == id)
+/// The clients of [`seed`], allowed every known scope and [`seed::REDIRECT_URI`].
+pub(super) fn seeded_clients() -> Vec<Client> {
+    let seeded = |id: &str, secret: Option<&str>, required_scopes: &[&str], consented| Client {
+        id: id.to_owned(),
+        secret: secret.map(str::to_owned),
+        redirect_uris: vec![seed::REDIRECT_URI.to_owned()],
+        scopes: seed::SCOPES.iter().map(|s| (*s).to_owned()).collect(),
+        required_scopes: required_scopes.iter().map(|s| (*s).to_owned()).collect(),
+        consented_by_all: consented,
+    };
+    vec![
+        seeded(
+            seed::CONFIDENTIAL_CLIENT_ID,
+            Some(seed::CONFIDENTIAL_CLIENT_SECRET),
+            &[],
+            true,
+        ),
+        seeded(seed::PUBLIC_CLIENT_ID, None, &[], true),
+        seeded(
+            seed::API_CLIENT_ID,
+            Some(seed::CONFIDENTIAL_CLIENT_SECRET),
+            &["api.read"],
+            true,
+        ),
+        // No user has consented to this one: token exchange towards it is refused.
+        seeded(
+            seed::UNCONSENTED_CLIENT_ID,
+            Some(seed::CONFIDENTIAL_CLIENT_SECRET),
+            &[],
+            false,
+        ),
+    ]
 }
 
 /// A seeded identity.
@@ -74,8 +97,6 @@ pub(super) struct User {
     pub family_name: &'static str,
     pub origination: Option<&'static str>,
     pub roles: &'static [&'static str],
-    /// Clients this user has consented to; token exchange towards any other is refused.
-    pub consents: &'static [&'static str],
 }
 
 impl User {
@@ -83,12 +104,6 @@ impl User {
         format!("{} {}", self.given_name, self.family_name)
     }
 }
-
-const CONSENTS: &[&str] = &[
-    seed::CONFIDENTIAL_CLIENT_ID,
-    seed::PUBLIC_CLIENT_ID,
-    seed::API_CLIENT_ID,
-];
 
 const USERS: &[User] = &[
     User {
@@ -99,7 +114,6 @@ const USERS: &[User] = &[
         family_name: "Lovelace",
         origination: Some("2024-05-01T12:00:00+00:00"),
         roles: &["admin", "reader"],
-        consents: CONSENTS,
     },
     User {
         sub: seed::OTHER_USER_SUB,
@@ -109,7 +123,6 @@ const USERS: &[User] = &[
         family_name: "Hopper",
         origination: None,
         roles: &[],
-        consents: CONSENTS,
     },
 ];
 

@@ -156,7 +156,7 @@ pub(super) fn initiate(shared: &Shared, params: &Params) -> RawResponse {
     }
     let provider_id = params.get("provider_id").unwrap_or_default();
     let redirect_uri = params.get("redirect_uri").unwrap_or_default();
-    let Some(client) = params.get("client_id").and_then(directory::client) else {
+    let Some(client) = params.get("client_id").and_then(|id| shared.client(id)) else {
         return wire::error(400, "Invalid client_id");
     };
     if !client.accepts_redirect_uri(redirect_uri) {

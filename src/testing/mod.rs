@@ -24,15 +24,85 @@
 //! assert!(callback.contains("code=") && callback.ends_with("state=xyz"));
 //! ```
 //!
+//! # Testing your own application
+//!
+//! A test registers its application with the address it really listens on
+//! ([`register_client`](VerysServer::register_client)), and a [`Browser`] walks the sign-in the
+//! way a user's browser does, cookies and redirects included:
+//!
+//! ```
+//! # #[cfg(feature = "async")] {
+//! use axum::{Router, extract::State, http::Uri, response::Redirect, routing::get};
+//! use tower_sessions::{MemoryStore, Session, SessionManagerLayer, cookie::SameSite};
+//! use verys_client::testing::{Browser, ClientRegistration, VerysServer};
+//! use verys_client::{AsyncClient, Client, Confidential, PendingAuth};
+//!
+//! // The application under test, with its own sign-in routes.
+//! type App = State<AsyncClient<Confidential>>;
+//!
+//! async fn login(State(client): App, session: Session) -> Redirect {
+//!     let pending = client.authorize();
+//!     let url = pending.url().to_owned();
+//!     session.insert("pending", pending).await.unwrap();
+//!     Redirect::to(&url)
+//! }
+//!
+//! async fn callback(State(client): App, session: Session, uri: Uri) -> Redirect {
+//!     let pending: PendingAuth<Confidential> = session.remove("pending").await.unwrap().unwrap();
+//!     let tokens = client.exchange_code(pending.receive(&uri).unwrap()).await.unwrap();
+//!     session.cycle_id().await.unwrap();
+//!     session.insert("name", tokens.claims().name()).await.unwrap();
+//!     Redirect::to("/me")
+//! }
+//!
+//! async fn me(session: Session) -> String {
+//!     let name: Option<String> = session.get("name").await.unwrap();
+//!     format!("Hello, {}", name.unwrap_or_default())
+//! }
+//!
+//! // The test: the app on a free port, registered at the embedded Verys.
+//! let verys = VerysServer::start();
+//! let runtime = tokio::runtime::Runtime::new().unwrap();
+//! let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+//! let callback_url = format!("http://{}/auth/callback", listener.local_addr().unwrap());
+//! verys.register_client(
+//!     ClientRegistration::confidential("my-app", "my-secret").redirect_uri(&callback_url),
+//! );
+//! let client = Client::builder(verys.issuer(), "my-app")
+//!     .redirect_uri(&callback_url)
+//!     .scopes(["openid", "profile"])
+//!     .client_secret("my-secret")
+//!     .build_async()
+//!     .unwrap();
+//! let sessions = SessionManagerLayer::new(MemoryStore::default())
+//!     .with_same_site(SameSite::Lax)
+//!     .with_secure(false);
+//! let app = Router::new()
+//!     .route("/login", get(login))
+//!     .route("/auth/callback", get(callback))
+//!     .route("/me", get(me))
+//!     .layer(sessions)
+//!     .with_state(client);
+//! runtime.spawn(async move { axum::serve(listener, app).await });
+//!
+//! // /login → Verys → /auth/callback → /me, in one navigation.
+//! let login = callback_url.replace("/auth/callback", "/login");
+//! let page = Browser::new(&verys).get(&login);
+//! assert_eq!(page.body(), "Hello, Ada Lovelace");
+//! assert_eq!(page.visited().len(), 4);
+//! # }
+//! ```
+//!
 //! # Behaviour worth knowing
 //!
 //! - **Login.** `/authorize` acts as if the browser had a session: the user is the one whose email
 //!   is in `login_hint`, otherwise Ada ([`seed::USER_EMAIL`]); an unknown `login_hint` redirects
 //!   with `error=access_denied`. Consent is automatic; `prompt` and `max_age` are validated but
 //!   every login counts as fresh (`auth_time` is the time of the request).
-//! - **Redirect URIs.** Every client has [`seed::REDIRECT_URI`] registered; the public client
-//!   also accepts any RFC 8252 loopback URI `http://127.0.0.1:{any port}/{any path}` (native apps
-//!   choose their port at run time). Post-logout redirect URIs follow the same rule.
+//! - **Redirect URIs.** Every seeded client has [`seed::REDIRECT_URI`] registered, a registered
+//!   client the URIs of its [`ClientRegistration`]; a public client also accepts any RFC 8252
+//!   loopback URI `http://127.0.0.1:{any port}/{any path}` (native apps choose their port at run
+//!   time). Post-logout redirect URIs follow the same rule.
 //! - **Client authentication.** HTTP Basic is checked first, with the credentials taken verbatim
 //!   after base64 decoding (no form-decoding of `client_id:client_secret`), split at the first
 //!   `:`; otherwise `client_id` and `client_secret` form fields. Sending a secret both ways is an
@@ -69,12 +139,14 @@
 //!   an async runtime.
 
 mod authorize;
+mod browser;
 mod claims;
 mod clock;
 mod directory;
 mod faults;
 mod federation;
 mod ids;
+mod registration;
 mod routes;
 pub mod seed;
 mod server;
@@ -92,7 +164,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+pub use browser::{Browser, Page};
 pub use faults::{IdTokenFault, RawResponse, TokenEdit};
+pub use registration::ClientRegistration;
 
 /// A `POST /token` as the embedded Verys received it; see
 /// [`VerysServer::received_token_requests`].
@@ -296,6 +370,13 @@ impl VerysServer {
             .extend_pairs(kept)
             .append_pair("login_hint", email);
         self.login(url.as_str())
+    }
+
+    /// Registers a client, replacing any client (seeded or registered) with its id: the
+    /// application a test drives, with its own id, secret, redirect URIs and scopes. Every user
+    /// consents to it, so token exchange towards it is allowed.
+    pub fn register_client(&self, registration: ClientRegistration) {
+        self.shared.register(registration.into_client());
     }
 
     /// Breaks the ID token of every later `/token` response (code and refresh grants) this way;

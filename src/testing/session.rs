@@ -2,7 +2,6 @@
 
 use serde_json::{Value, json};
 
-use super::directory;
 use super::faults::RawResponse;
 use super::signer;
 use super::state::Shared;
@@ -45,7 +44,7 @@ pub(super) fn end_session(shared: &Shared, params: &Params) -> RawResponse {
         .and_then(Value::as_str);
     let post_logout = params.get("post_logout_redirect_uri");
     if let Some(uri) = post_logout {
-        let Some(client) = client_id.and_then(directory::client) else {
+        let Some(client) = client_id.and_then(|id| shared.client(id)) else {
             return wire::error(
                 400,
                 "id_token_hint is required with post_logout_redirect_uri",

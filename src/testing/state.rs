@@ -1,10 +1,11 @@
 //! Everything the server remembers between requests.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard, PoisonError, RwLock};
 use std::time::Duration;
 
 use super::clock;
+use super::directory::{self, Client};
 use super::faults::{IdTokenFault, RawResponse};
 use super::seed;
 use super::signer::Keyring;
@@ -14,6 +15,8 @@ use super::signer::Keyring;
 pub(super) struct Shared {
     pub issuer: String,
     state: Mutex<State>,
+    /// Apart from the state, so that a handler may look a client up while holding the state.
+    clients: RwLock<Vec<Client>>,
 }
 
 impl Shared {
@@ -21,7 +24,21 @@ impl Shared {
         Shared {
             issuer,
             state: Mutex::new(State::new()),
+            clients: RwLock::new(directory::seeded_clients()),
         }
+    }
+
+    /// The registered client with this id.
+    pub fn client(&self, id: &str) -> Option<Client> {
+        let clients = self.clients.read().unwrap_or_else(PoisonError::into_inner);
+        clients.iter().find(|client| client.id == id).cloned()
+    }
+
+    /// Registers `client`, replacing a client with its id.
+    pub fn register(&self, client: Client) {
+        let mut clients = self.clients.write().unwrap_or_else(PoisonError::into_inner);
+        clients.retain(|registered| registered.id != client.id);
+        clients.push(client);
     }
 
     /// A panicking handler must not take the whole server down with a poisoned lock: the state

@@ -34,11 +34,11 @@ fn grant(shared: &Shared, rq: &Incoming) -> Result<RawResponse, RawResponse> {
     if let Some(name) = form.repeated() {
         return Err(invalid_request(&format!("Parameter {name} is repeated")));
     }
-    let client = authenticate(rq, &form)?;
+    let client = authenticate(shared, rq, &form)?;
     match form.get("grant_type") {
         None => Err(invalid_request("grant_type is required")),
-        Some("authorization_code") => code_grant(shared, client, &form),
-        Some("refresh_token") => refresh_grant(shared, client, &form),
+        Some("authorization_code") => code_grant(shared, &client, &form),
+        Some("refresh_token") => refresh_grant(shared, &client, &form),
         Some(TOKEN_EXCHANGE) => token_exchange(shared, &form),
         Some(_) => Err(wire::oauth_error(
             400,
@@ -64,7 +64,7 @@ fn invalid_client() -> RawResponse {
 /// HTTP Basic first, then the form. The Basic credentials are taken verbatim after base64
 /// decoding: Verys does not apply RFC 6749 2.3.1's form-decoding, so a client that URL-encodes
 /// the secret's `/`, `+` and `=` fails here, as it would against the real server.
-fn authenticate(rq: &Incoming, form: &Params) -> Result<&'static Client, RawResponse> {
+fn authenticate(shared: &Shared, rq: &Incoming, form: &Params) -> Result<Client, RawResponse> {
     if let Some(value) = rq.header("Authorization") {
         let (id, secret) = basic_credentials(value).ok_or_else(invalid_client)?;
         if form.get("client_secret").is_some() {
@@ -75,17 +75,17 @@ fn authenticate(rq: &Incoming, form: &Params) -> Result<&'static Client, RawResp
         if form.get("client_id").is_some_and(|form_id| form_id != id) {
             return Err(invalid_client());
         }
-        let client = directory::client(&id).ok_or_else(invalid_client)?;
-        return match client.secret {
+        let client = shared.client(&id).ok_or_else(invalid_client)?;
+        return match &client.secret {
             Some(expected) if same_secret(expected, &secret) => Ok(client),
             _ => Err(invalid_client()),
         };
     }
     let client = form
         .get("client_id")
-        .and_then(directory::client)
+        .and_then(|id| shared.client(id))
         .ok_or_else(invalid_client)?;
-    match (client.secret, form.get("client_secret")) {
+    match (client.secret.as_deref(), form.get("client_secret")) {
         (None, None) => Ok(client),
         (Some(expected), Some(given)) if same_secret(expected, given) => Ok(client),
         _ => Err(invalid_client()),
@@ -160,7 +160,7 @@ fn code_grant(shared: &Shared, client: &Client, form: &Params) -> Result<RawResp
     Ok(issue(
         &mut state,
         &shared.issuer,
-        client.id,
+        &client.id,
         user,
         scopes,
         auth_time,
@@ -217,7 +217,7 @@ fn refresh_grant(
     Ok(issue(
         &mut state,
         &shared.issuer,
-        client.id,
+        &client.id,
         user,
         scopes,
         auth_time,
@@ -322,7 +322,7 @@ fn token_exchange(shared: &Shared, form: &Params) -> Result<RawResponse, RawResp
     else {
         return Err(invalid_grant("Unknown identity"));
     };
-    let Some(target) = directory::client(audience) else {
+    let Some(target) = shared.client(audience) else {
         return Err(wire::oauth_error(
             400,
             "invalid_target",
@@ -333,7 +333,7 @@ fn token_exchange(shared: &Shared, form: &Params) -> Result<RawResponse, RawResp
     let lacking: Vec<&str> = target
         .required_scopes
         .iter()
-        .copied()
+        .map(String::as_str)
         .filter(|needed| !scopes.iter().any(|s| s == needed))
         .collect();
     if !lacking.is_empty() {
@@ -346,7 +346,7 @@ fn token_exchange(shared: &Shared, form: &Params) -> Result<RawResponse, RawResp
             ),
         ));
     }
-    if !user.consents.contains(&target.id) {
+    if !target.consented_by_all {
         return Err(wire::oauth_error(
             403,
             "access_denied",
