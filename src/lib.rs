@@ -91,6 +91,7 @@ mod protocol;
 mod randomness;
 mod services;
 mod single_flight;
+mod trace;
 pub mod transport;
 mod verifier;
 mod verify;

@@ -158,6 +158,7 @@ impl<K: ClientKind, T: Transport> TokenManager<K, T> {
 
     /// Records the outcome of a refresh this caller made.
     fn record(&self, outcome: Result<Tokens, Error>) -> Result<AccessToken, Error> {
+        crate::trace::refreshed(&outcome);
         let mut failure = self
             .last_failure
             .lock()

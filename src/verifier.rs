@@ -211,6 +211,9 @@ impl<'a> BearerCheck<'a> {
 
 impl Operation for BearerCheck<'_> {
     type Output = AccessClaims;
+    fn name(&self) -> &'static str {
+        "verify_access_token"
+    }
     fn start(&mut self, now: u64) -> Result<Step<AccessClaims>, Error> {
         let index = match self.shared.recall(self.token, now)? {
             Recall::Hit(claims) => return Ok(Step::Done(claims)),

@@ -512,6 +512,7 @@ impl<K: ClientKind> fmt::Debug for ClientBuilder<K> {
 fn discovered(config: &Config, policy: EndpointPolicy) -> Call<Discovered> {
     let issuer_text = config.issuer.clone();
     Call::new(
+        "discovery",
         crate::services::discovery::request(&policy.issuer),
         move |response, _| crate::services::discovery::decode(response, &policy, &issuer_text),
     )

@@ -167,6 +167,12 @@ impl Grant {
 
 impl Operation for Grant {
     type Output = Tokens;
+    fn name(&self) -> &'static str {
+        match self.kind {
+            GrantKind::Code { .. } => "authorization_code",
+            GrantKind::Refresh { .. } => "refresh",
+        }
+    }
     fn start(&mut self, _: u64) -> Result<Step<Tokens>, Error> {
         self.request
             .take()
@@ -272,5 +278,5 @@ pub(crate) fn token_exchange(
         ("subject_token_type", ACCESS_TOKEN_TYPE),
         ("audience", audience),
     ]);
-    Call::new(request, decode_exchange)
+    Call::new("token_exchange", request, decode_exchange)
 }

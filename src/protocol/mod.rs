@@ -25,6 +25,7 @@ use crate::clock::Clock;
 use crate::error::{
     DESCRIPTION_LIMIT, ERROR_CODE_LIMIT, Error, ServerError, json_reason, server_text,
 };
+use crate::trace;
 use crate::transport::{HttpRequest, HttpResponse};
 use crate::verify::jwks::{FetchTicket, JwksCache, Lookup};
 
@@ -42,6 +43,9 @@ pub(crate) enum Step<T> {
 /// seconds since the Unix epoch, read by the driver.
 pub(crate) trait Operation {
     type Output;
+    /// What the operation is, for its `tracing` span: `authorization_code`,
+    /// `userinfo`...
+    fn name(&self) -> &'static str;
     /// The first step.
     fn start(&mut self, now: u64) -> Result<Step<Self::Output>, Error>;
     /// The answer to the request of the last [`Step::Send`].
@@ -87,6 +91,7 @@ pub(crate) struct Run<'a, O: Operation> {
     /// The secrets of every request sent so far: no error of the operation
     /// quotes one.
     secrets: Vec<SecretString>,
+    trace: trace::Operation,
 }
 
 impl<'a, O: Operation> Run<'a, O> {
@@ -114,6 +119,7 @@ impl<'a, O: Operation> Run<'a, O> {
         clock: &'a dyn Clock,
         may_fetch: bool,
     ) -> (Self, Io<O::Output>) {
+        let trace = trace::Operation::start(op.name());
         let mut run = Self {
             op,
             jwks,
@@ -121,6 +127,7 @@ impl<'a, O: Operation> Run<'a, O> {
             kid: None,
             may_fetch,
             secrets: Vec::new(),
+            trace,
         };
         let step = run.op.start(clock.now());
         let io = run.advance(step);
@@ -129,14 +136,17 @@ impl<'a, O: Operation> Run<'a, O> {
 
     /// After an [`Io::Send`]: the answer, or why there is none.
     pub(crate) fn responded(&mut self, response: Result<HttpResponse, Error>) -> Io<O::Output> {
+        self.trace.answered(&response);
         let step = response.and_then(|response| self.op.on_response(response, self.clock.now()));
         self.advance(step)
     }
 
     /// Inside the gate of an [`Io::Fetch`]: the JWKS request, unless another
     /// caller has stored a fetch since the ticket was given.
-    pub(crate) fn jwks_request(&self, ticket: FetchTicket) -> Option<HttpRequest> {
-        self.jwks.fetch_request(ticket)
+    pub(crate) fn jwks_request(&mut self, ticket: FetchTicket) -> Option<HttpRequest> {
+        let request = self.jwks.fetch_request(ticket)?;
+        self.trace.sending(&request.url);
+        Some(request)
     }
 
     /// Inside the gate of an [`Io::Fetch`]: the answer to the JWKS request,
@@ -146,6 +156,7 @@ impl<'a, O: Operation> Run<'a, O> {
         response: Option<Result<HttpResponse, Error>>,
     ) -> Io<O::Output> {
         if let Some(response) = response {
+            self.trace.answered(&response);
             self.jwks.store(response, self.clock.now());
         }
         let key = match self.kid.take() {
@@ -159,10 +170,19 @@ impl<'a, O: Operation> Run<'a, O> {
     fn advance(&mut self, mut step: Result<Step<O::Output>, Error>) -> Io<O::Output> {
         loop {
             step = match step {
-                Err(error) => return Io::Done(Err(error.without(&self.secrets))),
-                Ok(Step::Done(output)) => return Io::Done(Ok(output)),
+                Err(error) => {
+                    let outcome = Err(error.without(&self.secrets));
+                    self.trace.finished(&outcome);
+                    return Io::Done(outcome);
+                }
+                Ok(Step::Done(output)) => {
+                    let outcome = Ok(output);
+                    self.trace.finished(&outcome);
+                    return Io::Done(outcome);
+                }
                 Ok(Step::Send(request)) => {
                     self.secrets.extend(request.secrets.iter().cloned());
+                    self.trace.sending(&request.url);
                     return Io::Send(request);
                 }
                 Ok(Step::Key(kid)) => {
@@ -186,16 +206,20 @@ pub(crate) type Decode<T> = Box<dyn FnOnce(HttpResponse, u64) -> Result<T, Error
 
 /// The simplest operation: one request, one decoded answer.
 pub(crate) struct Call<T> {
+    name: &'static str,
     request: Option<HttpRequest>,
     decode: Option<Decode<T>>,
 }
 
 impl<T> Call<T> {
+    /// The operation `name`: `request`, its answer read by `decode`.
     pub(crate) fn new(
+        name: &'static str,
         request: HttpRequest,
         decode: impl FnOnce(HttpResponse, u64) -> Result<T, Error> + Send + Sync + 'static,
     ) -> Self {
         Self {
+            name,
             request: Some(request),
             decode: Some(Box::new(decode)),
         }
@@ -204,6 +228,9 @@ impl<T> Call<T> {
 
 impl<T> Operation for Call<T> {
     type Output = T;
+    fn name(&self) -> &'static str {
+        self.name
+    }
     fn start(&mut self, _: u64) -> Result<Step<T>, Error> {
         self.request
             .take()

@@ -34,6 +34,9 @@ impl<'a> IdTokenCheck<'a> {
 
 impl Operation for IdTokenCheck<'_> {
     type Output = IdTokenClaims;
+    fn name(&self) -> &'static str {
+        "verify_id_token"
+    }
     fn start(&mut self, _: u64) -> Result<Step<IdTokenClaims>, Error> {
         let jws = jwt::parse(self.token).map_err(Error::InvalidIdToken)?;
         let kid = jws.kid().to_owned();
@@ -79,6 +82,9 @@ impl<'a> Restore<'a> {
 
 impl Operation for Restore<'_> {
     type Output = Tokens;
+    fn name(&self) -> &'static str {
+        "restore_tokens"
+    }
     fn start(&mut self, _: u64) -> Result<Step<Tokens>, Error> {
         let stored = self.stored.as_ref().ok_or_else(|| unexpected("a start"))?;
         let jws = jwt::parse(stored.id_token()).map_err(Error::InvalidIdToken)?;

@@ -240,7 +240,7 @@ pub(crate) fn external_tokens(
 ) -> Call<Vec<ExternalToken>> {
     let url = endpoint(&config.endpoints.federation, &["tokens"]);
     let request = config.bearer_request(Method::Get, url.as_str(), access_token.expose_secret());
-    Call::new(request, decode_list)
+    Call::new("external_tokens", request, decode_list)
 }
 
 /// `{federation}/{token_id}`, for an id that is a path segment of its own:
@@ -260,7 +260,7 @@ pub(crate) fn delete_external_token(
 ) -> Result<Call<()>, Error> {
     let url = token_url(config, token_id)?;
     let request = config.bearer_request(Method::Delete, url.as_str(), access_token.expose_secret());
-    Ok(Call::new(request, decode_deleted))
+    Ok(Call::new("delete_external_token", request, decode_deleted))
 }
 
 /// `GET /federation/{token_id}`.
@@ -271,5 +271,5 @@ pub(crate) fn external_token(
 ) -> Result<Call<ExternalToken>, Error> {
     let url = token_url(config, token_id)?;
     let request = config.bearer_request(Method::Get, url.as_str(), access_token.expose_secret());
-    Ok(Call::new(request, decode_one))
+    Ok(Call::new("external_token", request, decode_one))
 }

@@ -12,7 +12,7 @@ use crate::protocol::{Call, server_error};
 /// and other providers leave empty.
 pub(crate) fn revoke(config: &Config, refresh_token: &RefreshToken) -> Call<()> {
     let request = config.revocation_request(refresh_token.expose_secret());
-    Call::new(request, |response, _| {
+    Call::new("revocation", request, |response, _| {
         if response.status == 200 {
             Ok(())
         } else {

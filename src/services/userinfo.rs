@@ -47,7 +47,7 @@ pub(crate) fn call(config: &Config, tokens: &Tokens) -> Call<UserInfo> {
         tokens.access_token().expose_secret(),
     );
     let expected = tokens.sub().to_owned();
-    Call::new(request, move |response: HttpResponse, _| {
+    Call::new("userinfo", request, move |response: HttpResponse, _| {
         let info: UserInfo = protocol::decode_success(&response, "userinfo")?;
         if info.sub == expected {
             Ok(info)

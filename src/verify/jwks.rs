@@ -333,6 +333,12 @@ impl JwksCache {
             }
             KeySet::parse(&response.body)
         });
+        crate::trace::jwks_stored(
+            &parsed
+                .as_ref()
+                .map(|keys| keys.keys.len())
+                .map_err(Clone::clone),
+        );
         let mut state = self
             .state
             .write()
