@@ -193,6 +193,13 @@ const RETRY_AFTER: u64 = 5;
 
 impl<K: ClientKind> TokenManager<K, Blocking> {
     /// An access token valid beyond the margin, refreshed first if needed.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`Client::refresh`] when a refresh was due, the same error for
+    /// every caller that waited on it; a refresh that failed less than five
+    /// seconds ago, or for good ([`Error::requires_sign_in`]), is reported
+    /// again without a request.
     pub fn access_token(&self) -> Result<AccessToken, Error> {
         if let Some(token) = self.fresh() {
             return Ok(token);
@@ -210,6 +217,13 @@ impl<K: ClientKind> TokenManager<K, Blocking> {
 impl<K: ClientKind> TokenManager<K, crate::transport::Async> {
     /// An access token valid beyond the margin, refreshed first if needed.
     /// When many tasks ask at once, one refreshes and the others await it.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`Client::refresh`] when a refresh was due, the same error for
+    /// every caller that waited on it; a refresh that failed less than five
+    /// seconds ago, or for good ([`Error::requires_sign_in`]), is reported
+    /// again without a request.
     pub async fn access_token(&self) -> Result<AccessToken, Error> {
         match self.fresh() {
             Some(token) => Ok(token),

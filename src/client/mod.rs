@@ -117,6 +117,17 @@ impl<K: ClientKind> Client<K, Blocking> {
     /// Exchanges the code of a checked callback for tokens, sending the PKCE
     /// verifier kept in the flow state, and verifies the ID token (signature,
     /// `iss`, `aud`, `azp`, `exp`, `iat`, `nonce`, `at_hash`, `auth_time`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ClientMismatch`], [`Error::MissingIssuer`] or
+    /// [`Error::MissingPkceVerifier`] for a flow state this client did not
+    /// start as it is configured; [`Error::TokenRequest`] when Verys refuses
+    /// the code (spent or expired: [`Error::requires_sign_in`]);
+    /// [`Error::InvalidIdToken`] (naming the rule) or [`Error::NonceMismatch`]
+    /// for an ID token that fails a check; [`Error::JwksFetch`] or
+    /// [`Error::NoUsableKey`] when its key cannot be had; and
+    /// the request's own errors ([`Error::Transport`], and [`Error::InvalidResponse`] for an answer that is not what the protocol says).
     pub fn exchange_code(&self, received: CallbackReceived<K>) -> Result<Tokens, Error> {
         self.run(protocol::code_grant(&self.config, received))
     }
@@ -125,12 +136,28 @@ impl<K: ClientKind> Client<K, Blocking> {
     /// `Tokens` holds the new one (or the old one if the server sent none),
     /// and the old one stops working. The new ID token must name the same
     /// issuer, subject and audience.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoRefreshToken`] for tokens without one;
+    /// [`Error::TokenRequest`] when Verys refuses it (`invalid_grant`: revoked,
+    /// rotated away or expired, see [`Error::requires_sign_in`]);
+    /// [`Error::InvalidIdToken`] for a new ID token that fails a check or
+    /// names another issuer, subject or audience
+    /// ([`TokenRule::Changed`](crate::TokenRule::Changed)); the key errors and
+    /// the request's own errors ([`Error::Transport`], and [`Error::InvalidResponse`] for an answer that is not what the protocol says), as for `exchange_code`.
     pub fn refresh(&self, tokens: &Tokens) -> Result<Tokens, Error> {
         self.run(protocol::refresh_grant(&self.config, tokens))
     }
 
     /// Exchanges an access token for one whose audience is the client
     /// `audience` (RFC 8693).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::TokenRequest`] when Verys refuses the exchange
+    /// (`invalid_target`, `insufficient_scope`, `access_denied`...), and
+    /// the request's own errors ([`Error::Transport`], and [`Error::InvalidResponse`] for an answer that is not what the protocol says).
     pub fn exchange_token(
         &self,
         access_token: &AccessToken,
@@ -148,6 +175,12 @@ impl<K: ClientKind> Client<K, Blocking> {
     /// `aud`/`azp`, `exp`, `iat`, and `nonce` equal to `nonce` (or absent
     /// when `nonce` is `None`). `at_hash` is not checked, for want of the
     /// access token. Fetches the JWKS only if the key is not cached.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidIdToken`] naming the broken rule,
+    /// [`Error::NonceMismatch`], and the key errors ([`Error::JwksFetch`],
+    /// [`Error::NoUsableKey`], [`Error::Transport`]).
     pub fn verify_id_token(
         &self,
         id_token: &str,
@@ -163,16 +196,32 @@ impl<K: ClientKind> Client<K, Blocking> {
     /// The user's claims from `/userinfo`, read with the access token of
     /// `tokens`; fails with [`Error::UserinfoSubjectMismatch`] if they
     /// describe another subject than the ID token.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UserinfoSubjectMismatch`]; [`Error::Endpoint`]
+    /// when Verys refuses the access token; and the request's own errors ([`Error::Transport`], and [`Error::InvalidResponse`] for an answer that is not what the protocol says).
     pub fn userinfo(&self, tokens: &Tokens) -> Result<UserInfo, Error> {
         self.run(Ok(userinfo::call(&self.config, tokens)))
     }
 
     /// Revokes a refresh token (RFC 7009), for example at logout.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Endpoint`] for an answer other than 200, and
+    /// the request's own errors ([`Error::Transport`], and [`Error::InvalidResponse`] for an answer that is not what the protocol says).
     pub fn revoke(&self, refresh_token: &RefreshToken) -> Result<(), Error> {
         self.run(Ok(revocation::revoke(&self.config, refresh_token)))
     }
 
     /// Unlinks one external token.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidTokenId`] for an id that is
+    /// not a path segment; [`Error::Endpoint`] when Verys refuses (404 for an
+    /// unknown token); and the request's own errors ([`Error::Transport`], and [`Error::InvalidResponse`] for an answer that is not what the protocol says).
     pub fn delete_external_token(
         &self,
         access_token: &AccessToken,
@@ -186,12 +235,26 @@ impl<K: ClientKind> Client<K, Blocking> {
     /// token again against this client (signature, `iss`, `aud`, `iat`,
     /// `nonce`), except its expiry: a stored sign-in outlives its ID token,
     /// and its refresh token says whether the session still holds.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidIdToken`] for a stored ID token that
+    /// fails a check, is older than
+    /// [`restored_id_token_max_age`](crate::ClientBuilder::restored_id_token_max_age)
+    /// ([`TokenRule::TooOld`](crate::TokenRule::TooOld)) or does not name the
+    /// stored access token by `at_hash`; [`Error::NonceMismatch`]; and the key
+    /// errors, as for `verify_id_token`.
     pub fn restore_tokens(&self, stored: StoredTokens) -> Result<Tokens, Error> {
         self.run(Ok(protocol::Restore::new(&self.config, stored)))
     }
 
     /// Lists the user's federated external tokens that the access token's
     /// scopes cover.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Endpoint`] when Verys refuses the access
+    /// token, and the request's own errors ([`Error::Transport`], and [`Error::InvalidResponse`] for an answer that is not what the protocol says).
     pub fn external_tokens(&self, access_token: &AccessToken) -> Result<Vec<ExternalToken>, Error> {
         self.run(Ok(federation::external_tokens(&self.config, access_token)))
     }
@@ -199,6 +262,13 @@ impl<K: ClientKind> Client<K, Blocking> {
     /// Retrieves one external token. When the provider's token expired and
     /// Verys could not refresh it, fails with
     /// [`Error::ExternalReauth`](crate::Error::ExternalReauth).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ExternalReauth`] as above;
+    /// [`Error::InvalidTokenId`] for an id that is not a path segment;
+    /// [`Error::Endpoint`] when Verys refuses (404 for an unknown token, 403
+    /// for one the access token's scopes do not cover); and the request's own errors ([`Error::Transport`], and [`Error::InvalidResponse`] for an answer that is not what the protocol says).
     pub fn external_token(
         &self,
         access_token: &AccessToken,

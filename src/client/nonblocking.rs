@@ -39,6 +39,10 @@ impl<K: ClientKind> Client<K, Async> {
     /// Exchanges the code of a checked callback for tokens, sending the PKCE
     /// verifier kept in the flow state, and verifies the ID token (signature,
     /// `iss`, `aud`, `azp`, `exp`, `iat`, `nonce`, `at_hash`, `auth_time`).
+    ///
+    /// # Errors
+    ///
+    /// As the blocking client's `exchange_code`.
     pub async fn exchange_code(&self, received: CallbackReceived<K>) -> Result<Tokens, Error> {
         self.run(protocol::code_grant(&self.config, received)).await
     }
@@ -47,6 +51,10 @@ impl<K: ClientKind> Client<K, Async> {
     /// `Tokens` holds the new one (or the old one if the server sent none),
     /// and the old one stops working. The new ID token must name the same
     /// issuer, subject and audience.
+    ///
+    /// # Errors
+    ///
+    /// As the blocking client's `refresh`.
     pub async fn refresh(&self, tokens: &Tokens) -> Result<Tokens, Error> {
         self.run(protocol::refresh_grant(&self.config, tokens))
             .await
@@ -54,6 +62,10 @@ impl<K: ClientKind> Client<K, Async> {
 
     /// Exchanges an access token for one whose audience is the client
     /// `audience` (RFC 8693).
+    ///
+    /// # Errors
+    ///
+    /// As the blocking client's `exchange_token`.
     pub async fn exchange_token(
         &self,
         access_token: &AccessToken,
@@ -68,6 +80,10 @@ impl<K: ClientKind> Client<K, Async> {
     /// `aud`/`azp`, `exp`, `iat`, and `nonce` equal to `nonce` (or absent
     /// when `nonce` is `None`). `at_hash` is not checked, for want of the
     /// access token. Fetches the JWKS only if the key is not cached.
+    ///
+    /// # Errors
+    ///
+    /// As the blocking client's `verify_id_token`.
     pub async fn verify_id_token(
         &self,
         id_token: &str,
@@ -80,18 +96,30 @@ impl<K: ClientKind> Client<K, Async> {
     /// The user's claims from `/userinfo`, read with the access token of
     /// `tokens`; fails with [`Error::UserinfoSubjectMismatch`] if they
     /// describe another subject than the ID token.
+    ///
+    /// # Errors
+    ///
+    /// As the blocking client's `userinfo`.
     pub async fn userinfo(&self, tokens: &Tokens) -> Result<UserInfo, Error> {
         let op = userinfo::call(&self.config, tokens);
         self.run(Ok(op)).await
     }
 
     /// Revokes a refresh token (RFC 7009), for example at logout.
+    ///
+    /// # Errors
+    ///
+    /// As the blocking client's `revoke`.
     pub async fn revoke(&self, refresh_token: &RefreshToken) -> Result<(), Error> {
         let op = revocation::revoke(&self.config, refresh_token);
         self.run(Ok(op)).await
     }
 
     /// Unlinks one external token.
+    ///
+    /// # Errors
+    ///
+    /// As the blocking client's `delete_external_token`.
     pub async fn delete_external_token(
         &self,
         access_token: &AccessToken,
@@ -105,6 +133,10 @@ impl<K: ClientKind> Client<K, Async> {
     /// token again against this client (signature, `iss`, `aud`, `iat`,
     /// `nonce`), except its expiry: a stored sign-in outlives its ID token,
     /// and its refresh token says whether the session still holds.
+    ///
+    /// # Errors
+    ///
+    /// As the blocking client's `restore_tokens`.
     pub async fn restore_tokens(&self, stored: StoredTokens) -> Result<Tokens, Error> {
         self.run(Ok(protocol::Restore::new(&self.config, stored)))
             .await
@@ -112,6 +144,10 @@ impl<K: ClientKind> Client<K, Async> {
 
     /// Lists the user's federated external tokens that the access token's
     /// scopes cover.
+    ///
+    /// # Errors
+    ///
+    /// As the blocking client's `external_tokens`.
     pub async fn external_tokens(
         &self,
         access_token: &AccessToken,
@@ -123,6 +159,10 @@ impl<K: ClientKind> Client<K, Async> {
     /// Retrieves one external token. When the provider's token expired and
     /// Verys could not refresh it, fails with
     /// [`Error::ExternalReauth`](crate::Error::ExternalReauth).
+    ///
+    /// # Errors
+    ///
+    /// As the blocking client's `external_token`.
     pub async fn external_token(
         &self,
         access_token: &AccessToken,

@@ -44,6 +44,12 @@ impl PendingLogout {
     /// Checks the redirect back to `post_logout_redirect_uri`: its `state`
     /// must be this logout's ([`Error::MissingState`],
     /// [`Error::StateMismatch`]), with no repeated parameter.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::MissingState`], [`Error::StateMismatch`],
+    /// [`Error::DuplicateParameter`], and [`Error::MalformedCallback`] for a
+    /// value that is no callback.
     pub fn receive(self, callback: &(impl CallbackUrl + ?Sized)) -> Result<(), Error> {
         let params = CallbackParams::parse(callback)?;
         params.check_state(&self.state)?;
