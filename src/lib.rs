@@ -71,7 +71,9 @@
 //! | `blocking` (default) | the blocking [`Client`] and [`Verifier`] on ureq | ureq (rustls) |
 //! | `async` | [`AsyncClient`] and async verifiers on reqwest | reqwest (rustls), tokio sync |
 //! | neither | the flow and verification types; [`Client`] over a [`transport::SyncHttpClient`] of yours | none |
-//! | `testing` | [`testing::VerysServer`], an embedded Verys over HTTP or HTTPS | hyper on tokio, rcgen, tokio-rustls, ureq |
+//! | `axum` | `verys_client::axum`: extractors of verified bearer tokens (with `async`) | axum-core |
+//! | `tracing` | a span per back-channel operation, events for requests, refusals, JWKS fetches and refreshes | tracing |
+//! | `testing` | [`testing::VerysServer`], an embedded Verys over HTTP or HTTPS, and [`testing::Browser`] | hyper on tokio, rcgen, tokio-rustls, cookie_store, ureq |
 //!
 //! Every back-channel request goes through the [`transport`] seam, where a
 //! `ureq::Agent`, a `reqwest::ClientBuilder` or a closure of yours plugs in.
