@@ -309,4 +309,27 @@ mod tests {
         assert_eq!(verified.scopes(), ["api.read"]);
         assert_eq!(verified.roles(), ["reader"]);
     }
+
+    #[test]
+    fn roles_scopes_and_audience_are_asked_by_name() {
+        let mut claims = good();
+        claims["aud"] = json!(["https://issuer", "api-b"]);
+        claims["roles"] = json!(["reader", "auditor"]);
+        let verified = check(claims.to_string().as_bytes(), &rules()).unwrap();
+        assert!(verified.has_role("auditor") && !verified.has_role("admin"));
+        assert!(verified.require_role("reader").is_ok());
+        assert!(matches!(
+            verified.require_role("admin"),
+            Err(Error::MissingRole(role)) if role == "admin"
+        ));
+        assert!(verified.has_scope("api.read") && !verified.has_scope("api.write"));
+        assert!(verified.audience().contains("api-b"));
+        assert!(!verified.audience().contains("api-c"));
+        let debug = format!("{verified:?}");
+        assert!(debug.starts_with("AccessClaims"), "{debug}");
+        assert!(
+            debug.contains("auditor") && debug.contains("api-b"),
+            "{debug}"
+        );
+    }
 }

@@ -596,4 +596,105 @@ mod tests {
             "invalid id token: authorized party does not match"
         );
     }
+
+    #[test]
+    fn every_accessor_reads_its_own_claim() {
+        let claims = json!({
+            "iss": ISSUER, "sub": "u", "aud": CLIENT, "exp": 1_300, "iat": 990, "nonce": "n",
+            "auth_time": 950, "azp": CLIENT, "at_hash": "h", "email": "ada@example.com",
+            "email_verified": true, "name": "Ada Lovelace", "given_name": "Ada",
+            "family_name": "Lovelace", "origination": "2024-05-01T12:00:00+00:00",
+            "roles": ["admin", "reader"],
+        });
+        let verified = check(&claims).unwrap();
+        assert_eq!(verified.iss(), ISSUER);
+        assert_eq!(verified.sub(), "u");
+        assert_eq!(verified.aud().as_slice(), [CLIENT]);
+        assert_eq!(verified.exp(), 1_300);
+        assert_eq!(verified.iat(), 990);
+        assert_eq!(verified.auth_time(), Some(950));
+        assert_eq!(verified.nonce(), Some("n"));
+        assert_eq!(verified.azp(), Some(CLIENT));
+        assert_eq!(verified.at_hash(), Some("h"));
+        assert_eq!(verified.email(), Some("ada@example.com"));
+        assert_eq!(verified.email_verified(), Some(true));
+        assert_eq!(verified.name(), Some("Ada Lovelace"));
+        assert_eq!(verified.given_name(), Some("Ada"));
+        assert_eq!(verified.family_name(), Some("Lovelace"));
+        assert_eq!(verified.origination(), Some("2024-05-01T12:00:00+00:00"));
+        assert_eq!(verified.roles(), ["admin", "reader"]);
+        let debug = format!("{verified:?}");
+        assert!(debug.starts_with("IdTokenClaims"), "{debug}");
+        assert!(debug.contains("\"u\"") && debug.contains("1300"), "{debug}");
+    }
+
+    /// `max_token_age` and `max_age` at their edges: the leeway's last second
+    /// is still in, the next one out.
+    #[test]
+    fn age_rules_hold_at_their_boundaries() {
+        // now 1_000, leeway 60: iat + 100 + 60 > 1_000 while iat > 840.
+        let aged = |iat: u64| {
+            let mut claims = good();
+            claims["iat"] = json!(iat);
+            let rules = IdTokenRules {
+                max_token_age: Some(100),
+                ..rules()
+            };
+            IdTokenClaims::check(claims.to_string().as_bytes(), &rules)
+        };
+        assert!(aged(841).is_ok());
+        assert!(matches!(
+            aged(840),
+            Err(Error::InvalidIdToken(TokenRule::TooOld))
+        ));
+
+        // auth_time + 100 + 60 > 1_000 while auth_time > 840.
+        let authenticated = |auth_time: Option<u64>| {
+            let mut claims = good();
+            if let Some(auth_time) = auth_time {
+                claims["auth_time"] = json!(auth_time);
+            }
+            let rules = IdTokenRules {
+                max_age: Some(100),
+                ..rules()
+            };
+            IdTokenClaims::check(claims.to_string().as_bytes(), &rules)
+        };
+        assert!(authenticated(Some(841)).is_ok());
+        let too_old = Err::<(), _>(TokenRule::AuthTime);
+        for auth_time in [Some(840), None] {
+            let result = authenticated(auth_time).map(drop).map_err(|e| match e {
+                Error::InvalidIdToken(rule) => rule,
+                other => panic!("{other:?}"),
+            });
+            assert_eq!(result, too_old, "{auth_time:?}");
+        }
+    }
+
+    #[test]
+    fn at_hash_is_required_only_when_the_client_says_so() {
+        let with_access_token = |require_at_hash| IdTokenRules {
+            access_token: Some("the-access-token"),
+            require_at_hash,
+            ..rules()
+        };
+        let claims = good().to_string();
+        assert!(IdTokenClaims::check(claims.as_bytes(), &with_access_token(false)).is_ok());
+        assert!(matches!(
+            IdTokenClaims::check(claims.as_bytes(), &with_access_token(true)),
+            Err(Error::InvalidIdToken(TokenRule::MissingAccessTokenHash))
+        ));
+        let mut hashed = good();
+        hashed["at_hash"] = json!(jwt::access_token_hash("the-access-token"));
+        let hashed = hashed.to_string();
+        assert!(IdTokenClaims::check(hashed.as_bytes(), &with_access_token(true)).is_ok());
+        let other = IdTokenRules {
+            access_token: Some("another-access-token"),
+            ..rules()
+        };
+        assert!(matches!(
+            IdTokenClaims::check(hashed.as_bytes(), &other),
+            Err(Error::InvalidIdToken(TokenRule::AccessTokenHash))
+        ));
+    }
 }
