@@ -37,6 +37,7 @@
 //! | [`ExternalReauth`](Error::ExternalReauth) | the provider's token needs the user again | redirect to [`Client::relink`](crate::Client::relink)'s URL |
 //! | [`TokenRequest`](Error::TokenRequest), [`Endpoint`](Error::Endpoint), [`InvalidResponse`](Error::InvalidResponse), [`InvalidIdToken`](Error::InvalidIdToken), [`NonceMismatch`](Error::NonceMismatch), [`UserinfoSubjectMismatch`](Error::UserinfoSubjectMismatch), [`FederationFailed`](Error::FederationFailed) | Verys refused or answered something that does not verify | 502 |
 //! | [`Transport`](Error::Transport), [`JwksFetch`](Error::JwksFetch), [`NoUsableKey`](Error::NoUsableKey) | Verys cannot be reached or has no usable key | 502 (an API verifying a token: 503, the token may be fine) |
+//! | [`Store`](Error::Store) | the token store is unreachable or slow | 503 |
 //! | [`Config`](Error::Config), [`Discovery`](Error::Discovery) | the deployment | fail at start-up |
 
 use std::fmt;
@@ -196,6 +197,17 @@ pub enum Error {
     /// The HTTP exchange itself failed: connection, timeout, size limit.
     #[error("transport error: {0}")]
     Transport(TransportError),
+
+    /// The token store of a [`TokenManager`](crate::TokenManager) failed:
+    /// unreachable, too slow, or holding what no manager wrote.
+    #[error("token store error: {0}")]
+    Store(StoreError),
+
+    /// The stored sign-in has ended: its refresh token was found dead (by
+    /// this replica or another), or the session's entry is gone. The user
+    /// must sign in again.
+    #[error("the stored sign-in has ended")]
+    SignedOut,
 }
 
 impl Error {
@@ -219,7 +231,9 @@ impl Error {
     pub fn requires_sign_in(&self) -> bool {
         match self {
             Error::TokenRequest(refused) => refused.error() == Some("invalid_grant"),
-            Error::NoRefreshToken | Error::InvalidIdToken(TokenRule::TooOld) => true,
+            Error::NoRefreshToken | Error::SignedOut | Error::InvalidIdToken(TokenRule::TooOld) => {
+                true
+            }
             Error::Callback { error, .. } => matches!(
                 error.as_str(),
                 "login_required" | "consent_required" | "interaction_required"
@@ -454,6 +468,55 @@ impl TransportError {
 impl fmt::Display for TransportError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.kind, self.message)
+    }
+}
+
+/// A failure of a token store (see [`crate::store`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StoreError {
+    /// What kind of failure.
+    pub kind: StoreErrorKind,
+    /// The store's account of it, which names no key's value.
+    pub message: String,
+}
+
+impl StoreError {
+    /// An error of `kind`, described by `message`.
+    pub fn new(kind: StoreErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.kind, self.message)
+    }
+}
+
+/// The kind of a [`StoreError`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StoreErrorKind {
+    /// The store cannot be reached, or refused the command.
+    Unavailable,
+    /// The store did not answer within the configured timeout, or another
+    /// replica held the refresh lease for longer than a caller waits.
+    Timeout,
+    /// An entry no manager wrote.
+    Corrupt,
+}
+
+impl fmt::Display for StoreErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Unavailable => "unavailable",
+            Self::Timeout => "timed out",
+            Self::Corrupt => "corrupt entry",
+        })
     }
 }
 

@@ -73,6 +73,7 @@
 //! | neither | the flow and verification types; [`Client`] over a [`transport::SyncHttpClient`] of yours | none |
 //! | `axum` | `verys_client::axum`: extractors of verified bearer tokens (with `async`) | axum-core |
 //! | `tracing` | a span per back-channel operation, events for requests, refusals, JWKS fetches and refreshes | tracing |
+//! | `redis` | [`store::redis::RedisStore`], one sign-in shared by every replica of a service | redis |
 //! | `testing` | [`testing::VerysServer`], an embedded Verys over HTTP or HTTPS, and [`testing::Browser`] | hyper on tokio, rcgen, tokio-rustls, cookie_store, ureq |
 //!
 //! Every back-channel request goes through the [`transport`] seam, where a
@@ -94,6 +95,7 @@ mod protocol;
 mod randomness;
 mod services;
 mod single_flight;
+pub mod store;
 mod trace;
 pub mod transport;
 mod verifier;
@@ -115,7 +117,10 @@ pub use client::builder::ClientBuilder;
 pub use client::nonblocking::AsyncClient;
 pub use client::{Client, Transport};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use error::{Error, ServerError, TokenRule, TransportError, TransportErrorKind, UnknownName};
+pub use error::{
+    Error, ServerError, StoreError, StoreErrorKind, TokenRule, TransportError, TransportErrorKind,
+    UnknownName,
+};
 pub use flow::callback::CallbackUrl;
 pub use flow::kind::{ClientAuthMethod, ClientKind, Confidential, Public};
 pub use flow::tokens::{AccessToken, ExchangedToken, RefreshToken, StoredTokens, Tokens};
@@ -136,6 +141,12 @@ pub use verify::id_token::IdTokenClaims;
 
 /// The README's examples, compiled as doc tests so they cannot rot (with
 /// the features they use, as `cargo test --all-features` has them).
-#[cfg(all(doctest, feature = "axum", feature = "testing", feature = "tracing"))]
+#[cfg(all(
+    doctest,
+    feature = "axum",
+    feature = "testing",
+    feature = "tracing",
+    feature = "redis"
+))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;

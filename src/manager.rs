@@ -1,14 +1,17 @@
 //! [`TokenManager`]: one user's tokens, kept fresh without racing itself.
 
 use std::fmt;
-use std::sync::{Mutex, PoisonError, RwLock};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::client::{Client, Transport};
 use crate::error::Error;
 use crate::flow::kind::ClientKind;
+use crate::flow::pkce::random_value;
 use crate::flow::tokens::{AccessToken, RefreshToken, Tokens};
 use crate::single_flight::Gate;
+use crate::store::coordination::{Coordination, Fresh, Session, Step};
+use crate::store::{MemoryStore, TokenStore};
 use crate::transport::Blocking;
 
 /// Holds a user's [`Tokens`] and hands out an access token that is valid for
@@ -24,6 +27,15 @@ use crate::transport::Blocking;
 /// instead of being retried by each, and for good when it
 /// [requires a sign-in](Error::requires_sign_in) (Verys answered
 /// `invalid_grant`: the refresh token is dead).
+///
+/// The tokens live in a [store](crate::store): [`new`](Self::new) keeps
+/// them in this process's memory, while [`with_store`](Self::with_store) and
+/// [`from_store`](Self::from_store) (`with_store_async` and
+/// `from_store_async` for the async client) share one sign-in with every
+/// replica of a
+/// service through a store such as Redis, so that one refresh goes out per
+/// expiry however many processes ask. Either way a caller whose in-process
+/// copy of the access token is fresh asks the store nothing.
 ///
 /// [`on_refresh`](Self::on_refresh) runs after every refresh, to persist the
 /// rotated refresh token; [`next_refresh_at`](Self::next_refresh_at) says
@@ -65,7 +77,14 @@ use crate::transport::Blocking;
 /// ```
 pub struct TokenManager<K: ClientKind, T: Transport = Blocking> {
     client: Client<K, T>,
-    current: RwLock<Tokens>,
+    /// The newest tokens this process knows, and their entry's version.
+    current: RwLock<(Tokens, u64)>,
+    store: Arc<T::Store>,
+    key: String,
+    /// This manager's name in the store's leases.
+    owner: String,
+    lease: Duration,
+    wait: Duration,
     margin: Duration,
     /// The last refresh failure and when it happened.
     last_failure: Mutex<Option<(u64, Error)>>,
@@ -73,18 +92,62 @@ pub struct TokenManager<K: ClientKind, T: Transport = Blocking> {
     gate: Gate,
 }
 
+/// The session key of a manager's own in-process store.
+const MEMORY_KEY: &str = "tokens";
+
 impl<K: ClientKind, T: Transport> TokenManager<K, T> {
-    /// Holds `tokens`, refreshed through `client` when their access token
-    /// expires within 30 seconds (see [`with_margin`](Self::with_margin)).
+    /// Holds `tokens` in this process's memory, refreshed through `client`
+    /// when their access token expires within 30 seconds (see
+    /// [`with_margin`](Self::with_margin)).
     pub fn new(client: Client<K, T>, tokens: Tokens) -> Self {
+        let memory = MemoryStore::new();
+        let value = Session::Tokens(tokens.to_stored()).to_value();
+        // A new store of this manager's alone: the first write cannot lose.
+        let _ = TokenStore::replace(&memory, MEMORY_KEY, 0, &value);
+        Self::holding(client, T::memory(Arc::new(memory)), MEMORY_KEY, tokens, 1)
+    }
+
+    fn holding(
+        client: Client<K, T>,
+        store: Arc<T::Store>,
+        key: &str,
+        tokens: Tokens,
+        version: u64,
+    ) -> Self {
+        let owner = random_value(&*client.config.randomness, 16);
+        // A lease outlives the longest refresh the client lets through.
+        let lease = client.config.http.timeout + Duration::from_secs(5);
         Self {
             client,
-            current: RwLock::new(tokens),
+            current: RwLock::new((tokens, version)),
+            store,
+            key: key.to_owned(),
+            owner,
+            lease,
+            wait: lease + Duration::from_secs(5),
             margin: Duration::from_secs(30),
             last_failure: Mutex::new(None),
             on_refresh: None,
             gate: Gate::default(),
         }
+    }
+
+    /// How long a refresh lease lasts: longer than a refresh can take, or a
+    /// second refresh may start while the first is under way (its
+    /// `invalid_grant` then reads the first one's tokens back). Default: the
+    /// client's timeout and 5 seconds.
+    pub fn with_lease(mut self, lease: Duration) -> Self {
+        self.lease = lease;
+        self
+    }
+
+    /// How long a caller waits for a refresh another process holds the lease
+    /// for, before an [`Error::Store`] of kind `Timeout`: longer than the
+    /// lease, to take it over when its holder died. Default: the lease and 5
+    /// seconds.
+    pub fn with_wait(mut self, wait: Duration) -> Self {
+        self.wait = wait;
+        self
     }
 
     /// Refresh when the access token expires within `margin`.
@@ -110,7 +173,7 @@ impl<K: ClientKind, T: Transport> TokenManager<K, T> {
     /// server sent no `expires_in`).
     pub fn next_refresh_at(&self) -> Option<SystemTime> {
         let current = self.current.read().unwrap_or_else(PoisonError::into_inner);
-        let expires_at = current.access_token().expires_at()?;
+        let expires_at = current.0.access_token().expires_at()?;
         Some(expires_at.checked_sub(self.margin).unwrap_or(UNIX_EPOCH))
     }
 
@@ -119,6 +182,7 @@ impl<K: ClientKind, T: Transport> TokenManager<K, T> {
         self.current
             .read()
             .unwrap_or_else(PoisonError::into_inner)
+            .0
             .clone()
     }
 
@@ -130,7 +194,7 @@ impl<K: ClientKind, T: Transport> TokenManager<K, T> {
     /// The current access token if it stays valid beyond the margin.
     fn fresh(&self) -> Option<AccessToken> {
         let current = self.current.read().unwrap_or_else(PoisonError::into_inner);
-        let access_token = current.access_token();
+        let access_token = current.0.access_token();
         let clock = &*self.client.config.clock;
         (!access_token.expires_within(clock, self.margin)).then(|| access_token.clone())
     }
@@ -156,27 +220,54 @@ impl<K: ClientKind, T: Transport> TokenManager<K, T> {
         }
     }
 
-    /// Records the outcome of a refresh this caller made.
-    fn record(&self, outcome: Result<Tokens, Error>) -> Result<AccessToken, Error> {
-        crate::trace::refreshed(&outcome);
+    /// Where this caller starts through the store.
+    fn coordination(&self) -> (Coordination, Step) {
+        let (tokens, version) = self
+            .current
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        let clock = Arc::clone(&self.client.config.clock);
+        Coordination::new(
+            tokens,
+            version,
+            clock,
+            self.margin,
+            Instant::now() + self.wait,
+        )
+    }
+
+    /// Records the outcome of this caller's way through the store: tokens it
+    /// refreshed, tokens another process refreshed, or a failure.
+    fn record(&self, outcome: Result<Fresh, Error>) -> Result<AccessToken, Error> {
         let mut failure = self
             .last_failure
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         match outcome {
-            Ok(tokens) => {
+            Ok(Fresh {
+                tokens,
+                version,
+                ours,
+            }) => {
                 *failure = None;
                 drop(failure);
                 let access_token = tokens.access_token().clone();
-                *self.current.write().unwrap_or_else(PoisonError::into_inner) = tokens.clone();
-                // Still inside the gate: callbacks run one refresh at a time,
-                // in order, and the tokens are held even if one panics.
-                if let Some(callback) = &self.on_refresh {
-                    callback(&tokens);
+                *self.current.write().unwrap_or_else(PoisonError::into_inner) =
+                    (tokens.clone(), version);
+                if ours {
+                    crate::trace::refreshed::<()>(&Ok(()));
+                    // Still inside the gate: callbacks run one refresh at a
+                    // time, in order, and the tokens are held even if one
+                    // panics.
+                    if let Some(callback) = &self.on_refresh {
+                        callback(&tokens);
+                    }
                 }
                 Ok(access_token)
             }
             Err(error) => {
+                crate::trace::refreshed::<()>(&Err(error.clone()));
                 *failure = Some((self.client.config.clock.now(), error.clone()));
                 Err(error)
             }
@@ -208,8 +299,94 @@ impl<K: ClientKind> TokenManager<K, Blocking> {
         if let Some(settled) = self.settled() {
             return settled;
         }
-        let outcome = self.client.refresh(&self.tokens());
+        let outcome = self.through_store();
         self.record(outcome)
+    }
+
+    /// Records a new sign-in in `store` under `key` (replacing whatever the
+    /// key held) and holds it: every manager of every process on the same
+    /// store and key shares it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`] when the store cannot be written.
+    pub fn with_store(
+        client: Client<K>,
+        store: Arc<dyn TokenStore>,
+        key: &str,
+        tokens: Tokens,
+    ) -> Result<Self, Error> {
+        let value = Session::Tokens(tokens.to_stored()).to_value();
+        loop {
+            let read = store.load(key).map_err(Error::Store)?;
+            let version = read.map_or(0, |entry| entry.version);
+            if store.replace(key, version, &value).map_err(Error::Store)? {
+                return Ok(Self::holding(client, store, key, tokens, version + 1));
+            }
+        }
+    }
+
+    /// Holds the sign-in `store` keeps under `key`, restored (its ID token
+    /// verified again, as [`Client::restore_tokens`] does).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::SignedOut`] when the key holds no sign-in or an ended one,
+    /// [`Error::Store`] when the store cannot be read, and the errors of
+    /// [`Client::restore_tokens`].
+    pub fn from_store(
+        client: Client<K>,
+        store: Arc<dyn TokenStore>,
+        key: &str,
+    ) -> Result<Self, Error> {
+        let entry = store.load(key).map_err(Error::Store)?;
+        let (stored, version) = stored_sign_in(entry)?;
+        let tokens = client.restore_tokens(stored)?;
+        Ok(Self::holding(client, store, key, tokens, version))
+    }
+
+    fn through_store(&self) -> Result<Fresh, Error> {
+        let store = &*self.store;
+        let (mut coordination, mut step) = self.coordination();
+        loop {
+            step = match step {
+                Step::Load => coordination.loaded(store.load(&self.key)),
+                Step::TryLease => coordination.leased(
+                    store.try_lease(&self.key, &self.owner, self.lease),
+                    Instant::now(),
+                ),
+                Step::Sleep(pause) => {
+                    std::thread::sleep(pause);
+                    coordination.slept()
+                }
+                Step::Restore(stored) => coordination.restored(self.client.restore_tokens(stored)),
+                Step::Refresh(tokens) => coordination.refreshed(self.client.refresh(&tokens)),
+                Step::Replace { expected, value } => {
+                    coordination.replaced(store.replace(&self.key, expected, &value))
+                }
+                Step::Release(outcome) => {
+                    // A lease not given back runs out on its own.
+                    let _ = store.release(&self.key, &self.owner);
+                    return outcome;
+                }
+                Step::Done(outcome) => return outcome,
+            };
+        }
+    }
+}
+
+/// The stored sign-in of an entry, and its version.
+fn stored_sign_in(
+    entry: Option<crate::store::Entry>,
+) -> Result<(crate::flow::tokens::StoredTokens, u64), Error> {
+    let entry = entry.ok_or(Error::SignedOut)?;
+    match serde_json::from_str::<Session>(&entry.value) {
+        Ok(Session::Tokens(stored)) => Ok((stored, entry.version)),
+        Ok(Session::SignedOut) => Err(Error::SignedOut),
+        Err(_) => Err(Error::Store(crate::error::StoreError::new(
+            crate::error::StoreErrorKind::Corrupt,
+            "the entry is not a stored sign-in",
+        ))),
     }
 }
 
@@ -232,11 +409,84 @@ impl<K: ClientKind> TokenManager<K, crate::transport::Async> {
                 match self.settled() {
                     Some(settled) => settled,
                     None => {
-                        let tokens = self.tokens();
-                        self.record(self.client.refresh(&tokens).await)
+                        let outcome = self.through_store().await;
+                        self.record(outcome)
                     }
                 }
             }
+        }
+    }
+
+    /// As [`with_store`](TokenManager::with_store), on an async store.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`] when the store cannot be written.
+    pub async fn with_store_async(
+        client: Client<K, crate::transport::Async>,
+        store: Arc<dyn crate::store::AsyncTokenStore>,
+        key: &str,
+        tokens: Tokens,
+    ) -> Result<Self, Error> {
+        let value = Session::Tokens(tokens.to_stored()).to_value();
+        loop {
+            let read = store.load(key).await.map_err(Error::Store)?;
+            let version = read.map_or(0, |entry| entry.version);
+            if store
+                .replace(key, version, &value)
+                .await
+                .map_err(Error::Store)?
+            {
+                return Ok(Self::holding(client, store, key, tokens, version + 1));
+            }
+        }
+    }
+
+    /// As [`from_store`](TokenManager::from_store), on an async store.
+    ///
+    /// # Errors
+    ///
+    /// As [`from_store`](TokenManager::from_store).
+    pub async fn from_store_async(
+        client: Client<K, crate::transport::Async>,
+        store: Arc<dyn crate::store::AsyncTokenStore>,
+        key: &str,
+    ) -> Result<Self, Error> {
+        let entry = store.load(key).await.map_err(Error::Store)?;
+        let (stored, version) = stored_sign_in(entry)?;
+        let tokens = client.restore_tokens(stored).await?;
+        Ok(Self::holding(client, store, key, tokens, version))
+    }
+
+    async fn through_store(&self) -> Result<Fresh, Error> {
+        let store = &*self.store;
+        let (mut coordination, mut step) = self.coordination();
+        loop {
+            step = match step {
+                Step::Load => coordination.loaded(store.load(&self.key).await),
+                Step::TryLease => {
+                    let taken = store.try_lease(&self.key, &self.owner, self.lease).await;
+                    coordination.leased(taken, Instant::now())
+                }
+                Step::Sleep(pause) => {
+                    tokio::time::sleep(pause).await;
+                    coordination.slept()
+                }
+                Step::Restore(stored) => {
+                    coordination.restored(self.client.restore_tokens(stored).await)
+                }
+                Step::Refresh(tokens) => coordination.refreshed(self.client.refresh(&tokens).await),
+                Step::Replace { expected, value } => {
+                    let written = store.replace(&self.key, expected, &value).await;
+                    coordination.replaced(written)
+                }
+                Step::Release(outcome) => {
+                    // A lease not given back runs out on its own.
+                    let _ = store.release(&self.key, &self.owner).await;
+                    return outcome;
+                }
+                Step::Done(outcome) => return outcome,
+            };
         }
     }
 }
@@ -246,8 +496,13 @@ impl<K: ClientKind, T: Transport> fmt::Debug for TokenManager<K, T> {
         f.debug_struct("TokenManager")
             .field(
                 "tokens",
-                &*self.current.read().unwrap_or_else(PoisonError::into_inner),
+                &self
+                    .current
+                    .read()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .0,
             )
+            .field("key", &self.key)
             .field("margin", &self.margin)
             .field("on_refresh", &self.on_refresh.is_some())
             .finish_non_exhaustive()

@@ -24,18 +24,37 @@ use crate::transport::Blocking;
 use crate::verify::id_token::IdTokenClaims;
 
 pub(crate) mod sealed {
-    pub trait Sealed {}
+    use std::sync::Arc;
+
+    use crate::store::MemoryStore;
+
+    pub trait Sealed {
+        /// The token store a `TokenManager` of this transport works with.
+        type Store: ?Sized + Send + Sync;
+        /// An in-process store, as that.
+        fn memory(store: Arc<MemoryStore>) -> Arc<Self::Store>;
+    }
 }
 
 /// How a client performs I/O: [`Blocking`], or [`Async`](crate::Async) with
 /// the `async` feature. Sealed.
 pub trait Transport: sealed::Sealed + Clone + Send + Sync + 'static {}
 
-impl sealed::Sealed for Blocking {}
+impl sealed::Sealed for Blocking {
+    type Store = dyn crate::store::TokenStore;
+    fn memory(store: Arc<crate::store::MemoryStore>) -> Arc<Self::Store> {
+        store
+    }
+}
 impl Transport for Blocking {}
 
 #[cfg(feature = "async")]
-impl sealed::Sealed for crate::transport::Async {}
+impl sealed::Sealed for crate::transport::Async {
+    type Store = dyn crate::store::AsyncTokenStore;
+    fn memory(store: Arc<crate::store::MemoryStore>) -> Arc<Self::Store> {
+        store
+    }
+}
 #[cfg(feature = "async")]
 impl Transport for crate::transport::Async {}
 

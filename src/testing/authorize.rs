@@ -172,13 +172,13 @@ fn check(client: &Client, params: &Params) -> Result<Accepted, (&'static str, St
             ));
         }
     }
-    if let Some(max_age) = params.get("max_age") {
-        if max_age.parse::<u64>().is_err() {
-            return Err((
-                "invalid_request",
-                "max_age must be a non-negative integer".into(),
-            ));
-        }
+    if let Some(max_age) = params.get("max_age")
+        && max_age.parse::<u64>().is_err()
+    {
+        return Err((
+            "invalid_request",
+            "max_age must be a non-negative integer".into(),
+        ));
     }
     Ok(Accepted {
         scopes,

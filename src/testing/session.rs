@@ -13,10 +13,10 @@ pub(super) fn revoke(shared: &Shared, rq: &Incoming) -> RawResponse {
     let token = rq
         .form()
         .and_then(|form| form.get("token").map(str::to_owned));
-    if let Some(token) = token {
-        if let Some(grant) = shared.lock().refresh_tokens.get_mut(&token) {
-            grant.revoked = true;
-        }
+    if let Some(token) = token
+        && let Some(grant) = shared.lock().refresh_tokens.get_mut(&token)
+    {
+        grant.revoked = true;
     }
     RawResponse::json(200, &json!({ "message": "Token revoked." }))
 }

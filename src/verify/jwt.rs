@@ -209,10 +209,10 @@ fn read_header(segment: &str) -> Result<String, TokenRule> {
             ));
         }
     }
-    if let Some(typ) = header.typ {
-        if !typ.eq_ignore_ascii_case("JWT") {
-            return Err(TokenRule::Type(named(&typ, &TYPES)));
-        }
+    if let Some(typ) = header.typ
+        && !typ.eq_ignore_ascii_case("JWT")
+    {
+        return Err(TokenRule::Type(named(&typ, &TYPES)));
     }
     if header.crit {
         return Err(TokenRule::CriticalHeader);

@@ -1,0 +1,311 @@
+//! Where a [`TokenManager`](crate::TokenManager) keeps a user's tokens, and
+//! how the managers of several processes agree on who refreshes them.
+//!
+//! Verys rotates refresh tokens: of two refreshes with the same refresh
+//! token, one fails with `invalid_grant`. A store shared by every replica of
+//! a service ([`RedisStore`](redis::RedisStore), feature `redis`, or one of
+//! your own) holds, per session key, the tokens with a version number and a
+//! refresh lease:
+//!
+//! 1. a manager whose in-process copy of the access token is fresh asks the
+//!    store nothing;
+//! 2. otherwise it reads the entry; a newer version than its own, written by
+//!    another replica, is restored (its ID token verified again) and used;
+//! 3. otherwise it takes the lease (set if absent, with an expiry), reads the
+//!    entry again, refreshes, and writes the new tokens only if the entry is
+//!    still at the version it read (compare and set), so a writer whose
+//!    lease ran out cannot overwrite newer tokens;
+//! 4. a manager that finds the lease taken waits for the new version, and
+//!    takes the lease over once it expires (its holder died);
+//! 5. a refresh refused with `invalid_grant` reads the entry again: newer
+//!    tokens are another replica's rotation, used as they are; otherwise the
+//!    refresh token is dead and the entry says so, and every caller of every
+//!    replica is told [`Error::SignedOut`] without another request.
+//!
+//! [`MemoryStore`] does the same within one process: [`TokenManager::new`]
+//! uses one of its own.
+//!
+//! [`TokenManager::new`]: crate::TokenManager::new
+//! [`Error::SignedOut`]: crate::Error::SignedOut
+//!
+//! # Security warning
+//!
+//! An entry holds the user's access and refresh tokens in clear (the JSON of
+//! [`StoredTokens`](crate::StoredTokens)): whoever reads the store can call
+//! Verys as the user. Protect it as the session store: TLS to it, access
+//! for this service alone. Whoever can write it can hand a manager another
+//! whole sign-in, which restoring checks (signature, issuer, audience,
+//! `at_hash`, age) but cannot tell from the user's own.
+
+pub(crate) mod coordination;
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub mod redis;
+
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use crate::error::StoreError;
+#[cfg(feature = "async")]
+use crate::transport::BoxFuture;
+
+/// One session key's entry: the manager's JSON and its version, which every
+/// successful [`replace`](TokenStore::replace) increments.
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Entry {
+    /// 1 for the first value written, then one more per write.
+    pub version: u64,
+    /// What the manager wrote, opaque to the store. It holds tokens: never
+    /// log it.
+    pub value: String,
+}
+
+impl Entry {
+    /// An entry read back from a store.
+    pub fn new(version: u64, value: String) -> Self {
+        Self { version, value }
+    }
+}
+
+impl std::fmt::Debug for Entry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Entry")
+            .field("version", &self.version)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A store the blocking [`TokenManager`](crate::TokenManager) keeps tokens
+/// in; see the [module documentation](self) for how it is used. Every
+/// method is one atomic step of the store.
+pub trait TokenStore: Send + Sync {
+    /// The entry under `key`, if there is one.
+    ///
+    /// # Errors
+    ///
+    /// A [`StoreError`] when the store cannot be read.
+    fn load(&self, key: &str) -> Result<Option<Entry>, StoreError>;
+
+    /// Writes `value` as version `expected + 1` if the entry is at version
+    /// `expected` (0: there is none); whether it was written.
+    ///
+    /// # Errors
+    ///
+    /// A [`StoreError`] when the store cannot be written.
+    fn replace(&self, key: &str, expected: u64, value: &str) -> Result<bool, StoreError>;
+
+    /// Takes the refresh lease of `key` for `owner`, for `lease`, if nobody
+    /// holds it; whether it was taken.
+    ///
+    /// # Errors
+    ///
+    /// A [`StoreError`] when the store cannot be reached.
+    fn try_lease(&self, key: &str, owner: &str, lease: Duration) -> Result<bool, StoreError>;
+
+    /// Gives the lease of `key` back, if `owner` still holds it.
+    ///
+    /// # Errors
+    ///
+    /// A [`StoreError`] when the store cannot be reached (the lease then
+    /// runs out on its own).
+    fn release(&self, key: &str, owner: &str) -> Result<(), StoreError>;
+}
+
+/// [`TokenStore`] for the async [`TokenManager`](crate::TokenManager): the
+/// same four steps, as futures.
+#[cfg(feature = "async")]
+#[cfg_attr(docsrs, doc(cfg(feature = "async")))]
+pub trait AsyncTokenStore: Send + Sync {
+    /// As [`TokenStore::load`].
+    ///
+    /// # Errors
+    ///
+    /// As [`TokenStore::load`].
+    fn load<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Entry>, StoreError>>;
+
+    /// As [`TokenStore::replace`].
+    ///
+    /// # Errors
+    ///
+    /// As [`TokenStore::replace`].
+    fn replace<'a>(
+        &'a self,
+        key: &'a str,
+        expected: u64,
+        value: &'a str,
+    ) -> BoxFuture<'a, Result<bool, StoreError>>;
+
+    /// As [`TokenStore::try_lease`].
+    ///
+    /// # Errors
+    ///
+    /// As [`TokenStore::try_lease`].
+    fn try_lease<'a>(
+        &'a self,
+        key: &'a str,
+        owner: &'a str,
+        lease: Duration,
+    ) -> BoxFuture<'a, Result<bool, StoreError>>;
+
+    /// As [`TokenStore::release`].
+    ///
+    /// # Errors
+    ///
+    /// As [`TokenStore::release`].
+    fn release<'a>(&'a self, key: &'a str, owner: &'a str)
+    -> BoxFuture<'a, Result<(), StoreError>>;
+}
+
+/// A store in this process's memory: for one process, or for tests. It is
+/// both a [`TokenStore`] and (feature `async`) an `AsyncTokenStore`.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    entries: Mutex<HashMap<String, Slot>>,
+}
+
+#[derive(Default)]
+struct Slot {
+    entry: Option<Entry>,
+    lease: Option<(String, Instant)>,
+}
+
+impl std::fmt::Debug for Slot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Slot")
+            .field("entry", &self.entry)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn with_slot<T>(&self, key: &str, f: impl FnOnce(&mut Slot) -> T) -> T {
+        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        f(entries.entry(key.to_owned()).or_default())
+    }
+}
+
+impl TokenStore for MemoryStore {
+    fn load(&self, key: &str) -> Result<Option<Entry>, StoreError> {
+        Ok(self.with_slot(key, |slot| slot.entry.clone()))
+    }
+
+    fn replace(&self, key: &str, expected: u64, value: &str) -> Result<bool, StoreError> {
+        Ok(self.with_slot(key, |slot| {
+            let version = slot.entry.as_ref().map_or(0, |entry| entry.version);
+            let current = version == expected;
+            if current {
+                slot.entry = Some(Entry::new(expected + 1, value.to_owned()));
+            }
+            current
+        }))
+    }
+
+    fn try_lease(&self, key: &str, owner: &str, lease: Duration) -> Result<bool, StoreError> {
+        let now = Instant::now();
+        Ok(self.with_slot(key, |slot| {
+            let free = slot.lease.as_ref().is_none_or(|(_, until)| *until <= now);
+            if free {
+                slot.lease = Some((owner.to_owned(), now + lease));
+            }
+            free
+        }))
+    }
+
+    fn release(&self, key: &str, owner: &str) -> Result<(), StoreError> {
+        self.with_slot(key, |slot| {
+            if slot
+                .lease
+                .as_ref()
+                .is_some_and(|(holder, _)| holder == owner)
+            {
+                slot.lease = None;
+            }
+        });
+        Ok(())
+    }
+}
+
+#[cfg(feature = "async")]
+impl AsyncTokenStore for MemoryStore {
+    fn load<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Entry>, StoreError>> {
+        Box::pin(std::future::ready(TokenStore::load(self, key)))
+    }
+
+    fn replace<'a>(
+        &'a self,
+        key: &'a str,
+        expected: u64,
+        value: &'a str,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(std::future::ready(TokenStore::replace(
+            self, key, expected, value,
+        )))
+    }
+
+    fn try_lease<'a>(
+        &'a self,
+        key: &'a str,
+        owner: &'a str,
+        lease: Duration,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(std::future::ready(TokenStore::try_lease(
+            self, key, owner, lease,
+        )))
+    }
+
+    fn release<'a>(
+        &'a self,
+        key: &'a str,
+        owner: &'a str,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(std::future::ready(TokenStore::release(self, key, owner)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_replace_needs_the_version_it_read() {
+        let store = MemoryStore::new();
+        assert_eq!(TokenStore::load(&store, "k").unwrap(), None);
+        assert!(!TokenStore::replace(&store, "k", 1, "a").unwrap());
+        assert!(TokenStore::replace(&store, "k", 0, "a").unwrap());
+        assert!(
+            !TokenStore::replace(&store, "k", 0, "b").unwrap(),
+            "a stale writer"
+        );
+        assert!(TokenStore::replace(&store, "k", 1, "b").unwrap());
+        assert_eq!(
+            TokenStore::load(&store, "k").unwrap(),
+            Some(Entry::new(2, "b".into()))
+        );
+    }
+
+    #[test]
+    fn a_lease_is_one_owners_until_released_or_expired() {
+        let store = MemoryStore::new();
+        let long = Duration::from_secs(60);
+        assert!(TokenStore::try_lease(&store, "k", "a", long).unwrap());
+        assert!(!TokenStore::try_lease(&store, "k", "b", long).unwrap());
+        TokenStore::release(&store, "k", "b").unwrap();
+        assert!(
+            !TokenStore::try_lease(&store, "k", "b", long).unwrap(),
+            "not b's to release"
+        );
+        TokenStore::release(&store, "k", "a").unwrap();
+        assert!(TokenStore::try_lease(&store, "k", "b", Duration::ZERO).unwrap());
+        assert!(
+            TokenStore::try_lease(&store, "k", "c", long).unwrap(),
+            "b's lease expired"
+        );
+    }
+}
