@@ -387,6 +387,36 @@ fn a_stored_state_that_lost_its_verifier_is_refused() {
         client.exchange_code(received),
         Err(Error::MissingPkceVerifier)
     ));
+
+    // A public client always uses PKCE: its stored state without a verifier
+    // is refused when read back, whatever `pkce` says or lacks.
+    let public = Client::builder(&issuer, "app")
+        .host("https://app.example.com")
+        .build()
+        .unwrap();
+    let mut stored = serde_json::to_value(public.authorize()).unwrap();
+    stored["code_verifier"] = serde_json::Value::Null;
+    stored.as_object_mut().unwrap().remove("pkce");
+    let refused = serde_json::from_value::<PendingAuth<Public>>(stored).unwrap_err();
+    assert!(
+        refused
+            .to_string()
+            .contains("flow state of a public client lacks its pkce verifier"),
+        "{refused}"
+    );
+
+    // Without its state or its nonce a stored flow could not be checked.
+    for emptied in ["state", "nonce"] {
+        let mut stored = serde_json::to_value(public.authorize()).unwrap();
+        stored[emptied] = serde_json::Value::from("");
+        let refused = serde_json::from_value::<PendingAuth<Public>>(stored).unwrap_err();
+        assert!(
+            refused
+                .to_string()
+                .contains("stored flow state lacks its state or nonce"),
+            "{emptied}: {refused}"
+        );
+    }
 }
 
 /// The client's own settings decide, whatever a stored flow state says: a

@@ -424,3 +424,40 @@ fn an_old_key_serves_while_one_caller_refreshes_it<F: Flavor>() {
     });
     assert_eq!(server.jwks_fetches(), 2, "one refresh for both callers");
 }
+
+#[test]
+fn bearer_tokens_are_read_as_rfc_6750_spells_them() {
+    use verys_client::bearer_token;
+    // The scheme is case-insensitive (RFC 7235 §2.1); one or more spaces.
+    for header in ["Bearer eyJ.a.b", "bearer eyJ.a.b", "BEARER   eyJ.a.b"] {
+        assert_eq!(bearer_token(header), Some("eyJ.a.b"), "{header:?}");
+    }
+    // Every b64token character, and the trailing `=` padding.
+    assert_eq!(bearer_token("Bearer aZ09-._~+/=="), Some("aZ09-._~+/=="));
+    for header in [
+        "",
+        "Bearer",
+        "Bearer ",
+        "Bearer ==",
+        "Bearer a b",
+        "Bearer a=b",
+        "Bearer a,b",
+        "Basic dXNlcjpwYXNz",
+        "Bearerx eyJ.a.b",
+    ] {
+        assert_eq!(bearer_token(header), None, "{header:?}");
+    }
+}
+
+#[test]
+fn a_verifier_shows_what_it_checks_and_nothing_else() {
+    let server = VerysServer::start();
+    let verifier = Verifier::builder(server.issuer())
+        .audience("api://orders")
+        .build()
+        .unwrap();
+    let debug = format!("{verifier:?}");
+    assert!(debug.starts_with("Verifier {"), "{debug}");
+    assert!(debug.contains(&server.issuer()), "{debug}");
+    assert!(debug.contains("api://orders"), "{debug}");
+}

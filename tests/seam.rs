@@ -22,6 +22,7 @@ use common::{Canned, Flavor};
 
 scenarios!(
     authorization_url_carries_the_values_the_randomness_seam_drew,
+    authorization_url_asks_each_scope_once_with_the_options_set,
     code_grant_posts_the_code_and_verifier_then_verifies_the_id_token,
     code_grant_refuses_an_id_token_with_another_nonce,
     code_grant_refusal_keeps_the_oauth_error_and_fetches_no_keys,
@@ -294,6 +295,61 @@ fn authorization_url_carries_the_values_the_randomness_seam_drew<F: Flavor>() {
     assert_eq!(query("code_challenge"), Some(challenge));
     assert_eq!(query("code_challenge_method").as_deref(), Some("S256"));
     assert!(idp.seen().is_empty(), "starting a sign-in sends nothing");
+}
+
+fn authorization_url_asks_each_scope_once_with_the_options_set<F: Flavor>() {
+    let idp = Idp::new();
+    let client = F::build(builder::<F>(&idp)).unwrap();
+    let pending = client
+        .authorization()
+        .scope("api.read")
+        .scope("api.read")
+        .scope("email")
+        .scope("")
+        .scope("api write")
+        .scope("api.write")
+        .prompt(verys_client::Prompt::Consent)
+        .max_age(std::time::Duration::from_secs(300))
+        .login_hint("ada@example.com")
+        .start();
+    let url = url::Url::parse(pending.url()).unwrap();
+    let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+    let names: Vec<&str> = pairs.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "response_type",
+            "client_id",
+            "redirect_uri",
+            "scope",
+            "state",
+            "nonce",
+            "code_challenge",
+            "code_challenge_method",
+            "prompt",
+            "max_age",
+            "login_hint"
+        ]
+    );
+    let query = |name: &str| {
+        pairs
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    };
+    // A configured or repeated scope is asked once; an empty one or one with
+    // white space would change the list's meaning and is left out.
+    assert_eq!(
+        query("scope"),
+        Some("openid profile email api.read api.write")
+    );
+    assert_eq!(query("response_type"), Some("code"));
+    assert_eq!(query("client_id"), Some(CLIENT_ID));
+    assert_eq!(query("redirect_uri"), Some(REDIRECT_URI));
+    assert_eq!(query("prompt"), Some("consent"));
+    assert_eq!(query("max_age"), Some("300"));
+    assert_eq!(query("login_hint"), Some("ada@example.com"));
+    assert!(url.as_str().starts_with(&format!("{ISSUER}/authorize?")));
 }
 
 fn code_grant_posts_the_code_and_verifier_then_verifies_the_id_token<F: Flavor>() {
