@@ -6,7 +6,8 @@
 //!   signature checks over ID tokens (`floor`) or access tokens
 //!   (`floor_access`), or N full verifications of ID tokens (`full`), of
 //!   fresh access tokens with a small cache (`access`) or with none
-//!   (`access_uncached`), all over the same distinct tokens in turn;
+//!   (`access_uncached`), all over the same distinct tokens in turn, or of
+//!   one access token again (`repeat`, a cache hit);
 //! * `instructions interleaved ROUNDS` (`interleaved_access ROUNDS`):
 //!   wall-clock time of the ID token path (the access token path, a fresh
 //!   token each time) and its floor in alternating passes (each spread over
@@ -43,6 +44,13 @@ fn main() {
             for _ in 0..n {
                 let token = access_tokens.next();
                 black_box(verify_access_token(fresh.verifier(), token));
+            }
+        }
+        "repeat" => {
+            let verifier = tokens.verifier(4096);
+            let token = &tokens.access_tokens[0];
+            for _ in 0..n {
+                black_box(verify_access_token(&verifier, token));
             }
         }
         "interleaved" => {

@@ -69,6 +69,8 @@ fn run_flows<F: Flavor>(secrets: &mut Vec<String>) {
 
     let refreshed = F::refresh(&client, &tokens).unwrap();
     remember(&refreshed);
+    F::verify_id_token(&client, refreshed.id_token(), None).unwrap();
+    F::restore_tokens(&client, refreshed.to_stored()).unwrap();
     F::userinfo(&client, &refreshed).unwrap();
     let exchanged =
         F::exchange_token(&client, refreshed.access_token(), seed::API_CLIENT_ID).unwrap();
@@ -131,6 +133,8 @@ fn the_trace_of_whole_flows_names_every_step_and_no_secret() {
         "operation=\"token_exchange\"",
         "operation=\"external_token\"",
         "operation=\"verify_access_token\"",
+        "operation=\"verify_id_token\"",
+        "operation=\"restore_tokens\"",
         "status=200",
         "status=400",
         "jwks fetched keys=1",

@@ -279,3 +279,63 @@ impl StoredTokens {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct At(u64);
+
+    impl Clock for At {
+        fn now(&self) -> u64 {
+            self.0
+        }
+    }
+
+    fn token(expires_at: Option<u64>) -> AccessToken {
+        AccessToken::new(SecretString::from("access-token-value"), expires_at)
+    }
+
+    #[test]
+    fn expiry_counts_the_margin_and_the_expiry_second_itself() {
+        let expiring = token(Some(1_000));
+        let within = |now, margin| expiring.expires_within(&At(now), Duration::from_secs(margin));
+        assert!(!within(989, 10), "11 s left, 10 s of margin");
+        assert!(within(990, 10), "10 s left, 10 s of margin");
+        assert!(!within(999, 0));
+        assert!(within(1_000, 0), "expired at its expiry second");
+        assert!(within(u64::MAX, u64::MAX), "saturates");
+        assert!(!token(None).expires_within(&At(u64::MAX), Duration::MAX));
+    }
+
+    #[test]
+    fn is_expired_reads_the_system_clock() {
+        let now = SystemClock.now();
+        assert!(token(Some(now - 60)).is_expired());
+        assert!(!token(Some(now + 3_600)).is_expired());
+        assert!(!token(None).is_expired(), "the server did not say");
+    }
+
+    #[test]
+    fn stored_tokens_show_their_expiry_and_scopes_and_no_token() {
+        let stored: StoredTokens = serde_json::from_value(serde_json::json!({
+            "id_token": "id-token-value",
+            "access_token": "access-token-value",
+            "expires_at": 1_000,
+            "refresh_token": "refresh-token-value",
+            "scopes": ["openid", "email"],
+            "nonce": "nonce-value",
+        }))
+        .unwrap();
+        let debug = format!("{stored:?}");
+        assert!(debug.starts_with("StoredTokens {"), "{debug}");
+        assert!(
+            debug.contains("1000") && debug.contains("\"email\""),
+            "{debug}"
+        );
+        for secret in ["id-token", "access-token", "refresh-token", "nonce-value"] {
+            assert!(!debug.contains(secret), "{debug}");
+        }
+    }
+}
