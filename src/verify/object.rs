@@ -238,7 +238,28 @@ mod tests {
             assert!(error.contains("twice"), "{count}: {error}");
             let distinct = text.replacen("\"sub\":\"b\"", "\"other\":\"b\"", 1);
             assert!(read::<Sub<'_>>(distinct.as_bytes()).is_ok(), "{count}");
+            // A name the type does not know, repeated after all the others:
+            // found whether the names were scanned or hashed by then.
+            if count > 0 {
+                let unknown = format!("{},\"m0\":0}}", distinct.trim_end_matches('}'));
+                let error = read::<Sub<'_>>(unknown.as_bytes()).unwrap_err();
+                assert!(error.contains("twice"), "{count}: {error}");
+            }
         }
+    }
+
+    /// A header is read before its signature is checked: a flood of names
+    /// must cost linear time, so past the scan limit they are hashed.
+    #[test]
+    fn beyond_the_scan_limit_names_are_hashed() {
+        let names: Vec<String> = (0..=SCAN_LIMIT + 1).map(|i| format!("m{i}")).collect();
+        let mut seen = Seen::default();
+        for (i, name) in names.iter().enumerate() {
+            assert!(!seen.repeats(None, Cow::Borrowed(name)), "{i}");
+            assert_eq!(seen.hashed.is_empty(), i < SCAN_LIMIT, "{i}");
+        }
+        assert!(seen.repeats(None, Cow::Borrowed("m0")));
+        assert!(seen.repeats(None, Cow::Borrowed("m17")));
     }
 
     #[test]
