@@ -444,32 +444,5 @@ fn a_refresh_refused_after_another_replicas_rotation_reads_it_back() {
 fn the_redis_store_keeps_versions_and_leases() {
     let redis = RedisServer::start();
     let store = RedisStore::open(&redis.url()).unwrap().with_prefix("probe");
-    assert_eq!(TokenStore::load(&store, "k").unwrap(), None);
-    assert!(!TokenStore::replace(&store, "k", 1, "a").unwrap());
-    assert!(TokenStore::replace(&store, "k", 0, "a").unwrap());
-    assert!(
-        !TokenStore::replace(&store, "k", 0, "b").unwrap(),
-        "a stale writer"
-    );
-    assert!(TokenStore::replace(&store, "k", 1, "b").unwrap());
-    assert_eq!(
-        TokenStore::load(&store, "k").unwrap(),
-        Some(Entry::new(2, "b".into()))
-    );
-    let long = Duration::from_secs(60);
-    assert!(TokenStore::try_lease(&store, "k", "a", long).unwrap());
-    assert!(!TokenStore::try_lease(&store, "k", "b", long).unwrap());
-    TokenStore::release(&store, "k", "b").unwrap();
-    assert!(
-        !TokenStore::try_lease(&store, "k", "b", long).unwrap(),
-        "not b's to release"
-    );
-    TokenStore::release(&store, "k", "a").unwrap();
-    assert!(TokenStore::try_lease(&store, "k", "b", Duration::from_millis(1)).unwrap());
-    // Redis expires it by itself.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !TokenStore::try_lease(&store, "k", "c", long).unwrap() {
-        assert!(Instant::now() < deadline, "b's lease never expired");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    verys_client::testing::check_token_store(&store);
 }

@@ -23,7 +23,10 @@
 //!    replica is told [`Error::SignedOut`] without another request.
 //!
 //! [`MemoryStore`] does the same within one process: [`TokenManager::new`]
-//! uses one of its own.
+//! uses one of its own. A store of your own implements [`TokenStore`] (and
+//! `AsyncTokenStore` for the async client); with the `testing` feature,
+//! `testing::check_token_store` checks in its tests that it keeps the
+//! promises of steps 3 and 4.
 //!
 //! [`TokenManager::new`]: crate::TokenManager::new
 //! [`Error::SignedOut`]: crate::Error::SignedOut
@@ -269,43 +272,10 @@ impl AsyncTokenStore for MemoryStore {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "testing"))]
 mod tests {
-    use super::*;
-
     #[test]
-    fn a_replace_needs_the_version_it_read() {
-        let store = MemoryStore::new();
-        assert_eq!(TokenStore::load(&store, "k").unwrap(), None);
-        assert!(!TokenStore::replace(&store, "k", 1, "a").unwrap());
-        assert!(TokenStore::replace(&store, "k", 0, "a").unwrap());
-        assert!(
-            !TokenStore::replace(&store, "k", 0, "b").unwrap(),
-            "a stale writer"
-        );
-        assert!(TokenStore::replace(&store, "k", 1, "b").unwrap());
-        assert_eq!(
-            TokenStore::load(&store, "k").unwrap(),
-            Some(Entry::new(2, "b".into()))
-        );
-    }
-
-    #[test]
-    fn a_lease_is_one_owners_until_released_or_expired() {
-        let store = MemoryStore::new();
-        let long = Duration::from_secs(60);
-        assert!(TokenStore::try_lease(&store, "k", "a", long).unwrap());
-        assert!(!TokenStore::try_lease(&store, "k", "b", long).unwrap());
-        TokenStore::release(&store, "k", "b").unwrap();
-        assert!(
-            !TokenStore::try_lease(&store, "k", "b", long).unwrap(),
-            "not b's to release"
-        );
-        TokenStore::release(&store, "k", "a").unwrap();
-        assert!(TokenStore::try_lease(&store, "k", "b", Duration::ZERO).unwrap());
-        assert!(
-            TokenStore::try_lease(&store, "k", "c", long).unwrap(),
-            "b's lease expired"
-        );
+    fn the_memory_store_keeps_the_promises_of_a_store() {
+        crate::testing::check_token_store(&super::MemoryStore::new());
     }
 }

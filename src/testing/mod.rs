@@ -153,6 +153,7 @@ mod server;
 mod session;
 mod signer;
 mod state;
+mod store;
 mod tls;
 mod token;
 mod userinfo;
@@ -167,6 +168,7 @@ use serde_json::Value;
 pub use browser::{Browser, Page};
 pub use faults::{IdTokenFault, RawResponse, TokenEdit};
 pub use registration::ClientRegistration;
+pub use store::check_token_store;
 
 /// A `POST /token` as the embedded Verys received it; see
 /// [`VerysServer::received_token_requests`].

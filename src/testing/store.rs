@@ -1,0 +1,94 @@
+//! The promises a [`TokenStore`] must keep, as a check a store's own tests
+//! can run.
+
+use std::time::{Duration, Instant};
+
+use crate::store::{Entry, TokenStore};
+
+/// The key [`check_token_store`] writes under.
+const KEY: &str = "verys-client-store-check";
+
+/// Checks that `store` keeps the promises [`TokenManager`](crate::TokenManager)
+/// relies on to refresh once across replicas: a write needs the version it
+/// read (so a stale writer cannot overwrite newer tokens), and a lease is one
+/// owner's until that owner gives it back or it runs out. Run it against the
+/// store you wrote (a SQL table, say) in its tests; it writes under the key
+/// `verys-client-store-check`, which must not hold an entry or a lease, and
+/// waits up to 10 s for a lease of 1 ms to run out.
+///
+/// ```
+/// verys_client::testing::check_token_store(&verys_client::store::MemoryStore::new());
+/// ```
+///
+/// # Panics
+///
+/// When the store breaks a promise (the message names it) or fails with a
+/// [`StoreError`](crate::StoreError).
+pub fn check_token_store<S: TokenStore + ?Sized>(store: &S) {
+    let ok = |step: &str, result: Result<bool, crate::StoreError>| {
+        result.unwrap_or_else(|error| panic!("{step}: {error}"))
+    };
+    let load = || {
+        store
+            .load(KEY)
+            .unwrap_or_else(|error| panic!("load: {error}"))
+    };
+
+    assert_eq!(load(), None, "the check's key must start empty");
+    assert!(
+        !ok("replace", store.replace(KEY, 1, "a")),
+        "a write expecting an entry that does not exist was made"
+    );
+    assert!(
+        ok("replace", store.replace(KEY, 0, "a")),
+        "the first write was refused"
+    );
+    assert!(
+        !ok("replace", store.replace(KEY, 0, "b")),
+        "a stale writer overwrote a newer entry"
+    );
+    assert!(
+        ok("replace", store.replace(KEY, 1, "b")),
+        "a write at the current version was refused"
+    );
+    assert_eq!(
+        load(),
+        Some(Entry::new(2, "b".into())),
+        "the entry is not the last write at version 2"
+    );
+
+    let long = Duration::from_secs(60);
+    assert!(
+        ok("try_lease", store.try_lease(KEY, "a", long)),
+        "a free lease was refused"
+    );
+    assert!(
+        !ok("try_lease", store.try_lease(KEY, "b", long)),
+        "a held lease was granted to another owner"
+    );
+    store
+        .release(KEY, "b")
+        .unwrap_or_else(|error| panic!("release: {error}"));
+    assert!(
+        !ok("try_lease", store.try_lease(KEY, "b", long)),
+        "another owner released the lease"
+    );
+    store
+        .release(KEY, "a")
+        .unwrap_or_else(|error| panic!("release: {error}"));
+    assert!(
+        ok(
+            "try_lease",
+            store.try_lease(KEY, "b", Duration::from_millis(1))
+        ),
+        "a released lease was not free"
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !ok("try_lease", store.try_lease(KEY, "c", long)) {
+        assert!(Instant::now() < deadline, "a lease of 1 ms never ran out");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    store
+        .release(KEY, "c")
+        .unwrap_or_else(|error| panic!("release: {error}"));
+}
