@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::client::{Client, Transport};
-use crate::error::Error;
+use crate::error::{Error, StoreError, StoreErrorKind};
 use crate::flow::kind::ClientKind;
 use crate::flow::pkce::random_value;
 use crate::flow::tokens::{AccessToken, RefreshToken, Tokens};
@@ -84,7 +84,8 @@ pub struct TokenManager<K: ClientKind, T: Transport = Blocking> {
     /// This manager's name in the store's leases.
     owner: String,
     lease: Duration,
-    wait: Duration,
+    /// Set by [`TokenManager::with_wait`]; otherwise the lease and 5 s.
+    wait: Option<Duration>,
     margin: Duration,
     /// The last refresh failure and when it happened.
     last_failure: Mutex<Option<(u64, Error)>>,
@@ -115,8 +116,10 @@ impl<K: ClientKind, T: Transport> TokenManager<K, T> {
         version: u64,
     ) -> Self {
         let owner = random_value(&*client.config.randomness, 16);
-        // A lease outlives the longest refresh the client lets through.
-        let lease = client.config.http.timeout + Duration::from_secs(5);
+        // A lease outlives the longest refresh the client lets through:
+        // restoring another replica's tokens, the token request and a JWKS
+        // fetch for the new ID token, each up to the timeout.
+        let lease = client.config.http.timeout.saturating_mul(3) + Duration::from_secs(5);
         Self {
             client,
             current: RwLock::new((tokens, version)),
@@ -124,7 +127,7 @@ impl<K: ClientKind, T: Transport> TokenManager<K, T> {
             key: key.to_owned(),
             owner,
             lease,
-            wait: lease + Duration::from_secs(5),
+            wait: None,
             margin: Duration::from_secs(30),
             last_failure: Mutex::new(None),
             on_refresh: None,
@@ -134,8 +137,9 @@ impl<K: ClientKind, T: Transport> TokenManager<K, T> {
 
     /// How long a refresh lease lasts: longer than a refresh can take, or a
     /// second refresh may start while the first is under way (its
-    /// `invalid_grant` then reads the first one's tokens back). Default: the
-    /// client's timeout and 5 seconds.
+    /// `invalid_grant` then reads the first one's tokens back). Default:
+    /// three times the client's timeout (a restore, the token request and a
+    /// JWKS fetch) and 5 seconds.
     pub fn with_lease(mut self, lease: Duration) -> Self {
         self.lease = lease;
         self
@@ -146,7 +150,7 @@ impl<K: ClientKind, T: Transport> TokenManager<K, T> {
     /// lease, to take it over when its holder died. Default: the lease and 5
     /// seconds.
     pub fn with_wait(mut self, wait: Duration) -> Self {
-        self.wait = wait;
+        self.wait = Some(wait);
         self
     }
 
@@ -233,7 +237,10 @@ impl<K: ClientKind, T: Transport> TokenManager<K, T> {
             version,
             clock,
             self.margin,
-            Instant::now() + self.wait,
+            deadline(
+                self.wait
+                    .unwrap_or(self.lease.saturating_add(Duration::from_secs(5))),
+            ),
         )
     }
 
@@ -317,13 +324,20 @@ impl<K: ClientKind> TokenManager<K, Blocking> {
         tokens: Tokens,
     ) -> Result<Self, Error> {
         let value = Session::Tokens(tokens.to_stored()).to_value();
-        loop {
+        for _ in 0..WRITE_ATTEMPTS {
             let read = store.load(key).map_err(Error::Store)?;
             let version = read.map_or(0, |entry| entry.version);
             if store.replace(key, version, &value).map_err(Error::Store)? {
-                return Ok(Self::holding(client, store, key, tokens, version + 1));
+                return Ok(Self::holding(
+                    client,
+                    store,
+                    key,
+                    tokens,
+                    version.saturating_add(1),
+                ));
             }
         }
+        Err(never_written())
     }
 
     /// Holds the sign-in `store` keeps under `key`, restored (its ID token
@@ -429,7 +443,7 @@ impl<K: ClientKind> TokenManager<K, crate::transport::Async> {
         tokens: Tokens,
     ) -> Result<Self, Error> {
         let value = Session::Tokens(tokens.to_stored()).to_value();
-        loop {
+        for _ in 0..WRITE_ATTEMPTS {
             let read = store.load(key).await.map_err(Error::Store)?;
             let version = read.map_or(0, |entry| entry.version);
             if store
@@ -437,9 +451,16 @@ impl<K: ClientKind> TokenManager<K, crate::transport::Async> {
                 .await
                 .map_err(Error::Store)?
             {
-                return Ok(Self::holding(client, store, key, tokens, version + 1));
+                return Ok(Self::holding(
+                    client,
+                    store,
+                    key,
+                    tokens,
+                    version.saturating_add(1),
+                ));
             }
         }
+        Err(never_written())
     }
 
     /// As [`from_store`](TokenManager::from_store), on an async store.
@@ -507,4 +528,23 @@ impl<K: ClientKind, T: Transport> fmt::Debug for TokenManager<K, T> {
             .field("on_refresh", &self.on_refresh.is_some())
             .finish_non_exhaustive()
     }
+}
+
+/// `wait` from now, or as far as an `Instant` reaches.
+fn deadline(wait: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(wait)
+        .unwrap_or_else(|| now + Duration::from_secs(u32::MAX.into()))
+}
+
+/// Writes of a new sign-in before giving up: each lost one means another
+/// writer came in between, and a store whose versions never match what it
+/// reads (a corrupt entry) must not keep a caller forever.
+const WRITE_ATTEMPTS: usize = 16;
+
+fn never_written() -> Error {
+    Error::Store(StoreError::new(
+        StoreErrorKind::Corrupt,
+        "the entry changed under every write of the sign-in",
+    ))
 }

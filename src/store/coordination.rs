@@ -80,6 +80,9 @@ pub(crate) struct Coordination {
     /// What is being written: the refreshed tokens, or the end of the
     /// sign-in.
     writing_sign_out: bool,
+    /// A write of refreshed tokens lost to another writer, and the entry is
+    /// read again: see [`Coordination::replaced`].
+    rewriting: bool,
 }
 
 impl Coordination {
@@ -103,6 +106,7 @@ impl Coordination {
             refreshed: None,
             refused: None,
             writing_sign_out: false,
+            rewriting: false,
         };
         (coordination, Step::Load)
     }
@@ -133,11 +137,16 @@ impl Coordination {
     pub(crate) fn loaded(&mut self, entry: Result<Option<Entry>, StoreError>) -> Step {
         let entry = match entry {
             Ok(Some(entry)) => entry,
+            Ok(None) | Err(_) if self.rewriting => return self.keep_refreshed(),
             Ok(None) => return self.finish(Err(Error::SignedOut)),
             Err(error) => return self.finish(Err(Error::Store(error))),
         };
+        let session = serde_json::from_str::<Session>(&entry.value);
+        if self.rewriting {
+            return self.reread_after_lost_write(entry.version, session.ok());
+        }
         self.read = entry.version;
-        match serde_json::from_str::<Session>(&entry.value) {
+        match session {
             Ok(Session::Tokens(stored)) if entry.version > self.version => Step::Restore(stored),
             Ok(Session::Tokens(_)) => self.go_on(),
             Ok(Session::SignedOut) => self.finish(Err(Error::SignedOut)),
@@ -154,6 +163,9 @@ impl Coordination {
             Ok(tokens) => {
                 self.tokens = tokens;
                 self.version = self.read;
+                // An `invalid_grant` was for an older refresh token than
+                // these tokens carry: it says nothing about theirs.
+                self.refused = None;
                 if self.is_fresh(&self.tokens) {
                     let fresh = self.fresh(false);
                     self.finish(fresh)
@@ -226,20 +238,64 @@ impl Coordination {
 
     pub(crate) fn replaced(&mut self, written: Result<bool, StoreError>) -> Step {
         if self.writing_sign_out {
+            self.writing_sign_out = false;
+            if matches!(written, Ok(false)) {
+                // The entry changed since it was read: another replica's
+                // rotation landed after all, and is read back.
+                return Step::Load;
+            }
             let refused = self.refused.take().unwrap_or(Error::SignedOut);
             return self.finish(Err(refused));
         }
         let Some(tokens) = self.refreshed.take() else {
             return self.finish(Err(Error::SignedOut));
         };
-        self.tokens = tokens;
-        // Not written (the lease ran out and another replica wrote, or the
-        // store failed): the tokens are valid all the same, and the entry
-        // keeps its version, so this caller's copy is not taken for newer.
-        self.version = match written {
-            Ok(true) => self.read + 1,
-            Ok(false) | Err(_) => self.read,
+        match written {
+            Ok(true) => {
+                self.tokens = tokens;
+                self.version = self.read.saturating_add(1);
+                let fresh = self.fresh(true);
+                self.finish(fresh)
+            }
+            Ok(false) if !self.rewriting => {
+                // Another writer came first (this caller's lease ran out):
+                // read what it wrote before giving up the write.
+                self.refreshed = Some(tokens);
+                self.rewriting = true;
+                Step::Load
+            }
+            Ok(false) | Err(_) => {
+                self.refreshed = Some(tokens);
+                self.keep_refreshed()
+            }
+        }
+    }
+
+    /// After a lost write: a `SignedOut` written meanwhile came from another
+    /// replica's `invalid_grant` with the refresh token this caller rotated,
+    /// so the refreshed tokens replace it; other tokens are left as they are.
+    fn reread_after_lost_write(&mut self, version: u64, session: Option<Session>) -> Step {
+        match (session, &self.refreshed) {
+            (Some(Session::SignedOut), Some(tokens)) => {
+                self.read = version;
+                Step::Replace {
+                    expected: version,
+                    value: Session::Tokens(tokens.to_stored()).to_value(),
+                }
+            }
+            _ => self.keep_refreshed(),
+        }
+    }
+
+    /// The refreshed tokens, not written: valid all the same, and kept at
+    /// the version last read, so that this caller's copy is not taken for
+    /// newer than the entry.
+    fn keep_refreshed(&mut self) -> Step {
+        let Some(tokens) = self.refreshed.take() else {
+            return self.finish(Err(Error::SignedOut));
         };
+        self.tokens = tokens;
+        self.version = self.read;
         let fresh = self.fresh(true);
         self.finish(fresh)
     }
@@ -247,4 +303,183 @@ impl Coordination {
 
 fn is_invalid_grant(error: &Error) -> bool {
     matches!(error, Error::TokenRequest(refused) if refused.error() == Some("invalid_grant"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ServerError;
+    use crate::flow::tokens::{AccessToken, RefreshToken};
+    use crate::verify::claims::CommonRules;
+    use crate::verify::id_token::{IdTokenClaims, IdTokenRules, NonceRule};
+    use secrecy::SecretString;
+
+    const NOW: u64 = 1_800_000_000;
+
+    #[derive(Debug)]
+    struct At;
+
+    impl Clock for At {
+        fn now(&self) -> u64 {
+            NOW
+        }
+    }
+
+    /// Tokens whose access token is `access`, expiring `expires_in` from now.
+    fn tokens(access: &str, expires_in: u64) -> Tokens {
+        let text = format!(
+            r#"{{"iss":"https://verys.example","sub":"ada","aud":"app","exp":{},"iat":{NOW}}}"#,
+            NOW + 300
+        );
+        let rules = IdTokenRules {
+            common: CommonRules {
+                issuer: "https://verys.example",
+                now: NOW,
+                leeway: 0,
+                check_expiry: true,
+            },
+            client_id: "app",
+            trusted_audiences: &[],
+            nonce: NonceRule::AbsentOrEquals(None),
+            access_token: None,
+            require_at_hash: false,
+            max_age: None,
+            max_token_age: None,
+            previous: None,
+        };
+        Tokens {
+            id_token: "header.claims.signature".into(),
+            claims: IdTokenClaims::check(text.as_bytes(), &rules).unwrap(),
+            access_token: AccessToken::new(SecretString::from(access), Some(NOW + expires_in)),
+            refresh_token: Some(RefreshToken::new(SecretString::from(format!("r-{access}")))),
+            scopes: vec!["openid".into()],
+            nonce: None,
+        }
+    }
+
+    fn entry(version: u64, session: &Session) -> Result<Option<Entry>, StoreError> {
+        Ok(Some(Entry::new(version, session.to_value())))
+    }
+
+    fn invalid_grant() -> Error {
+        Error::TokenRequest(ServerError {
+            status: 400,
+            error: Some("invalid_grant".into()),
+            description: None,
+            content_type: None,
+        })
+    }
+
+    /// A caller at version 1 whose copy has expired, holding the lease with
+    /// the entry still at version 1: it asks to refresh.
+    fn leased_and_refreshing() -> Coordination {
+        let stale = tokens("old", 0);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let (mut c, step) = Coordination::new(stale, 1, Arc::new(At), Duration::ZERO, deadline);
+        assert!(matches!(step, Step::Load));
+        let stored = Session::Tokens(tokens("old", 0).to_stored());
+        assert!(matches!(c.loaded(entry(1, &stored)), Step::TryLease));
+        assert!(matches!(c.leased(Ok(true), Instant::now()), Step::Load));
+        assert!(matches!(c.loaded(entry(1, &stored)), Step::Refresh(_)));
+        c
+    }
+
+    fn released(step: Step) -> Result<Fresh, Error> {
+        match step {
+            Step::Release(outcome) => outcome,
+            _ => panic!("expected the lease to be given back"),
+        }
+    }
+
+    /// This caller's lease ran out mid-refresh; another replica refreshed
+    /// with the same, already rotated, refresh token, got `invalid_grant`,
+    /// and wrote `SignedOut` first. The tokens this caller got are the
+    /// user's valid ones: they replace the marker.
+    #[test]
+    fn a_sign_out_written_over_a_rotation_in_flight_is_replaced_by_it() {
+        let mut c = leased_and_refreshing();
+        assert!(matches!(
+            c.refreshed(Ok(tokens("new", 300))),
+            Step::Replace { expected: 1, .. }
+        ));
+        assert!(
+            matches!(c.replaced(Ok(false)), Step::Load),
+            "lost: read again"
+        );
+        let Step::Replace { expected, value } = c.loaded(entry(2, &Session::SignedOut)) else {
+            panic!("expected the marker to be replaced");
+        };
+        assert_eq!(expected, 2);
+        assert!(
+            value.contains("\"new\""),
+            "the refreshed tokens are written"
+        );
+        let fresh = released(c.replaced(Ok(true))).unwrap();
+        assert_eq!(fresh.tokens.access_token().expose_secret(), "new");
+        assert_eq!(fresh.version, 3);
+        assert!(fresh.ours);
+    }
+
+    /// The same race the other way round: this caller's `invalid_grant`
+    /// found nothing newer, but its `SignedOut` lost to the other replica's
+    /// rotation, which it reads back instead of ending the sign-in.
+    #[test]
+    fn a_sign_out_that_loses_to_a_rotation_reads_the_rotation_back() {
+        let mut c = leased_and_refreshing();
+        assert!(matches!(c.refreshed(Err(invalid_grant())), Step::Load));
+        let same = Session::Tokens(tokens("old", 0).to_stored());
+        assert!(matches!(
+            c.loaded(entry(1, &same)),
+            Step::Replace { expected: 1, .. }
+        ));
+        assert!(
+            matches!(c.replaced(Ok(false)), Step::Load),
+            "lost: read again"
+        );
+        let rotated = Session::Tokens(tokens("rotated", 300).to_stored());
+        assert!(matches!(c.loaded(entry(2, &rotated)), Step::Restore(_)));
+        let fresh = released(c.restored(Ok(tokens("rotated", 300)))).unwrap();
+        assert_eq!(fresh.tokens.access_token().expose_secret(), "rotated");
+        assert_eq!(fresh.version, 2);
+        assert!(!fresh.ours);
+    }
+
+    /// An `invalid_grant` for an older refresh token says nothing about the
+    /// newer tokens read back: they are refreshed, not signed out.
+    #[test]
+    fn newer_tokens_read_back_after_a_refusal_are_refreshed_not_signed_out() {
+        let mut c = leased_and_refreshing();
+        assert!(matches!(c.refreshed(Err(invalid_grant())), Step::Load));
+        let newer = Session::Tokens(tokens("newer", 0).to_stored());
+        assert!(matches!(c.loaded(entry(2, &newer)), Step::Restore(_)));
+        let Step::Refresh(refreshing) = c.restored(Ok(tokens("newer", 0))) else {
+            panic!("expected a refresh of the newer tokens");
+        };
+        assert_eq!(refreshing.access_token().expose_secret(), "newer");
+    }
+
+    /// A dead refresh token: nothing newer, the marker written, the caller
+    /// that asked told what the server said.
+    #[test]
+    fn a_dead_refresh_token_ends_the_sign_in() {
+        let mut c = leased_and_refreshing();
+        assert!(matches!(c.refreshed(Err(invalid_grant())), Step::Load));
+        let same = Session::Tokens(tokens("old", 0).to_stored());
+        let Step::Replace { value, .. } = c.loaded(entry(1, &same)) else {
+            panic!("expected the marker to be written");
+        };
+        assert_eq!(value, Session::SignedOut.to_value());
+        let refused = released(c.replaced(Ok(true))).err().unwrap();
+        assert!(refused.requires_sign_in(), "{refused:?}");
+    }
+
+    /// A version at the top of the range, from a hostile or corrupt entry,
+    /// does not overflow.
+    #[test]
+    fn the_last_version_does_not_overflow() {
+        let mut c = leased_and_refreshing();
+        c.read = u64::MAX;
+        c.refreshed(Ok(tokens("new", 300)));
+        assert_eq!(released(c.replaced(Ok(true))).unwrap().version, u64::MAX);
+    }
 }

@@ -19,8 +19,13 @@
 //!    takes the lease over once it expires (its holder died);
 //! 5. a refresh refused with `invalid_grant` reads the entry again: newer
 //!    tokens are another replica's rotation, used as they are; otherwise the
-//!    refresh token is dead and the entry says so, and every caller of every
-//!    replica is told [`Error::SignedOut`] without another request.
+//!    refresh token is dead and the entry says so: the caller that was
+//!    refused gets the `invalid_grant`, and every other caller of every
+//!    replica [`Error::SignedOut`], without another request;
+//! 6. a write of refreshed tokens that lost to a `SignedOut` (written by a
+//!    replica whose refresh with the same refresh token was refused, this
+//!    caller's lease having run out) replaces it, and a `SignedOut` that lost
+//!    to a rotation reads the rotation back.
 //!
 //! [`MemoryStore`] does the same within one process: [`TokenManager::new`]
 //! uses one of its own. A store of your own implements [`TokenStore`] (and

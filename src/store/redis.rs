@@ -15,10 +15,12 @@
 //!   give the service a Redis user of its own (`redis://user:password@…`,
 //!   ACLs allowing `HMGET`, `EVAL`/`EVALSHA`, `SET`, `GET`, `DEL` on the
 //!   prefix), and never log the values.
-//! - **The lease** must outlast a refresh (the client's HTTP timeout); a
-//!   shorter one lets a second replica refresh while the first is under way,
-//!   whose `invalid_grant` then reads the first one's tokens back. Longer
-//!   leases only delay the takeover after a replica died holding one.
+//! - **The lease** must outlast a refresh (a restore, the token request and
+//!   a JWKS fetch: the default is three times the client's HTTP timeout and
+//!   5 s); a shorter one lets a second replica refresh while the first is
+//!   under way, and the rotation that succeeded is then kept whichever write
+//!   lands first. Longer leases only delay the takeover after a replica died
+//!   holding one.
 //! - **A failover** that loses recent writes (Redis replication is
 //!   asynchronous) can bring back tokens whose refresh token was already
 //!   rotated: their refresh then fails with `invalid_grant`, and the sign-in
