@@ -445,4 +445,16 @@ fn the_redis_store_keeps_versions_and_leases() {
     let redis = RedisServer::start();
     let store = RedisStore::open(&redis.url()).unwrap().with_prefix("probe");
     verys_client::testing::check_token_store(&store);
+
+    // A session key that ends like another's lease is a session of its own.
+    assert!(TokenStore::replace(&store, "k:lease", 0, "a").unwrap());
+    let lease = std::time::Duration::from_secs(60);
+    assert!(TokenStore::try_lease(&store, "k", "owner", lease).unwrap());
+    assert_eq!(
+        TokenStore::load(&store, "k:lease")
+            .unwrap()
+            .map(|entry| entry.version),
+        Some(1)
+    );
+    assert_eq!(TokenStore::load(&store, "k").unwrap(), None);
 }

@@ -1,9 +1,9 @@
 //! [`RedisStore`]: the token store shared by every replica of a service, on
 //! Redis (feature `redis`, the maintained `redis` crate).
 //!
-//! Per session key it keeps a hash `{prefix}:{key}` with the entry's
+//! Per session key it keeps a hash `{prefix}:entry:{key}` with the entry's
 //! `version` and `value` (the stored sign-in: tokens in clear), and the
-//! refresh lease `{prefix}:{key}:lease`, whose value names its holder and
+//! refresh lease `{prefix}:lease:{key}`, whose value names its holder and
 //! which Redis expires by itself. A write is a Lua script that compares the
 //! version and writes in one step; a lease is `SET … NX PX`, and giving it
 //! back is a script that deletes it only for its holder.
@@ -133,11 +133,13 @@ impl RedisStore {
     }
 
     fn entry_key(&self, key: &str) -> String {
-        format!("{}:{key}", self.prefix)
+        format!("{}:entry:{key}", self.prefix)
     }
 
     fn lease_key(&self, key: &str) -> String {
-        format!("{}:{key}:lease", self.prefix)
+        // Entries and leases in namespaces of their own: no session key's
+        // entry can be another's lease, whatever the keys hold.
+        format!("{}:lease:{key}", self.prefix)
     }
 
     fn ttl_ms(&self) -> u128 {
