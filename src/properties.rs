@@ -16,7 +16,7 @@ use crate::error::{Error, TokenRule};
 use crate::flow::tokens::{AccessToken, Tokens};
 use crate::verify::access::{self, AccessRules};
 use crate::verify::claims::CommonRules;
-use crate::verify::id_token::{IdTokenClaims, IdTokenRules, NonceRule};
+use crate::verify::id_token::{IdTokenClaims, IdTokenRules};
 use crate::verify::jwks::KeySet;
 use crate::{Client, Public};
 
@@ -85,17 +85,7 @@ fn common(now: u64) -> CommonRules<'static> {
 }
 
 fn id_rules(now: u64) -> IdTokenRules<'static> {
-    IdTokenRules {
-        common: common(now),
-        client_id: "app",
-        trusted_audiences: &[],
-        nonce: NonceRule::AbsentOrEquals(None),
-        access_token: None,
-        require_at_hash: false,
-        max_age: None,
-        max_token_age: None,
-        previous: None,
-    }
+    IdTokenRules::basic(common(now), "app")
 }
 
 fn access_rules(now: u64) -> AccessRules<'static> {

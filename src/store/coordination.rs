@@ -311,7 +311,7 @@ mod tests {
     use crate::error::ServerError;
     use crate::flow::tokens::{AccessToken, RefreshToken};
     use crate::verify::claims::CommonRules;
-    use crate::verify::id_token::{IdTokenClaims, IdTokenRules, NonceRule};
+    use crate::verify::id_token::{IdTokenClaims, IdTokenRules};
     use secrecy::SecretString;
 
     const NOW: u64 = 1_800_000_000;
@@ -331,22 +331,13 @@ mod tests {
             r#"{{"iss":"https://verys.example","sub":"ada","aud":"app","exp":{},"iat":{NOW}}}"#,
             NOW + 300
         );
-        let rules = IdTokenRules {
-            common: CommonRules {
-                issuer: "https://verys.example",
-                now: NOW,
-                leeway: 0,
-                check_expiry: true,
-            },
-            client_id: "app",
-            trusted_audiences: &[],
-            nonce: NonceRule::AbsentOrEquals(None),
-            access_token: None,
-            require_at_hash: false,
-            max_age: None,
-            max_token_age: None,
-            previous: None,
+        let common = CommonRules {
+            issuer: "https://verys.example",
+            now: NOW,
+            leeway: 0,
+            check_expiry: true,
         };
+        let rules = IdTokenRules::basic(common, "app");
         Tokens {
             id_token: "header.claims.signature".into(),
             claims: IdTokenClaims::check(text.as_bytes(), &rules).unwrap(),

@@ -157,6 +157,26 @@ pub(crate) struct IdTokenRules<'a> {
     pub previous: Option<&'a IdTokenClaims>,
 }
 
+#[cfg(any(test, fuzzing))]
+impl<'a> IdTokenRules<'a> {
+    /// Only what every ID token of `client_id` meets (no nonce, `at_hash`
+    /// or age rule): for the parser properties, the fuzz targets and tests
+    /// that need verified claims.
+    pub(crate) fn basic(common: CommonRules<'a>, client_id: &'a str) -> Self {
+        Self {
+            common,
+            client_id,
+            trusted_audiences: &[],
+            nonce: NonceRule::AbsentOrEquals(None),
+            access_token: None,
+            require_at_hash: false,
+            max_age: None,
+            max_token_age: None,
+            previous: None,
+        }
+    }
+}
+
 /// How the `nonce` claim is checked.
 pub(crate) enum NonceRule<'a> {
     /// Code flow: the claim must equal the nonce sent.
