@@ -5,12 +5,14 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::client::{Client, Transport};
-use crate::error::{Error, StoreError, StoreErrorKind};
+use crate::error::Error;
 use crate::flow::kind::ClientKind;
 use crate::flow::pkce::random_value;
 use crate::flow::tokens::{AccessToken, RefreshToken, Tokens};
 use crate::single_flight::Gate;
-use crate::store::coordination::{Coordination, Fresh, Session, Step};
+use crate::store::coordination::{
+    Coordination, Fresh, NewSignIn, Session, Step, WriteStep, stored_sign_in,
+};
 use crate::store::{MemoryStore, TokenStore};
 use crate::transport::Blocking;
 
@@ -323,21 +325,17 @@ impl<K: ClientKind> TokenManager<K, Blocking> {
         key: &str,
         tokens: Tokens,
     ) -> Result<Self, Error> {
-        let value = Session::Tokens(tokens.to_stored()).to_value();
-        for _ in 0..WRITE_ATTEMPTS {
-            let read = store.load(key).map_err(Error::Store)?;
-            let version = read.map_or(0, |entry| entry.version);
-            if store.replace(key, version, &value).map_err(Error::Store)? {
-                return Ok(Self::holding(
-                    client,
-                    store,
-                    key,
-                    tokens,
-                    version.saturating_add(1),
-                ));
-            }
-        }
-        Err(never_written())
+        let (mut write, mut step) = NewSignIn::new(&tokens);
+        let version = loop {
+            step = match step {
+                WriteStep::Load => write.loaded(store.load(key)),
+                WriteStep::Replace(expected) => {
+                    write.replaced(store.replace(key, expected, write.value()))
+                }
+                WriteStep::Done(version) => break version?,
+            };
+        };
+        Ok(Self::holding(client, store, key, tokens, version))
     }
 
     /// Holds the sign-in `store` keeps under `key`, restored (its ID token
@@ -389,21 +387,6 @@ impl<K: ClientKind> TokenManager<K, Blocking> {
     }
 }
 
-/// The stored sign-in of an entry, and its version.
-fn stored_sign_in(
-    entry: Option<crate::store::Entry>,
-) -> Result<(crate::flow::tokens::StoredTokens, u64), Error> {
-    let entry = entry.ok_or(Error::SignedOut)?;
-    match serde_json::from_str::<Session>(&entry.value) {
-        Ok(Session::Tokens(stored)) => Ok((stored, entry.version)),
-        Ok(Session::SignedOut) => Err(Error::SignedOut),
-        Err(_) => Err(Error::Store(crate::error::StoreError::new(
-            crate::error::StoreErrorKind::Corrupt,
-            "the entry is not a stored sign-in",
-        ))),
-    }
-}
-
 #[cfg(feature = "async")]
 impl<K: ClientKind> TokenManager<K, crate::transport::Async> {
     /// An access token valid beyond the margin, refreshed first if needed.
@@ -442,25 +425,17 @@ impl<K: ClientKind> TokenManager<K, crate::transport::Async> {
         key: &str,
         tokens: Tokens,
     ) -> Result<Self, Error> {
-        let value = Session::Tokens(tokens.to_stored()).to_value();
-        for _ in 0..WRITE_ATTEMPTS {
-            let read = store.load(key).await.map_err(Error::Store)?;
-            let version = read.map_or(0, |entry| entry.version);
-            if store
-                .replace(key, version, &value)
-                .await
-                .map_err(Error::Store)?
-            {
-                return Ok(Self::holding(
-                    client,
-                    store,
-                    key,
-                    tokens,
-                    version.saturating_add(1),
-                ));
-            }
-        }
-        Err(never_written())
+        let (mut write, mut step) = NewSignIn::new(&tokens);
+        let version = loop {
+            step = match step {
+                WriteStep::Load => write.loaded(store.load(key).await),
+                WriteStep::Replace(expected) => {
+                    write.replaced(store.replace(key, expected, write.value()).await)
+                }
+                WriteStep::Done(version) => break version?,
+            };
+        };
+        Ok(Self::holding(client, store, key, tokens, version))
     }
 
     /// As [`from_store`](TokenManager::from_store), on an async store.
@@ -535,16 +510,4 @@ fn deadline(wait: Duration) -> Instant {
     let now = Instant::now();
     now.checked_add(wait)
         .unwrap_or_else(|| now + Duration::from_secs(u32::MAX.into()))
-}
-
-/// Writes of a new sign-in before giving up: each lost one means another
-/// writer came in between, and a store whose versions never match what it
-/// reads (a corrupt entry) must not keep a caller forever.
-const WRITE_ATTEMPTS: usize = 16;
-
-fn never_written() -> Error {
-    Error::Store(StoreError::new(
-        StoreErrorKind::Corrupt,
-        "the entry changed under every write of the sign-in",
-    ))
 }

@@ -301,6 +301,87 @@ impl Coordination {
     }
 }
 
+/// Writes of a new sign-in before giving up: each lost one means another
+/// writer came in between, and a store whose versions never match what it
+/// reads (a corrupt entry) must not keep a caller forever.
+const WRITE_ATTEMPTS: usize = 16;
+
+/// What the driver of a [`NewSignIn`] does next.
+pub(crate) enum WriteStep {
+    Load,
+    /// Write [`NewSignIn::value`] if the entry is still at this version.
+    Replace(u64),
+    /// The version written, or why there is none.
+    Done(Result<u64, Error>),
+}
+
+/// The write of a new sign-in over whatever the key holds (an older
+/// sign-in, an ended one, nothing): read the version, write over it, and
+/// read again when another writer came in between.
+pub(crate) struct NewSignIn {
+    value: String,
+    expected: u64,
+    attempts: usize,
+}
+
+impl NewSignIn {
+    pub(crate) fn new(tokens: &Tokens) -> (Self, WriteStep) {
+        let value = Session::Tokens(tokens.to_stored()).to_value();
+        let write = Self {
+            value,
+            expected: 0,
+            attempts: 0,
+        };
+        (write, WriteStep::Load)
+    }
+
+    /// The entry's value to write.
+    pub(crate) fn value(&self) -> &str {
+        &self.value
+    }
+
+    pub(crate) fn loaded(&mut self, entry: Result<Option<Entry>, StoreError>) -> WriteStep {
+        match entry {
+            Ok(entry) => {
+                self.expected = entry.map_or(0, |entry| entry.version);
+                WriteStep::Replace(self.expected)
+            }
+            Err(error) => WriteStep::Done(Err(Error::Store(error))),
+        }
+    }
+
+    pub(crate) fn replaced(&mut self, written: Result<bool, StoreError>) -> WriteStep {
+        match written {
+            Ok(true) => WriteStep::Done(Ok(self.expected.saturating_add(1))),
+            Ok(false) => {
+                self.attempts += 1;
+                if self.attempts < WRITE_ATTEMPTS {
+                    WriteStep::Load
+                } else {
+                    WriteStep::Done(Err(Error::Store(StoreError::new(
+                        StoreErrorKind::Corrupt,
+                        "the entry changed under every write of the sign-in",
+                    ))))
+                }
+            }
+            Err(error) => WriteStep::Done(Err(Error::Store(error))),
+        }
+    }
+}
+
+/// The sign-in an entry holds, and its version: what a manager starts from.
+pub(crate) fn stored_sign_in(entry: Option<Entry>) -> Result<(StoredTokens, u64), Error> {
+    let entry = entry.ok_or(Error::SignedOut)?;
+    match serde_json::from_str::<Session>(&entry.value) {
+        Ok(Session::Tokens(stored)) => Ok((stored, entry.version)),
+        Ok(Session::SignedOut) => Err(Error::SignedOut),
+        Err(_) => Err(Error::Store(StoreError::new(
+            StoreErrorKind::Corrupt,
+            "the entry is not a stored sign-in",
+        ))),
+    }
+}
+
 fn is_invalid_grant(error: &Error) -> bool {
     matches!(error, Error::TokenRequest(refused) if refused.error() == Some("invalid_grant"))
 }
@@ -472,5 +553,90 @@ mod tests {
         c.read = u64::MAX;
         c.refreshed(Ok(tokens("new", 300)));
         assert_eq!(released(c.replaced(Ok(true))).unwrap().version, u64::MAX);
+    }
+
+    /// Drives a [`NewSignIn`] against the loads and write outcomes given,
+    /// in turn; the steps it asked for, and how it ended.
+    fn write_new(
+        loads: &[Result<Option<Entry>, StoreError>],
+        writes: &[Result<bool, StoreError>],
+    ) -> (Vec<u64>, Result<u64, Error>) {
+        let (mut write, mut step) = NewSignIn::new(&tokens("new", 300));
+        let (mut loads, mut writes) = (loads.iter().cloned(), writes.iter().cloned());
+        let mut expected = Vec::new();
+        loop {
+            step = match step {
+                WriteStep::Load => write.loaded(loads.next().expect("one load too many")),
+                WriteStep::Replace(version) => {
+                    expected.push(version);
+                    write.replaced(writes.next().expect("one write too many"))
+                }
+                WriteStep::Done(outcome) => return (expected, outcome),
+            };
+        }
+    }
+
+    #[test]
+    fn a_new_sign_in_is_written_over_the_version_read() {
+        let ended = entry(7, &Session::SignedOut);
+        let (expected, outcome) = write_new(&[ended], &[Ok(true)]);
+        assert_eq!(expected, [7]);
+        assert_eq!(outcome.unwrap(), 8);
+        let (expected, outcome) = write_new(&[Ok(None)], &[Ok(true)]);
+        assert_eq!((expected, outcome.unwrap()), (vec![0], 1));
+    }
+
+    #[test]
+    fn a_new_sign_in_that_lost_a_write_reads_again() {
+        let (expected, outcome) = write_new(
+            &[entry(1, &Session::SignedOut), entry(2, &Session::SignedOut)],
+            &[Ok(false), Ok(true)],
+        );
+        assert_eq!(expected, [1, 2]);
+        assert_eq!(outcome.unwrap(), 3);
+    }
+
+    #[test]
+    fn a_new_sign_in_gives_up_after_sixteen_lost_writes() {
+        let loads = vec![entry(1, &Session::SignedOut); 16];
+        let (expected, outcome) = write_new(&loads, &vec![Ok(false); 16]);
+        assert_eq!(expected.len(), 16);
+        let Err(Error::Store(error)) = outcome else {
+            panic!("expected a store error, got {outcome:?}");
+        };
+        assert_eq!(error.kind, StoreErrorKind::Corrupt);
+    }
+
+    #[test]
+    fn a_store_error_ends_a_new_sign_in() {
+        let down = || StoreError::new(StoreErrorKind::Unavailable, "down");
+        let (expected, outcome) = write_new(&[Err(down())], &[]);
+        assert!(expected.is_empty());
+        assert!(matches!(outcome, Err(Error::Store(e)) if e.kind == StoreErrorKind::Unavailable));
+        let (_, outcome) = write_new(&[Ok(None)], &[Err(down())]);
+        assert!(matches!(outcome, Err(Error::Store(e)) if e.kind == StoreErrorKind::Unavailable));
+        let (_, outcome) = write_new(&[Ok(None)], &[Ok(true)]);
+        assert_eq!(outcome.unwrap(), 1);
+    }
+
+    #[test]
+    fn a_new_sign_in_over_the_last_version_does_not_overflow() {
+        let top = entry(u64::MAX, &Session::SignedOut);
+        assert_eq!(write_new(&[top], &[Ok(true)]).1.unwrap(), u64::MAX);
+    }
+
+    #[test]
+    fn a_stored_sign_in_is_read_with_its_version() {
+        let stored = Session::Tokens(tokens("kept", 300).to_stored());
+        let (read, version) = stored_sign_in(entry(4, &stored).unwrap()).unwrap();
+        assert_eq!(version, 4);
+        assert_eq!(Session::Tokens(read).to_value(), stored.to_value());
+        assert!(matches!(stored_sign_in(None), Err(Error::SignedOut)));
+        let ended = entry(5, &Session::SignedOut).unwrap();
+        assert!(matches!(stored_sign_in(ended), Err(Error::SignedOut)));
+        let garbage = Some(Entry::new(6, "{\"tokens\":1}".into()));
+        assert!(
+            matches!(stored_sign_in(garbage), Err(Error::Store(e)) if e.kind == StoreErrorKind::Corrupt)
+        );
     }
 }
