@@ -12,7 +12,9 @@
 //!   wall-clock time of the ID token path (the access token path, a fresh
 //!   token each time) and its floor in alternating passes (each spread over
 //!   stack positions like `verify.rs`), so that the machine's slow phases
-//!   fall on both alike; prints the median of the per-round ratios.
+//!   fall on both alike; prints the median of the per-round ratios;
+//! * `instructions interleaved_cache ROUNDS`: the same for fresh access
+//!   tokens with the verified-token cache off (the "floor") and on.
 //!
 //! See benches/README.md.
 
@@ -71,6 +73,22 @@ fn main() {
                 "verify_access_token",
                 n,
                 || floors.next().check(),
+                || {
+                    let token = access_tokens.next();
+                    drop(verify_access_token(fresh.verifier(), token));
+                },
+            );
+        }
+        "interleaved_cache" => {
+            // The same fresh tokens with the cache off and on: the ratio is
+            // what remembering a token costs.
+            let uncached = tokens.verifier(0);
+            let mut again = Cycle::new(tokens.access_tokens.iter().collect());
+            let mut fresh = Fresh::new(tokens.verifier(64));
+            interleaved(
+                "verify_access_token",
+                n,
+                || drop(verify_access_token(&uncached, again.next())),
                 || {
                     let token = access_tokens.next();
                     drop(verify_access_token(fresh.verifier(), token));

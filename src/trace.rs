@@ -1,6 +1,7 @@
 //! What the crate reports to [`tracing`](https://docs.rs/tracing) (feature
-//! `tracing`): a span per back-channel operation, an event per request with
-//! its status and duration, the operation's outcome (a refused token with
+//! `tracing`): a span per operation (a bearer token the verifier answers
+//! from its memory is none), an event per request with its status and
+//! duration, the operation's outcome (a refused token with
 //! the rule it broke), JWKS fetches and token refreshes. Without the
 //! feature every function here is empty.
 //!
@@ -62,18 +63,21 @@ mod imp {
         }
 
         pub(crate) fn finished<T>(&self, outcome: &Result<T, Error>) {
-            let elapsed_ms = millis(self.started);
+            // Inside each event, the clock is read only when it is enabled.
             match outcome {
-                Ok(_) => tracing::debug!(target: target!(), parent: &self.span, elapsed_ms, "done"),
+                Ok(_) => tracing::debug!(
+                    target: target!(), parent: &self.span,
+                    elapsed_ms = millis(self.started), "done"
+                ),
                 Err(Error::InvalidIdToken(rule) | Error::InvalidAccessToken(rule)) => {
                     tracing::warn!(
                         target: target!(), parent: &self.span,
-                        elapsed_ms, %rule, "token refused"
+                        elapsed_ms = millis(self.started), %rule, "token refused"
                     );
                 }
                 Err(error) => tracing::warn!(
                     target: target!(), parent: &self.span,
-                    elapsed_ms, %error, "failed"
+                    elapsed_ms = millis(self.started), %error, "failed"
                 ),
             }
         }

@@ -29,8 +29,11 @@ use crate::verify::jwt::{self, Jws};
 /// A resource server sees the same bearer token on every request of a
 /// session, so the verifier remembers the tokens it verified, in a bounded
 /// concurrent cache: a token seen again costs a lookup, a comparison with
-/// the remembered text, the expiry rule and a check that its key is still
-/// published, not a signature check. With its key cached, verification does
+/// the remembered text, the expiry rule and a check that no key was dropped
+/// from the JWKS since (after one was, the token is verified in full once
+/// more), not a signature check; being no operation, it has no `tracing`
+/// span. An expired token is forgotten and verified in full, to be refused
+/// as any other. With its key cached, verification does
 /// no I/O and waits on no other verification.
 ///
 /// ```
@@ -62,28 +65,35 @@ struct Shared {
     seen: Option<Seen>,
 }
 
-/// The tokens a verifier remembers, by their signature segment: distinct
-/// tokens of one issuer have distinct signatures, and the segment is found
-/// without reading the rest of the token.
+/// The tokens a verifier remembers, by the start of their signature
+/// segment: distinct tokens of one issuer have distinct signatures, whose
+/// first 96 bits (the start of the signature's `R`, a hash of the key's
+/// secret and the message) tell them apart, and are found without reading
+/// the rest of the token.
 struct Seen {
-    cache: quick_cache::sync::Cache<[u8; SIGNATURE_SEGMENT], Arc<Remembered>>,
+    cache: quick_cache::sync::Cache<Index, Remembered>,
     hits: AtomicU64,
 }
 
-/// What a verification found, to answer the same token again.
+/// What a verification found, to answer the same token again. Cloning it
+/// (a cache hit) counts two references; remembering it allocates the copy
+/// of the token alone, the claims being the verification's own.
+#[derive(Clone)]
 struct Remembered {
-    /// The whole token, which a hit must equal byte for byte.
-    token: Box<str>,
+    /// The whole token, which a hit must equal byte for byte: the index
+    /// alone names a signature, which is not the token.
+    token: Arc<str>,
     claims: AccessClaims,
-    /// The key that verified it, its id, and the JWKS removal count when it
-    /// was found: a hit needs the key still published under that id.
-    kid: Box<str>,
-    key: VerifyingKey,
+    /// The JWKS removal count when its key was looked up: a hit needs no
+    /// key removed since, or the token is verified again in full.
     removals: u64,
 }
 
 /// An Ed25519 signature in unpadded base64url.
 const SIGNATURE_SEGMENT: usize = 86;
+
+/// The characters of the signature segment a token is remembered by.
+type Index = [u8; 16];
 
 const DEFAULT_CAPACITY: usize = 4096;
 
@@ -96,18 +106,18 @@ impl Seen {
     }
 
     /// The index a token is remembered under, if it can be.
-    fn index(token: &str) -> Option<[u8; SIGNATURE_SEGMENT]> {
+    fn index(token: &str) -> Option<Index> {
         let start = token.len().checked_sub(SIGNATURE_SEGMENT)?;
-        token.as_bytes()[start..].try_into().ok()
+        token.as_bytes().get(start..start + 16)?.try_into().ok()
     }
 }
 
 /// What the remembered tokens say of a token.
 enum Recall {
-    /// Verified before, its key still published and its expiry checked.
+    /// Verified before, no key removed since, and not expired.
     Hit(AccessClaims),
     /// To verify; then to remember under this index, if any.
-    Miss(Option<[u8; SIGNATURE_SEGMENT]>),
+    Miss(Option<Index>),
 }
 
 impl Shared {
@@ -145,65 +155,70 @@ impl Shared {
     }
 
     /// Remembers a token just verified, under `index`.
-    fn remember(&self, index: [u8; SIGNATURE_SEGMENT], remembered: Remembered) {
+    fn remember(&self, index: Index, remembered: Remembered) {
         if let Some(seen) = &self.seen {
             // A contended shard skips the insert rather than wait:
             // verifying never blocks on other verifiers.
-            let _ = seen.cache.try_insert(index, Arc::new(remembered));
+            let _ = seen.cache.try_insert(index, remembered);
         }
     }
 
     /// Looks `token` up among the remembered tokens.
-    fn recall(&self, token: &str, now: u64) -> Result<Recall, Error> {
+    fn recall(&self, token: &str) -> Recall {
         let (Some(seen), Some(index)) = (&self.seen, Seen::index(token)) else {
-            return Ok(Recall::Miss(None));
+            return Recall::Miss(None);
         };
         let Some(remembered) = seen.cache.get(&index) else {
-            return Ok(Recall::Miss(Some(index)));
+            return Recall::Miss(Some(index));
         };
         if *remembered.token != *token {
-            // Another text with the same signature: verified in full (and
-            // refused, the signature being another message's), never
-            // remembered in place of the token that has it.
-            return Ok(Recall::Miss(None));
+            // Another text under the same index: verified in full (a token
+            // with another's signature is refused), never remembered in
+            // place of the token that has it.
+            return Recall::Miss(None);
         }
-        if !self
-            .jwks
-            .still_publishes(&remembered.kid, &remembered.key, remembered.removals)
+        if self.jwks.removals() != remembered.removals
+            || remembered
+                .claims
+                .still_valid(self.clock.now(), self.leeway)
+                .is_err()
         {
-            // Its key is gone: verified again, the token meets the fate of
-            // a token never seen.
+            // A key was dropped since (perhaps this token's), or the token
+            // has expired: it is forgotten and verified in full, to meet
+            // the fate of a token never seen, refusal and trace included.
             seen.cache.remove(&index);
-            return Ok(Recall::Miss(Some(index)));
+            return Recall::Miss(Some(index));
         }
-        remembered.claims.still_valid(now, self.leeway)?;
         seen.hits.fetch_add(1, Ordering::Relaxed);
-        Ok(Recall::Hit(remembered.claims.clone()))
+        Recall::Hit(remembered.claims)
     }
 }
 
 /// A bearer token's verification, as an operation of the I/O-free core:
-/// the remembered tokens first, then the key its `kid` names (from the
-/// driver, which may fetch the JWKS), then the rules.
+/// the key its `kid` names (from the driver, which may fetch the JWKS),
+/// then the rules. A token the verifier remembers never gets here: see
+/// [`Shared::recall`].
 struct BearerCheck<'a> {
     shared: &'a Shared,
     token: &'a str,
+    /// Where to remember the token once verified, if anywhere.
+    index: Option<Index>,
     pending: Option<Pending<'a>>,
 }
 
 /// A token parsed, waiting for its key.
 struct Pending<'a> {
     jws: Jws<'a>,
-    index: Option<[u8; SIGNATURE_SEGMENT]>,
     /// The JWKS removal count before the key was looked up.
     removals: u64,
 }
 
 impl<'a> BearerCheck<'a> {
-    fn new(shared: &'a Shared, token: &'a str) -> Self {
+    fn new(shared: &'a Shared, token: &'a str, index: Option<Index>) -> Self {
         Self {
             shared,
             token,
+            index,
             pending: None,
         }
     }
@@ -214,16 +229,11 @@ impl Operation for BearerCheck<'_> {
     fn name(&self) -> &'static str {
         "verify_access_token"
     }
-    fn start(&mut self, now: u64) -> Result<Step<AccessClaims>, Error> {
-        let index = match self.shared.recall(self.token, now)? {
-            Recall::Hit(claims) => return Ok(Step::Done(claims)),
-            Recall::Miss(index) => index,
-        };
+    fn start(&mut self, _: u64) -> Result<Step<AccessClaims>, Error> {
         let jws = jwt::parse(self.token).map_err(Error::InvalidAccessToken)?;
         let kid = jws.kid().to_owned();
         self.pending = Some(Pending {
             jws,
-            index,
             removals: self.shared.jwks.removals(),
         });
         Ok(Step::Key(kid))
@@ -240,26 +250,18 @@ impl Operation for BearerCheck<'_> {
         now: u64,
     ) -> Result<Step<AccessClaims>, Error> {
         let key = key.map_err(as_access_error)?;
-        let Some(Pending {
-            jws,
-            index,
-            removals,
-        }) = self.pending.take()
-        else {
+        let Some(Pending { jws, removals }) = self.pending.take() else {
             return Err(as_access_error(Error::InvalidIdToken(
                 TokenRule::UnknownKeyId,
             )));
         };
-        let kid: Box<str> = jws.kid().into();
         let claims = access::verify(jws, &key, &self.shared.rules(now))?;
-        if let Some(index) = index {
+        if let Some(index) = self.index {
             self.shared.remember(
                 index,
                 Remembered {
                     token: self.token.into(),
-                    kid,
                     claims: claims.clone(),
-                    key,
                     removals,
                 },
             );
@@ -287,11 +289,14 @@ impl<T: Transport> Verifier<T> {
     /// Those of [`verify`](Verifier::verify) but the JWKS fetch's.
     pub fn verify_cached(&self, token: &str) -> Result<AccessClaims, Error> {
         let shared = &*self.shared;
-        Run::offline(
-            BearerCheck::new(shared, token),
-            &shared.jwks,
-            &*shared.clock,
-        )
+        match shared.recall(token) {
+            Recall::Hit(claims) => Ok(claims),
+            Recall::Miss(index) => Run::offline(
+                BearerCheck::new(shared, token, index),
+                &shared.jwks,
+                &*shared.clock,
+            ),
+        }
     }
 
     /// A verifier for tokens whose audience is `audience`, such as this
@@ -360,8 +365,13 @@ impl Verifier<Blocking> {
     /// to be had.
     pub fn verify(&self, token: &str) -> Result<AccessClaims, Error> {
         let shared = &*self.shared;
-        let op = BearerCheck::new(shared, token);
-        self.http.drive(&shared.jwks, &*shared.clock, Ok(op))
+        match shared.recall(token) {
+            Recall::Hit(claims) => Ok(claims),
+            Recall::Miss(index) => {
+                let op = BearerCheck::new(shared, token, index);
+                self.http.drive(&shared.jwks, &*shared.clock, Ok(op))
+            }
+        }
     }
 }
 
@@ -375,8 +385,13 @@ impl Verifier<crate::transport::Async> {
     /// As the blocking verifier's `verify`.
     pub async fn verify(&self, token: &str) -> Result<AccessClaims, Error> {
         let shared = &*self.shared;
-        let op = BearerCheck::new(shared, token);
-        self.http.drive(&shared.jwks, &*shared.clock, Ok(op)).await
+        match shared.recall(token) {
+            Recall::Hit(claims) => Ok(claims),
+            Recall::Miss(index) => {
+                let op = BearerCheck::new(shared, token, index);
+                self.http.drive(&shared.jwks, &*shared.clock, Ok(op)).await
+            }
+        }
     }
 }
 

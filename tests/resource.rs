@@ -78,16 +78,18 @@ fn expired_access_token_is_refused_even_after_a_cache_hit<F: Flavor>() {
         .as_secs();
     clock.set(exp + 59);
     F::verify(&verifier, &token).unwrap();
+    assert_eq!(verifier.cache_hits(), 2, "still answered from the cache");
     clock.set(exp + 60);
     assert!(matches!(
         F::verify(&verifier, &token),
         Err(Error::InvalidAccessToken(TokenRule::Expired))
     ));
-    assert_eq!(
-        verifier.cache_hits(),
-        2,
-        "the refusal came from the cache too"
-    );
+    assert!(matches!(
+        verifier.verify_cached(&token),
+        Err(Error::InvalidAccessToken(TokenRule::Expired))
+    ));
+    assert_eq!(verifier.cache_hits(), 2, "an expired token is no hit");
+    assert_eq!(verifier.cached_tokens(), 0, "and is forgotten");
 }
 
 fn access_token_for_another_audience_is_refused<F: Flavor>() {
