@@ -29,11 +29,13 @@ use crate::verify::jwt::{self, Jws};
 /// A resource server sees the same bearer token on every request of a
 /// session, so the verifier remembers the tokens it verified, in a bounded
 /// concurrent cache: a token seen again costs a lookup, a comparison with
-/// the remembered text, the expiry rule and a check that no key was dropped
-/// from the JWKS since (after one was, the token is verified in full once
-/// more), not a signature check; being no operation, it has no `tracing`
-/// span. An expired token is forgotten and verified in full, to be refused
-/// as any other. With its key cached, verification does
+/// the remembered text, the time rules and a check that no key was dropped
+/// from the JWKS since, not a signature check; being no operation, it has
+/// no `tracing` span. A token out of its time is forgotten and verified in
+/// full, to be refused as any other; so is one remembered before a key was
+/// dropped, or while the keys are due for a refresh (older than
+/// [`jwks_max_age`](VerifierBuilder::jwks_max_age), a fetch allowed), which
+/// the full verification asks for. With its key cached, verification does
 /// no I/O and waits on no other verification.
 ///
 /// ```
@@ -177,15 +179,16 @@ impl Shared {
             // place of the token that has it.
             return Recall::Miss(None);
         }
+        let now = self.clock.now();
         if self.jwks.removals() != remembered.removals
-            || remembered
-                .claims
-                .still_valid(self.clock.now(), self.leeway)
-                .is_err()
+            || remembered.claims.still_valid(now, self.leeway).is_err()
+            || self.jwks.refresh_due(now)
         {
-            // A key was dropped since (perhaps this token's), or the token
-            // has expired: it is forgotten and verified in full, to meet
-            // the fate of a token never seen, refusal and trace included.
+            // A key was dropped since (perhaps this token's), the token is
+            // out of its time, or the keys are due for a refresh that only
+            // a full verification asks for: it is forgotten and verified in
+            // full, to meet the fate of a token never seen, refusal and
+            // trace included.
             seen.cache.remove(&index);
             return Recall::Miss(Some(index));
         }
@@ -634,5 +637,81 @@ pub(crate) fn parse_bearer(authorization: &str) -> BearerHeader<'_> {
         BearerHeader::Token(token)
     } else {
         BearerHeader::Malformed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+
+    const NOW: u64 = 1_800_000_000;
+    const ISSUER: &str = "https://verys.example";
+
+    fn shared() -> Shared {
+        let jwks = JwksCache::new(format!("{ISSUER}/jwks"), JwksPolicy::default());
+        // Keys fetched just now: no refresh is due.
+        let x = base64::Engine::encode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            ed25519_dalek::SigningKey::from_bytes(&[1; 32])
+                .verifying_key()
+                .as_bytes(),
+        );
+        let body = format!(r#"{{"keys":[{{"kty":"OKP","crv":"Ed25519","kid":"k","x":"{x}"}}]}}"#);
+        jwks.store(Ok(HttpResponse::new(200, None, body.into_bytes())), NOW);
+        let clock = Arc::new(ManualClock::new(NOW));
+        Shared::new(ISSUER.into(), ISSUER.into(), 60, 16, Arc::new(jwks), clock)
+    }
+
+    fn claims(shared: &Shared) -> AccessClaims {
+        let text = format!(
+            r#"{{"iss":"{ISSUER}","sub":"u","aud":"{ISSUER}","exp":{},"iat":{NOW},"scopes":["openid"]}}"#,
+            NOW + 300
+        );
+        access::check(text.as_bytes(), &shared.rules(NOW)).unwrap()
+    }
+
+    #[test]
+    fn any_text_has_an_index_or_none_and_never_panics() {
+        let sig = "S".repeat(SIGNATURE_SEGMENT);
+        assert_eq!(Seen::index(&sig), Some(*b"SSSSSSSSSSSSSSSS"));
+        let token = format!("h.c.{}", "0123456789abcdef".repeat(6));
+        let start = token.len() - SIGNATURE_SEGMENT;
+        assert_eq!(
+            Seen::index(&token).unwrap(),
+            token.as_bytes()[start..start + 16]
+        );
+        assert_eq!(Seen::index(&sig[1..]), None);
+        assert_eq!(Seen::index(""), None);
+        // The index is bytes, not characters: a multi-byte character across
+        // its ends is no char boundary to slice at.
+        for text in [
+            "é".repeat(60),
+            format!("€{}", "x".repeat(85)),
+            format!("{}€{}", "x".repeat(10), "x".repeat(80)),
+        ] {
+            let _ = Seen::index(&text);
+        }
+    }
+
+    /// Another text under a remembered token's index is no hit, and leaves
+    /// the remembered token in place.
+    #[test]
+    fn another_text_under_the_index_is_verified_in_full() {
+        let shared = shared();
+        let token = format!("h.c.{}", "A".repeat(SIGNATURE_SEGMENT));
+        let index = Seen::index(&token).unwrap();
+        let remembered = Remembered {
+            token: token.as_str().into(),
+            claims: claims(&shared),
+            removals: shared.jwks.removals(),
+        };
+        shared.remember(index, remembered);
+        assert!(matches!(shared.recall(&token), Recall::Hit(c) if c.sub() == "u"));
+        let other = format!("x.y.{}", "A".repeat(SIGNATURE_SEGMENT));
+        assert!(matches!(shared.recall(&other), Recall::Miss(None)));
+        assert!(matches!(shared.recall(&token), Recall::Hit(_)));
+        let seen = shared.seen.as_ref().unwrap();
+        assert_eq!(seen.hits.load(Ordering::Relaxed), 2);
     }
 }

@@ -22,6 +22,9 @@ scenarios!(
     a_remembered_token_is_refused_once_its_key_is_gone,
     a_key_set_without_usable_keys_withdraws_the_known_ones,
     an_old_key_serves_while_one_caller_refreshes_it,
+    a_remembered_token_is_refused_when_the_clock_goes_back,
+    a_remembered_token_whose_kid_names_another_key_is_refused,
+    remembered_tokens_refresh_old_keys_unless_the_budget_holds_fetches_back,
 );
 
 fn access_token_of_a_sign_in_verifies_with_typed_claims<F: Flavor>() {
@@ -357,6 +360,124 @@ fn a_remembered_token_is_refused_once_its_key_is_gone<F: Flavor>() {
         Err(Error::InvalidAccessToken(TokenRule::UnknownKeyId))
     ));
     assert_eq!(F::verify(&verifier, &newest).unwrap().sub(), seed::USER_SUB);
+}
+
+/// A cache hit applies every time rule, not the expiry alone: with the
+/// clock set back before the token's `iat` (beyond the leeway), the token
+/// is refused as a fresh verifier refuses it.
+fn a_remembered_token_is_refused_when_the_clock_goes_back<F: Flavor>() {
+    let server = VerysServer::start();
+    let clock = manual_clock();
+    let verifier =
+        F::build_verifier(Verifier::builder(server.issuer()).clock(clock.clone())).unwrap();
+    let token = server.issue_access_token(seed::USER_SUB, &server.issuer(), &["openid"], 300);
+    let claims = F::verify(&verifier, &token).unwrap();
+    F::verify(&verifier, &token).unwrap();
+    assert_eq!(verifier.cache_hits(), 1);
+    let iat = claims
+        .issued_at()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    clock.set(iat - 60);
+    F::verify(&verifier, &token).unwrap();
+    assert_eq!(verifier.cache_hits(), 2, "within the leeway: a hit");
+    clock.set(iat - 61);
+    assert!(matches!(
+        F::verify(&verifier, &token),
+        Err(Error::InvalidAccessToken(TokenRule::IssuedInFuture))
+    ));
+    assert_eq!(verifier.cache_hits(), 2);
+    assert_eq!(verifier.cached_tokens(), 0);
+}
+
+/// The JWKS, fetched again, publishes another key under the `kid` a
+/// remembered token names: the token is verified again in full, and its
+/// signature no longer verifies.
+fn a_remembered_token_whose_kid_names_another_key_is_refused<F: Flavor>() {
+    let server = VerysServer::start();
+    let verifier = F::build_verifier(Verifier::builder(server.issuer())).unwrap();
+    let token = server.issue_access_token(seed::USER_SUB, &server.issuer(), &["openid"], 300);
+    F::verify(&verifier, &token).unwrap();
+    F::verify(&verifier, &token).unwrap();
+    assert_eq!(verifier.cache_hits(), 1);
+    let other = ed25519_dalek::SigningKey::from_bytes(&[7; 32]).verifying_key();
+    let x = base64::Engine::encode(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        other.as_bytes(),
+    );
+    let jwks = serde_json::json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "alg": "EdDSA",
+        "use": "sig", "kid": server.key_id(), "x": x}]});
+    server.set_jwks_body(Some(jwks.to_string()));
+    // A token with another kid has the verifier fetch the keys again.
+    let header = serde_json::json!({"alg": "EdDSA", "typ": "JWT", "kid": "another"});
+    let claims = serde_json::json!({"iss": server.issuer(), "sub": "u", "aud": server.issuer(),
+        "iat": now(), "exp": now() + 300, "scopes": ["openid"]});
+    assert!(matches!(
+        F::verify(&verifier, &server.sign_jwt(&header, &claims)),
+        Err(Error::InvalidAccessToken(TokenRule::UnknownKeyId))
+    ));
+    assert_eq!(server.jwks_fetches(), 2);
+    assert!(matches!(
+        verifier.verify_cached(&token),
+        Err(Error::InvalidAccessToken(TokenRule::Signature))
+    ));
+    assert!(matches!(
+        F::verify(&verifier, &token),
+        Err(Error::InvalidAccessToken(TokenRule::Signature))
+    ));
+    assert_eq!(verifier.cache_hits(), 1);
+    assert_eq!(verifier.cached_tokens(), 0);
+}
+
+/// A verifier that sees only tokens it remembers still refreshes keys
+/// older than the maximum age, so a withdrawn key stops serving them; while
+/// the fetch budget holds refreshes back (the JWKS endpoint failing), the
+/// old keys answer remembered tokens as they answer fresh ones, from the
+/// cache.
+fn remembered_tokens_refresh_old_keys_unless_the_budget_holds_fetches_back<F: Flavor>() {
+    let server = VerysServer::start();
+    let clock = manual_clock();
+    let verifier = F::build_verifier(
+        Verifier::builder(server.issuer())
+            .clock(clock.clone())
+            .jwks_max_age(std::time::Duration::from_secs(600))
+            .jwks_burst(1),
+    )
+    .unwrap();
+    let token = server.issue_access_token(seed::USER_SUB, &server.issuer(), &["openid"], 7200);
+    F::verify(&verifier, &token).unwrap();
+    clock.advance(599);
+    F::verify(&verifier, &token).unwrap();
+    assert_eq!(verifier.cache_hits(), 1, "keys still fresh: a hit");
+    assert_eq!(server.jwks_fetches(), 1);
+
+    clock.advance(2);
+    server.set_jwks_failure(true);
+    F::verify(&verifier, &token).unwrap();
+    assert_eq!(
+        server.requests("/.well-known/jwks.json"),
+        2,
+        "a refresh was tried"
+    );
+    assert_eq!(verifier.cache_hits(), 1, "verified in full");
+    F::verify(&verifier, &token).unwrap();
+    assert_eq!(
+        verifier.cache_hits(),
+        2,
+        "the budget holds fetches back: a hit"
+    );
+    assert_eq!(server.requests("/.well-known/jwks.json"), 2);
+
+    // The budget refills; the issuer has withdrawn the key meanwhile.
+    clock.advance(31);
+    server.set_jwks_failure(false);
+    server.rotate_key();
+    assert!(matches!(
+        F::verify(&verifier, &token),
+        Err(Error::InvalidAccessToken(TokenRule::UnknownKeyId))
+    ));
+    assert_eq!(verifier.cache_hits(), 2);
 }
 
 /// An issuer that withdraws a (leaked) key by publishing no usable key at

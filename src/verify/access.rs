@@ -13,7 +13,7 @@ use std::time::SystemTime;
 
 use crate::clock::system_time;
 use crate::error::{Error, TokenRule};
-use crate::verify::claims::{self, Audience, Claims, CommonRules};
+use crate::verify::claims::{Audience, Claims, CommonRules, Times};
 use crate::verify::jwt::Jws;
 use crate::verify::object::{Member, Members};
 
@@ -23,6 +23,8 @@ struct Inner {
     aud: Audience,
     exp: u64,
     iat: u64,
+    /// Kept, with `exp` and `iat`, for the time rules of a cache hit.
+    nbf: Option<u64>,
     roles: Vec<String>,
     /// A JSON list at Verys, never a space-separated string.
     scopes: Vec<String>,
@@ -183,10 +185,18 @@ impl AccessClaims {
         }
     }
 
-    /// The time rules again, for a token whose signature and claims were
-    /// verified earlier.
+    /// The time rules again, all of them, for a token whose signature and
+    /// claims were verified earlier: a clock set back refuses what a fresh
+    /// verification would.
     pub(crate) fn still_valid(&self, now: u64, leeway: u64) -> Result<(), Error> {
-        claims::still_valid(self.0.exp, now, leeway).map_err(Error::InvalidAccessToken)
+        let times = Times {
+            exp: self.0.exp,
+            iat: self.0.iat,
+            nbf: self.0.nbf,
+        };
+        times
+            .check(now, leeway, true)
+            .map_err(Error::InvalidAccessToken)
     }
 }
 
@@ -244,6 +254,7 @@ pub(crate) fn check(bytes: &[u8], rules: &AccessRules<'_>) -> Result<AccessClaim
         aud: core.aud.to_audience(),
         exp: core.exp,
         iat: core.iat,
+        nbf: core.nbf,
         roles: own.roles.unwrap_or_default(),
         scopes,
     })))

@@ -212,35 +212,47 @@ impl CommonRules<'_> {
         if core.iss != self.issuer {
             return Err(TokenRule::Issuer);
         }
-        check_times(self, core)
+        core.times().check(self.now, self.leeway, self.check_expiry)
     }
 }
 
-/// The time rules, each within the leeway: `exp` in the future
-/// (OpenID Connect Core 3.1.3.7 step 9, RFC 7519 §4.1.4), `iat` not in the
-/// future (step 10, RFC 7519 §4.1.6), `nbf` when present not in the future
-/// (RFC 7519 §4.1.5). Saturating arithmetic keeps a huge `exp` from wrapping
-/// around into the past.
-pub(crate) fn check_times(rules: &CommonRules<'_>, core: &Core<'_>) -> Result<(), TokenRule> {
-    let (now, leeway) = (rules.now, rules.leeway);
-    if rules.check_expiry && core.exp.saturating_add(leeway) <= now {
-        return Err(TokenRule::Expired);
+impl Core<'_> {
+    pub(crate) fn times(&self) -> Times {
+        Times {
+            exp: self.exp,
+            iat: self.iat,
+            nbf: self.nbf,
+        }
     }
-    let future = |at: u64| at > now.saturating_add(leeway);
-    if future(core.iat) {
-        return Err(TokenRule::IssuedInFuture);
-    }
-    if core.nbf.is_some_and(future) {
-        return Err(TokenRule::NotYetValid);
-    }
-    Ok(())
 }
 
-/// The time rules on claims verified earlier: a remembered access token.
-pub(crate) fn still_valid(exp: u64, now: u64, leeway: u64) -> Result<(), TokenRule> {
-    if exp.saturating_add(leeway) <= now {
-        Err(TokenRule::Expired)
-    } else {
+/// A token's time claims, which claims verified earlier keep to be checked
+/// again: a remembered access token.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Times {
+    pub exp: u64,
+    pub iat: u64,
+    pub nbf: Option<u64>,
+}
+
+impl Times {
+    /// The time rules, each within the leeway: `exp` in the future
+    /// (OpenID Connect Core 3.1.3.7 step 9, RFC 7519 §4.1.4) unless
+    /// `check_expiry` is off, `iat` not in the future (step 10, RFC 7519
+    /// §4.1.6), `nbf` when present not in the future (RFC 7519 §4.1.5).
+    /// Saturating arithmetic keeps a huge `exp` from wrapping around into
+    /// the past.
+    pub(crate) fn check(self, now: u64, leeway: u64, check_expiry: bool) -> Result<(), TokenRule> {
+        if check_expiry && self.exp.saturating_add(leeway) <= now {
+            return Err(TokenRule::Expired);
+        }
+        let future = |at: u64| at > now.saturating_add(leeway);
+        if future(self.iat) {
+            return Err(TokenRule::IssuedInFuture);
+        }
+        if self.nbf.is_some_and(future) {
+            return Err(TokenRule::NotYetValid);
+        }
         Ok(())
     }
 }

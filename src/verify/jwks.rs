@@ -254,10 +254,12 @@ pub(crate) struct JwksCache {
     state: RwLock<CacheState>,
     /// Taken after `state`, never before.
     budget: Mutex<Budget>,
-    /// How many stored fetches dropped a key that was published before:
-    /// what a verification remembered under an older count must check its
-    /// key again.
+    /// How many stored fetches dropped a key that was published before: a
+    /// token remembered under an older count is verified again in full.
     removals: AtomicU64,
+    /// Until when the keys are fresh (the last fetch stored plus the maximum
+    /// age), kept outside `state` for the verifier's cache hits.
+    fresh_until: AtomicU64,
     gate: Gate,
 }
 
@@ -274,6 +276,7 @@ impl JwksCache {
             }),
             budget: Mutex::new(Budget::full(policy)),
             removals: AtomicU64::new(0),
+            fresh_until: AtomicU64::new(0),
             gate: Gate::default(),
         }
     }
@@ -363,6 +366,8 @@ impl JwksCache {
                 state.last_error = keys.keys.is_empty().then_some(Error::NoUsableKey);
                 state.keys = keys;
                 state.fetched_at = Some(now);
+                self.fresh_until
+                    .store(now.saturating_add(self.policy.max_age), Ordering::Release);
             }
             Err(error) => state.last_error = Some(error),
         }
@@ -372,6 +377,21 @@ impl JwksCache {
     /// up, the same count later says that no key has been dropped since.
     pub(crate) fn removals(&self) -> u64 {
         self.removals.load(Ordering::Acquire)
+    }
+
+    /// Whether a lookup at `now` would ask for a refresh: the keys are older
+    /// than the maximum age and the fetch budget allows one. A verifier then
+    /// verifies a token it remembers in full, which refreshes them, so that
+    /// a service seeing only remembered tokens still learns of a withdrawn
+    /// key; while the budget holds fetches back (the JWKS endpoint failing),
+    /// remembered tokens are answered as the old keys answer fresh ones.
+    pub(crate) fn refresh_due(&self, now: u64) -> bool {
+        now >= self.fresh_until.load(Ordering::Acquire)
+            && self
+                .budget
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .allows(self.policy, now)
     }
 
     /// The final answer after a fetch (or after waiting for someone else's):
