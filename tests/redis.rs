@@ -243,6 +243,11 @@ fn a_replica_killed_holding_the_lease_is_taken_over_after_it() {
     // Its refresh is held up at the server, its lease (1 s) in Redis.
     holder.child.kill().unwrap();
     holder.child.wait().unwrap();
+    let probe = RedisStore::open(&redis.url()).unwrap();
+    assert!(
+        !TokenStore::try_lease(&probe, KEY, "probe", Duration::from_millis(1)).unwrap(),
+        "the dead holder's lease is still there: the takers wait for it to run out"
+    );
     verys.set_response_delay("/token", None);
 
     let mut takers = Replica::start(&verys, &redis, 4, "blocking");
@@ -357,9 +362,9 @@ fn a_fresh_access_token_costs_no_round_trip_and_redis_going_away_is_a_typed_erro
     let manager = TokenManager::from_store(client, store.clone(), KEY).unwrap();
     let first = manager.access_token().unwrap();
     let refreshing = store.calls.load(Ordering::SeqCst);
-    assert!(
-        refreshing >= 4,
-        "load, lease, load, replace, release: {refreshing}"
+    assert_eq!(
+        refreshing, 6,
+        "from_store's load; then load, lease, load, replace, release"
     );
     for _ in 0..100 {
         assert_eq!(
@@ -457,4 +462,55 @@ fn the_redis_store_keeps_versions_and_leases() {
         Some(1)
     );
     assert_eq!(TokenStore::load(&store, "k").unwrap(), None);
+}
+
+/// What another writer of the store may leave in it: a version past what Lua's doubles count
+/// exactly, one that is no number, a value longer than any sign-in.
+#[test]
+fn the_redis_store_counts_any_version_and_refuses_what_no_manager_wrote() {
+    let redis = RedisServer::start();
+    let store = RedisStore::open(&redis.url()).unwrap().with_prefix("odd");
+    let mut raw = redis::Client::open(redis.url())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let mut set = |version: &str, value: &str| {
+        redis::cmd("HSET")
+            .arg("odd:entry:k")
+            .arg("version")
+            .arg(version)
+            .arg("value")
+            .arg(value)
+            .query::<()>(&mut raw)
+            .unwrap();
+    };
+    for version in [99_999_999_999_999u64, (1 << 53) + 1, i64::MAX as u64 - 1] {
+        set(&version.to_string(), "a");
+        assert!(TokenStore::replace(&store, "k", version, "b").unwrap());
+        assert_eq!(
+            TokenStore::load(&store, "k").unwrap(),
+            Some(Entry::new(version + 1, "b".into()))
+        );
+    }
+    // Redis's integers end at i64::MAX: a write past it fails, and writes nothing.
+    let last = TokenStore::replace(&store, "k", i64::MAX as u64, "c");
+    assert!(last.is_err(), "{last:?}");
+    assert_eq!(TokenStore::load(&store, "k").unwrap().unwrap().value, "b");
+    let corrupt = |read: Result<Option<Entry>, StoreError>| match read {
+        Err(error) => error.kind == StoreErrorKind::Corrupt,
+        Ok(_) => false,
+    };
+    set("abc", "a");
+    assert!(corrupt(TokenStore::load(&store, "k")));
+    let longest = "x".repeat(64 * 1024);
+    set("1", &longest);
+    assert_eq!(
+        TokenStore::load(&store, "k").unwrap().unwrap().value,
+        longest
+    );
+    set("1", &format!("{longest}x"));
+    assert!(corrupt(TokenStore::load(&store, "k")));
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let read = runtime.block_on(verys_client::store::AsyncTokenStore::load(&store, "k"));
+    assert!(corrupt(read), "the async load refuses it too");
 }

@@ -5,16 +5,20 @@
 //! `version` and `value` (the stored sign-in: tokens in clear), and the
 //! refresh lease `{prefix}:lease:{key}`, whose value names its holder and
 //! which Redis expires by itself. A write is a Lua script that compares the
-//! version and writes in one step; a lease is `SET … NX PX`, and giving it
-//! back is a script that deletes it only for its holder.
+//! version and writes in one step, a read one that reads no value longer
+//! than a sign-in can be; a lease is `SET … NX PX`, and giving it back is a
+//! script that deletes it only for its holder.
 //!
 //! # Operating it
 //!
 //! - **Protect it as the session store**: the values are bearer tokens.
 //!   Connect with TLS (`rediss://…`, with the public roots or the system's),
 //!   give the service a Redis user of its own (`redis://user:password@…`,
-//!   ACLs allowing `HMGET`, `EVAL`/`EVALSHA`, `SET`, `GET`, `DEL` on the
-//!   prefix), and never log the values.
+//!   ACLs allowing `EVAL`/`EVALSHA` and, inside the scripts or directly,
+//!   `HGET`, `HMGET`, `HSTRLEN`, `HSET`, `HINCRBY`, `PEXPIRE`, `SET`, `GET`,
+//!   `DEL` on the prefix), and never log the values. A value longer than
+//!   64 KiB is not read (a `Corrupt` store error): a stored sign-in is a few
+//!   KiB.
 //! - **The lease** must outlast a refresh (a restore, the token request and
 //!   a JWKS fetch: the default is three times the client's HTTP timeout and
 //!   5 s); a shorter one lets a second replica refresh while the first is
@@ -40,16 +44,34 @@ use super::{Entry, TokenStore};
 use crate::error::{Error, StoreError, StoreErrorKind};
 
 /// Writes ARGV[2] as version ARGV[1] + 1 if the entry is at version ARGV[1]
-/// (0: absent), with an expiry of ARGV[3] ms (0: none).
+/// (0: absent), with an expiry of ARGV[3] ms (0: none). Redis counts the
+/// version (`HINCRBY`, 64-bit integers): Lua's numbers are doubles, which
+/// would write a version past 10^14 as `1e+14` and lose the last digits
+/// past 2^53.
 const REPLACE: &str = r"
 local current = redis.call('HGET', KEYS[1], 'version')
 if (current == false and ARGV[1] == '0') or current == ARGV[1] then
-  redis.call('HSET', KEYS[1], 'version', tostring(tonumber(ARGV[1]) + 1), 'value', ARGV[2])
+  redis.call('HINCRBY', KEYS[1], 'version', 1)
+  redis.call('HSET', KEYS[1], 'value', ARGV[2])
   if ARGV[3] ~= '0' then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
   return 1
 end
 return 0
 ";
+
+/// Reads the version and the value of KEYS[1], but not a value longer than
+/// ARGV[1] bytes: then the version, nothing, and 1.
+const LOAD: &str = r"
+if redis.call('HSTRLEN', KEYS[1], 'value') > tonumber(ARGV[1]) then
+  return {redis.call('HGET', KEYS[1], 'version'), false, 1}
+end
+local read = redis.call('HMGET', KEYS[1], 'version', 'value')
+return {read[1], read[2], 0}
+";
+
+/// The longest value a load reads: a stored sign-in is a few KiB, and
+/// whoever can write the store must not make every replica read megabytes.
+const MAX_VALUE: usize = 64 * 1024;
 
 /// Deletes the lease KEYS[1] if ARGV[1] holds it.
 const RELEASE: &str = r"
@@ -81,6 +103,7 @@ pub struct RedisStore {
     prefix: String,
     timeout: Duration,
     entry_ttl: Option<Duration>,
+    load: Script,
     replace: Script,
     release: Script,
     connection: Mutex<Option<Connection>>,
@@ -105,6 +128,7 @@ impl RedisStore {
             prefix: "verys".to_owned(),
             timeout: Duration::from_secs(2),
             entry_ttl: None,
+            load: Script::new(LOAD),
             replace: Script::new(REPLACE),
             release: Script::new(RELEASE),
             connection: Mutex::new(None),
@@ -194,26 +218,33 @@ fn store_error(error: RedisError) -> StoreError {
     StoreError::new(kind, error.to_string())
 }
 
-/// An entry from `HMGET version value`.
-fn entry(read: (Option<u64>, Option<String>)) -> Result<Option<Entry>, StoreError> {
-    match read {
-        (Some(version), Some(value)) => Ok(Some(Entry::new(version, value))),
+/// What [`LOAD`] answers: the version, the value, and whether the value was
+/// too long to read.
+type Read = (Option<String>, Option<String>, i64);
+
+/// An entry from what [`LOAD`] answered.
+fn entry((version, value, too_long): Read) -> Result<Option<Entry>, StoreError> {
+    let corrupt = |message| Err(StoreError::new(StoreErrorKind::Corrupt, message));
+    if too_long != 0 {
+        return corrupt("the entry's value is longer than a stored sign-in");
+    }
+    match (version, value) {
+        (Some(version), Some(value)) => match version.parse() {
+            Ok(version) => Ok(Some(Entry::new(version, value))),
+            Err(_) => corrupt("the entry's version is not a number"),
+        },
         (None, None) => Ok(None),
-        _ => Err(StoreError::new(
-            StoreErrorKind::Corrupt,
-            "the entry lacks its version or its value",
-        )),
+        _ => corrupt("the entry lacks its version or its value"),
     }
 }
 
 impl TokenStore for RedisStore {
     fn load(&self, key: &str) -> Result<Option<Entry>, StoreError> {
         let read = self.with_connection(|connection| {
-            redis::cmd("HMGET")
-                .arg(self.entry_key(key))
-                .arg("version")
-                .arg("value")
-                .query(connection)
+            self.load
+                .key(self.entry_key(key))
+                .arg(MAX_VALUE)
+                .invoke(connection)
         })?;
         entry(read)
     }
@@ -260,7 +291,7 @@ mod nonblocking {
 
     use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
-    use super::{RedisStore, entry, store_error};
+    use super::{MAX_VALUE, RedisStore, entry, store_error};
     use crate::error::StoreError;
     use crate::store::{AsyncTokenStore, Entry};
     use crate::transport::BoxFuture;
@@ -287,11 +318,11 @@ mod nonblocking {
         fn load<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Entry>, StoreError>> {
             Box::pin(async move {
                 let mut connection = self.manager().await?;
-                let read = redis::cmd("HMGET")
-                    .arg(self.entry_key(key))
-                    .arg("version")
-                    .arg("value")
-                    .query_async(&mut connection)
+                let read = self
+                    .load
+                    .key(self.entry_key(key))
+                    .arg(MAX_VALUE)
+                    .invoke_async(&mut connection)
                     .await
                     .map_err(store_error)?;
                 entry(read)
