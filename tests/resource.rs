@@ -160,6 +160,15 @@ fn access_token_rules_name_the_broken_rule<F: Flavor>() {
     ));
 }
 
+/// An access token whose `kid` no JWKS publishes: verifying it has the
+/// verifier fetch the keys again.
+fn with_another_kid(server: &VerysServer) -> String {
+    let header = serde_json::json!({"alg": "EdDSA", "typ": "JWT", "kid": "another"});
+    let claims = serde_json::json!({"iss": server.issuer(), "sub": "u", "aud": server.issuer(),
+        "iat": now(), "exp": now() + 300, "scopes": ["openid"]});
+    server.sign_jwt(&header, &claims)
+}
+
 fn now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -409,12 +418,8 @@ fn a_remembered_token_whose_kid_names_another_key_is_refused<F: Flavor>() {
     let jwks = serde_json::json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "alg": "EdDSA",
         "use": "sig", "kid": server.key_id(), "x": x}]});
     server.set_jwks_body(Some(jwks.to_string()));
-    // A token with another kid has the verifier fetch the keys again.
-    let header = serde_json::json!({"alg": "EdDSA", "typ": "JWT", "kid": "another"});
-    let claims = serde_json::json!({"iss": server.issuer(), "sub": "u", "aud": server.issuer(),
-        "iat": now(), "exp": now() + 300, "scopes": ["openid"]});
     assert!(matches!(
-        F::verify(&verifier, &server.sign_jwt(&header, &claims)),
+        F::verify(&verifier, &with_another_kid(&server)),
         Err(Error::InvalidAccessToken(TokenRule::UnknownKeyId))
     ));
     assert_eq!(server.jwks_fetches(), 2);
@@ -489,12 +494,8 @@ fn a_key_set_without_usable_keys_withdraws_the_known_ones<F: Flavor>() {
     let token = server.issue_access_token(seed::USER_SUB, &server.issuer(), &["openid"], 300);
     F::verify(&verifier, &token).unwrap();
     server.set_jwks_body(Some(r#"{"keys": []}"#.into()));
-    // A token with another kid has the verifier fetch the keys again.
-    let header = serde_json::json!({"alg": "EdDSA", "typ": "JWT", "kid": "another"});
-    let claims = serde_json::json!({"iss": server.issuer(), "sub": "u", "aud": server.issuer(),
-        "iat": now(), "exp": now() + 300, "scopes": ["openid"]});
     assert!(matches!(
-        F::verify(&verifier, &server.sign_jwt(&header, &claims)),
+        F::verify(&verifier, &with_another_kid(&server)),
         Err(Error::NoUsableKey)
     ));
     assert!(matches!(
