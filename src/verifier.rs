@@ -110,13 +110,15 @@ impl Seen {
     /// The index a token is remembered under, if it can be.
     fn index(token: &str) -> Option<Index> {
         let start = token.len().checked_sub(SIGNATURE_SEGMENT)?;
-        token.as_bytes().get(start..start + 16)?.try_into().ok()
+        let end = start + std::mem::size_of::<Index>();
+        token.as_bytes().get(start..end)?.try_into().ok()
     }
 }
 
 /// What the remembered tokens say of a token.
 enum Recall {
-    /// Verified before, no key removed since, and not expired.
+    /// Verified before, no key removed since, the keys not due for a
+    /// refresh, and within its time rules.
     Hit(AccessClaims),
     /// To verify; then to remember under this index, if any.
     Miss(Option<Index>),
