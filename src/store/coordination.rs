@@ -150,10 +150,7 @@ impl Coordination {
             Ok(Session::Tokens(stored)) if entry.version > self.version => Step::Restore(stored),
             Ok(Session::Tokens(_)) => self.go_on(),
             Ok(Session::SignedOut) => self.finish(Err(Error::SignedOut)),
-            Err(_) => self.finish(Err(Error::Store(StoreError::new(
-                StoreErrorKind::Corrupt,
-                "the entry is not a stored sign-in",
-            )))),
+            Err(_) => self.finish(Err(not_a_sign_in())),
         }
     }
 
@@ -375,11 +372,15 @@ pub(crate) fn stored_sign_in(entry: Option<Entry>) -> Result<(StoredTokens, u64)
     match serde_json::from_str::<Session>(&entry.value) {
         Ok(Session::Tokens(stored)) => Ok((stored, entry.version)),
         Ok(Session::SignedOut) => Err(Error::SignedOut),
-        Err(_) => Err(Error::Store(StoreError::new(
-            StoreErrorKind::Corrupt,
-            "the entry is not a stored sign-in",
-        ))),
+        Err(_) => Err(not_a_sign_in()),
     }
+}
+
+fn not_a_sign_in() -> Error {
+    Error::Store(StoreError::new(
+        StoreErrorKind::Corrupt,
+        "the entry is not a stored sign-in",
+    ))
 }
 
 fn is_invalid_grant(error: &Error) -> bool {
