@@ -880,6 +880,28 @@ fn success_status_with_error_field_is_a_refusal<F: Flavor>() {
         }
         other => panic!("expected a refusal, got {other:?}"),
     }
+    // An `error` too odd to repeat refuses all the same, beside the members
+    // of a success.
+    let token_like = "eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJhZGEifQ.c2lnbmF0dXJlLXRvLWhpZGU";
+    for error in [
+        "null".to_owned(),
+        "42".to_owned(),
+        r#"{"code":"server_error"}"#.to_owned(),
+        format!(r#""{}""#, "e".repeat(65)),
+        format!(r#""{token_like}""#),
+    ] {
+        let body = format!(r#"{{"access_token":"a","token_type":"Bearer","error":{error}}}"#);
+        let (_server, result) =
+            token_endpoint_answering::<F>(RawResponse::new(200, "application/json", body.as_str()));
+        match result {
+            Err(Error::TokenRequest(refused)) => {
+                assert_eq!((refused.status, refused.error()), (200, None), "{body}");
+                let text = Error::TokenRequest(refused).to_string();
+                assert!(!text.contains("c2lnbmF0dXJl"), "{text}");
+            }
+            other => panic!("{body}: expected a refusal, got {other:?}"),
+        }
+    }
 }
 
 fn wrong_shape_or_empty_body_is_an_invalid_response<F: Flavor>() {

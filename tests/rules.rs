@@ -13,8 +13,9 @@
 //! forged token is refused only for the rule it breaks.
 //!
 //! Covered elsewhere, and listed in the README's table: unknown `kid`
-//! (`flow.rs::unknown_kid_refetches_once_then_fails`), several audiences
-//! without or with a wrong `azp` (`flow.rs::several_audiences_need_a_matching_azp`),
+//! (`flow.rs::unknown_kid_refetches_within_the_budget_then_fails`), several
+//! audiences without trust or with a wrong `azp`
+//! (`flow.rs::several_audiences_need_trust_and_a_matching_azp`),
 //! a missing `at_hash` (`flow.rs::missing_at_hash_is_accepted_unless_required`).
 
 mod common;

@@ -7,7 +7,7 @@ use secrecy::ExposeSecret;
 use serde::Deserialize;
 use std::sync::Arc;
 
-use super::{Call, Operation, Step, server_error, unexpected};
+use super::{Call, Operation, Step, read_error, unexpected};
 use crate::client::config::Config;
 use crate::error::{Error, json_reason};
 use crate::flow::CallbackReceived;
@@ -29,11 +29,12 @@ pub(crate) struct TokenResponse {
     pub issued_token_type: Option<String>,
 }
 
-/// Reads a token endpoint answer. A 200 that carries an `error` field is
-/// treated as the refusal it is.
+/// Reads a token endpoint answer. A 200 whose body has an `error` member is
+/// treated as the refusal it is, whatever the member's value: a value too odd
+/// to repeat (not a string, too long, token-like) refuses all the same.
 pub(crate) fn decode_token_response(response: HttpResponse) -> Result<TokenResponse, Error> {
-    let refused = server_error(&response);
-    if response.status != 200 || refused.error.is_some() {
+    let (refused, names_error) = read_error(&response);
+    if response.status != 200 || names_error {
         return Err(Error::TokenRequest(refused));
     }
     let decoded: TokenResponse =

@@ -255,15 +255,40 @@ fn unexpected(what: &str) -> Error {
 
 #[derive(Deserialize)]
 struct ErrorBody {
+    /// `Some` whenever the member is there, `Some(Null)` for a null value.
+    #[serde(default, deserialize_with = "member")]
     error: Option<serde_json::Value>,
     error_description: Option<serde_json::Value>,
+}
+
+impl ErrorBody {
+    /// Whether the body has an `error` member, whatever its value: one that
+    /// is not a string, too long or token-like is not repeated, but it still
+    /// makes the answer a refusal.
+    fn names_error(&self) -> bool {
+        self.error.is_some()
+    }
+}
+
+/// A member that is there reads as `Some`, even when its value is null.
+fn member<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<serde_json::Value>, D::Error> {
+    serde_json::Value::deserialize(deserializer).map(Some)
 }
 
 /// Reads an error answer: the OAuth `error`/`error_description` of a JSON
 /// body when there is one, and only the status otherwise (an HTML page of a
 /// proxy, an empty body).
 pub(crate) fn server_error(response: &HttpResponse) -> ServerError {
+    read_error(response).0
+}
+
+/// The error answer of [`server_error`], and whether the body names an
+/// `error` at all (see [`ErrorBody::names_error`]).
+fn read_error(response: &HttpResponse) -> (ServerError, bool) {
     let body: Option<ErrorBody> = serde_json::from_slice(&response.body).ok();
+    let names_error = body.as_ref().is_some_and(ErrorBody::names_error);
     let text = |value: Option<serde_json::Value>, max| match value {
         Some(serde_json::Value::String(text)) => server_text(&text, max),
         _ => None,
@@ -278,12 +303,13 @@ pub(crate) fn server_error(response: &HttpResponse) -> ServerError {
         let essence = value.split(';').next().unwrap_or_default().trim();
         server_text(essence, ERROR_CODE_LIMIT)
     });
-    ServerError {
+    let refused = ServerError {
         status: response.status,
         error,
         description,
         content_type: media_type,
-    }
+    };
+    (refused, names_error)
 }
 
 /// Decodes a successful JSON answer of a non-token endpoint.
