@@ -121,7 +121,12 @@ impl<K: ClientKind, T: Transport> TokenManager<K, T> {
         // A lease outlives the longest refresh the client lets through:
         // restoring another replica's tokens, the token request and a JWKS
         // fetch for the new ID token, each up to the timeout.
-        let lease = client.config.http.timeout.saturating_mul(3) + Duration::from_secs(5);
+        let lease = client
+            .config
+            .http
+            .timeout
+            .saturating_mul(3)
+            .saturating_add(Duration::from_secs(5));
         Self {
             client,
             current: RwLock::new((tokens, version)),

@@ -255,6 +255,14 @@ fn repeated_parameters_are_refused() {
         Err(Error::DuplicateParameter(name)) => assert_eq!(name, "another"),
         other => panic!("{other:?}"),
     }
+    // As many names as a URL holds, the first one repeated last: found
+    // (by a set; a scan of the names before each would take quadratic time).
+    let names: String = (0..20_000).map(|n| format!("&p{n}=1")).collect();
+    match receive(|s| format!("code=abc&state={s}{names}&p0=2")) {
+        Err(Error::DuplicateParameter(name)) => assert_eq!(name, "another"),
+        other => panic!("{other:?}"),
+    }
+    assert!(receive(|s| format!("code=abc&state={s}{names}")).is_ok());
 }
 
 #[test]

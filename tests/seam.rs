@@ -31,6 +31,10 @@ scenarios!(
     a_body_over_the_limit_is_refused_even_when_the_seam_read_it,
     refresh_posts_the_refresh_token_and_holds_the_subject,
     token_exchange_posts_the_rfc8693_fields,
+    token_exchange_refuses_a_token_of_another_type,
+    a_2xx_naming_an_error_is_a_refusal_at_every_endpoint,
+    a_transport_error_quoting_the_basic_credentials_is_withheld,
+    a_token_manager_takes_the_longest_timeout,
     userinfo_sends_the_bearer_and_checks_the_subject,
     revocation_posts_the_token_and_takes_any_200,
     federation_lists_fetches_and_deletes_with_the_bearer,
@@ -557,6 +561,158 @@ fn token_exchange_posts_the_rfc8693_fields<F: Flavor>() {
         Some("urn:ietf:params:oauth:token-type:access_token")
     );
     assert_eq!(request.param("audience"), Some("verys-api-b"));
+}
+
+fn token_exchange_refuses_a_token_of_another_type<F: Flavor>() {
+    let idp = Idp::new();
+    let (client, tokens) = signed_in::<F>(&idp);
+    let id_token = idp.id_token("ada", None, "x");
+    let issued = id_token.clone();
+    idp.on("POST", "/token", move |_| {
+        answer(
+            200,
+            &json!({
+                "access_token": issued, "token_type": "Bearer", "expires_in": 300,
+                "issued_token_type": "urn:ietf:params:oauth:token-type:id_token",
+            }),
+        )
+    });
+    match F::exchange_token(&client, tokens.access_token(), "verys-api-b") {
+        Err(Error::InvalidResponse { endpoint, reason }) => {
+            assert_eq!(
+                (endpoint, reason.as_str()),
+                ("token", "issued_token_type is not an access token")
+            );
+        }
+        other => panic!("expected an invalid response, got {other:?}"),
+    }
+}
+
+/// A 2xx whose body has an `error` member, however odd its value or
+/// however often it is named, is the refusal it says it is: the members of
+/// a success beside it are not taken.
+fn a_2xx_naming_an_error_is_a_refusal_at_every_endpoint<F: Flavor>() {
+    let idp = Idp::new();
+    let (client, tokens) = signed_in::<F>(&idp);
+    // A refresh needs no ID token: named twice (which a derived struct of
+    // the error would refuse to read) or not a string, `error` must still
+    // refuse the access token beside it.
+    let access = idp.access_token("ada", ISSUER);
+    for (error, repeated) in [
+        (
+            r#""error":"invalid_grant","error":"invalid_grant""#,
+            Some("invalid_grant"),
+        ),
+        (r#""error":{"code":"invalid_grant"}"#, None),
+        (r#""error":null"#, None),
+    ] {
+        let body = format!(r#"{{"access_token":"{access}","token_type":"Bearer",{error}}}"#);
+        idp.on("POST", "/token", move |_| {
+            http::Response::builder()
+                .status(200)
+                .header(http::header::CONTENT_TYPE, "application/json")
+                .body(body.clone().into_bytes())
+                .unwrap()
+        });
+        match F::refresh(&client, &tokens) {
+            Err(Error::TokenRequest(refused)) => {
+                assert_eq!(
+                    (refused.status, refused.error()),
+                    (200, repeated),
+                    "{error}"
+                );
+            }
+            other => panic!("{error}: expected a refusal, got {other:?}"),
+        }
+    }
+    let exchanged = access.clone();
+    idp.on("POST", "/token", move |_| {
+        answer(
+            200,
+            &json!({
+                "access_token": exchanged, "token_type": "Bearer", "error": 42,
+                "issued_token_type": "urn:ietf:params:oauth:token-type:access_token",
+            }),
+        )
+    });
+    assert!(matches!(
+        F::exchange_token(&client, tokens.access_token(), "verys-api-b"),
+        Err(Error::TokenRequest(refused)) if refused.status == 200
+    ));
+
+    let access_token = tokens.access_token();
+    let refused_at = |result: Result<(), Error>| match result {
+        Err(Error::Endpoint { endpoint, error }) => (endpoint, error.status, error.error),
+        other => panic!("expected an endpoint refusal, got {other:?}"),
+    };
+    idp.on("GET", "/userinfo", |_| {
+        answer(200, &json!({"sub": "ada", "error": "invalid_token"}))
+    });
+    assert_eq!(
+        refused_at(F::userinfo(&client, &tokens).map(drop)),
+        ("userinfo", 200, Some("invalid_token".to_owned()))
+    );
+    idp.on("GET", "/federation/tokens", |_| {
+        answer(200, &json!({"error": "server_error", "tokens": []}))
+    });
+    assert_eq!(
+        refused_at(F::external_tokens(&client, access_token).map(drop)),
+        ("federation", 200, Some("server_error".to_owned()))
+    );
+    let one_path = format!("/federation/{TOKEN_ID}");
+    idp.on("DELETE", &one_path, |_| {
+        answer(200, &json!({"error": "not_found"}))
+    });
+    assert_eq!(
+        refused_at(F::delete_external_token(&client, access_token, TOKEN_ID)),
+        ("federation", 200, Some("not_found".to_owned()))
+    );
+    // A deletion is confirmed by a message; a 200 without one says nothing.
+    for said in [json!({}), json!(null), json!([])] {
+        idp.on("DELETE", &one_path, move |_| answer(200, &said));
+        assert!(matches!(
+            F::delete_external_token(&client, access_token, TOKEN_ID),
+            Err(Error::InvalidResponse {
+                endpoint: "federation",
+                ..
+            })
+        ));
+    }
+}
+
+/// The user's HTTP client may quote the request in its error; the
+/// `Authorization: Basic` value carries the client secret encoded.
+fn a_transport_error_quoting_the_basic_credentials_is_withheld<F: Flavor>() {
+    let credentials = STANDARD.encode(format!("{CLIENT_ID}:{SECRET}"));
+    let quoted = format!("proxy refused Authorization: Basic {credentials}");
+    let failing: Canned = Arc::new(move |_| {
+        Err(TransportError::new(
+            TransportErrorKind::Other,
+            quoted.clone(),
+        ))
+    });
+    let idp = Idp::new();
+    let client = F::build(F::canned(builder::<F>(&idp), failing)).unwrap();
+    let pending = client.authorize();
+    let returned = callback(pending.url(), CODE);
+    let received = pending.receive(&returned).unwrap();
+    match F::exchange_code(&client, received) {
+        Err(Error::Transport(error)) => {
+            assert_eq!(error.kind, TransportErrorKind::Other);
+            assert_eq!(error.message, "details withheld");
+        }
+        other => panic!("expected the transport error, got {other:?}"),
+    }
+}
+
+/// The refresh lease is three timeouts and 5 s: with the longest timeout
+/// it saturates instead of overflowing.
+fn a_token_manager_takes_the_longest_timeout<F: Flavor>() {
+    let idp = Idp::new();
+    let (_, tokens) = signed_in::<F>(&idp);
+    let client = F::build(builder::<F>(&idp).timeout(std::time::Duration::MAX)).unwrap();
+    let manager = verys_client::TokenManager::new(client, tokens);
+    assert!(manager.next_refresh_at().is_some());
 }
 
 fn userinfo_sends_the_bearer_and_checks_the_subject<F: Flavor>() {

@@ -173,10 +173,10 @@ impl Config {
             }
             (Some(secret), ClientAuthMethod::ClientSecretBasic) => {
                 let credentials = format!("{}:{}", self.client_id, secret.expose_secret());
-                authorization = Some(SecretString::from(format!(
-                    "Basic {}",
-                    STANDARD.encode(credentials)
-                )));
+                let encoded = STANDARD.encode(credentials);
+                // An error that echoes the header quotes the secret encoded.
+                authorization = Some(SecretString::from(format!("Basic {encoded}")));
+                secrets.push(SecretString::from(encoded));
             }
         }
         HttpRequest {

@@ -165,8 +165,12 @@ impl CallbackParams {
     /// [`Error::DuplicateParameter`] for the first parameter that repeats,
     /// named if it is one the flows read.
     pub(crate) fn check_no_repeats(&self) -> Result<(), Error> {
-        for (index, (name, _)) in self.0.iter().enumerate() {
-            if self.0[..index].iter().any(|(earlier, _)| earlier == name) {
+        // A set, not a scan of the names before each: a callback is the
+        // browser's (an attacker's) text, and tens of thousands of names fit
+        // in a URL.
+        let mut seen = std::collections::HashSet::with_capacity(self.0.len());
+        for (name, _) in &self.0 {
+            if !seen.insert(name.as_str()) {
                 let named = KNOWN.iter().find(|known| **known == name);
                 return Err(Error::DuplicateParameter(
                     named.map_or_else(|| "another".to_owned(), |known| (*known).to_owned()),

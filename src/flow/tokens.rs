@@ -169,8 +169,8 @@ impl fmt::Debug for Tokens {
 pub struct ExchangedToken {
     /// The new access token, scoped to the requested audience.
     pub access_token: AccessToken,
-    /// The `issued_token_type`, `urn:ietf:params:oauth:token-type:access_token`
-    /// at Verys.
+    /// The `issued_token_type`: `urn:ietf:params:oauth:token-type:access_token`,
+    /// as asked for; an answer of another type is refused.
     pub issued_token_type: String,
 }
 

@@ -202,6 +202,15 @@ fn decode_exchange(response: HttpResponse, now: u64) -> Result<ExchangedToken, E
             endpoint: "token",
             reason: "missing field `issued_token_type`".into(),
         })?;
+    // What was asked for, and what `ExchangedToken` holds: anything else
+    // (an ID token, a refresh token) is no bearer token to call an API with.
+    // The value is not quoted: it is the server's text.
+    if issued_token_type != ACCESS_TOKEN_TYPE {
+        return Err(Error::InvalidResponse {
+            endpoint: "token",
+            reason: "issued_token_type is not an access token".into(),
+        });
+    }
     let expires_at = decoded.expires_in.map(|e| now.saturating_add(e));
     Ok(ExchangedToken::new(
         AccessToken::new(decoded.access_token, expires_at),

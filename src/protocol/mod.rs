@@ -18,7 +18,6 @@ pub(crate) use tokens::{IdTokenCheck, Restore};
 
 use ed25519_dalek::VerifyingKey;
 use secrecy::SecretString;
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::clock::Clock;
@@ -136,6 +135,9 @@ impl<'a, O: Operation> Run<'a, O> {
 
     /// After an [`Io::Send`]: the answer, or why there is none.
     pub(crate) fn responded(&mut self, response: Result<HttpResponse, Error>) -> Io<O::Output> {
+        // Scrubbed before it is traced: the message of a transport error is
+        // the HTTP client's, which may be the user's own and quote the request.
+        let response = response.map_err(|error| error.without(&self.secrets));
         self.trace.answered(&response);
         let step = response.and_then(|response| self.op.on_response(response, self.clock.now()));
         self.advance(step)
@@ -253,30 +255,6 @@ fn unexpected(what: &str) -> Error {
     }
 }
 
-#[derive(Deserialize)]
-struct ErrorBody {
-    /// `Some` whenever the member is there, `Some(Null)` for a null value.
-    #[serde(default, deserialize_with = "member")]
-    error: Option<serde_json::Value>,
-    error_description: Option<serde_json::Value>,
-}
-
-impl ErrorBody {
-    /// Whether the body has an `error` member, whatever its value: one that
-    /// is not a string, too long or token-like is not repeated, but it still
-    /// makes the answer a refusal.
-    fn names_error(&self) -> bool {
-        self.error.is_some()
-    }
-}
-
-/// A member that is there reads as `Some`, even when its value is null.
-fn member<'de, D: serde::Deserializer<'de>>(
-    deserializer: D,
-) -> Result<Option<serde_json::Value>, D::Error> {
-    serde_json::Value::deserialize(deserializer).map(Some)
-}
-
 /// Reads an error answer: the OAuth `error`/`error_description` of a JSON
 /// body when there is one, and only the status otherwise (an HTML page of a
 /// proxy, an empty body).
@@ -284,43 +262,45 @@ pub(crate) fn server_error(response: &HttpResponse) -> ServerError {
     read_error(response).0
 }
 
-/// The error answer of [`server_error`], and whether the body names an
-/// `error` at all (see [`ErrorBody::names_error`]).
+/// The error answer of [`server_error`], and whether the body is a JSON
+/// object with an `error` member, whatever its value: one that is not a
+/// string, too long or token-like is not repeated, but it makes the answer
+/// a refusal all the same.
 fn read_error(response: &HttpResponse) -> (ServerError, bool) {
-    let body: Option<ErrorBody> = serde_json::from_slice(&response.body).ok();
-    let names_error = body.as_ref().is_some_and(ErrorBody::names_error);
-    let text = |value: Option<serde_json::Value>, max| match value {
-        Some(serde_json::Value::String(text)) => server_text(&text, max),
+    // A map rather than a derived struct, which would refuse a body naming
+    // `error` twice and so hide the error it names.
+    let body: Option<serde_json::Map<String, serde_json::Value>> =
+        serde_json::from_slice(&response.body).ok();
+    let text = |name, max| match body.as_ref().and_then(|body| body.get(name)) {
+        Some(serde_json::Value::String(text)) => server_text(text, max),
         _ => None,
     };
-    let (error, description) = body.map_or((None, None), |b| {
-        (
-            text(b.error, ERROR_CODE_LIMIT),
-            text(b.error_description, DESCRIPTION_LIMIT),
-        )
-    });
     let media_type = response.content_type.as_deref().and_then(|value| {
         let essence = value.split(';').next().unwrap_or_default().trim();
         server_text(essence, ERROR_CODE_LIMIT)
     });
     let refused = ServerError {
         status: response.status,
-        error,
-        description,
+        error: text("error", ERROR_CODE_LIMIT),
+        description: text("error_description", DESCRIPTION_LIMIT),
         content_type: media_type,
     };
+    let names_error = body.is_some_and(|body| body.contains_key("error"));
     (refused, names_error)
 }
 
-/// Decodes a successful JSON answer of a non-token endpoint.
+/// Decodes a successful JSON answer of a non-token endpoint. A 2xx whose
+/// body has an `error` member is the refusal it says it is, as at the token
+/// endpoint.
 pub(crate) fn decode_success<T: DeserializeOwned>(
     response: &HttpResponse,
     endpoint: &'static str,
 ) -> Result<T, Error> {
-    if !(200..300).contains(&response.status) {
+    let (refused, names_error) = read_error(response);
+    if !(200..300).contains(&response.status) || names_error {
         return Err(Error::Endpoint {
             endpoint,
-            error: server_error(response),
+            error: refused,
         });
     }
     serde_json::from_slice(&response.body).map_err(|error| Error::InvalidResponse {

@@ -145,10 +145,17 @@ fn federation_answer(response: HttpResponse) -> Result<HttpResponse, Error> {
     Ok(response)
 }
 
-/// Reads `DELETE /federation/{token_id}`.
+/// Reads `DELETE /federation/{token_id}`: Verys confirms with a `message`,
+/// and a 200 without one (an empty object, `null`) says nothing was deleted.
 pub(crate) fn decode_deleted(response: HttpResponse, _: u64) -> Result<(), Error> {
-    protocol::decode_success::<serde_json::Value>(&federation_answer(response)?, "federation")
-        .map(drop)
+    protocol::decode_success::<Deleted>(&federation_answer(response)?, "federation").map(drop)
+}
+
+/// The confirmation of a deletion; its text is not read.
+#[derive(Deserialize)]
+struct Deleted {
+    #[serde(rename = "message")]
+    _message: serde::de::IgnoredAny,
 }
 
 /// A started link of an external provider: the `/federation/initiate` URL

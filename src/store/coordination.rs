@@ -83,7 +83,16 @@ pub(crate) struct Coordination {
     /// A write of refreshed tokens lost to another writer, and the entry is
     /// read again: see [`Coordination::replaced`].
     rewriting: bool,
+    /// The refreshes this caller asked for (see [`REFRESH_ATTEMPTS`]).
+    refreshes: u8,
 }
+
+/// Refreshes one caller asks for before giving up. A second one is due when
+/// another replica rotated the refresh token first (`invalid_grant`) and
+/// stored tokens that are already within the margin; an entry newer and
+/// stale again after every refresh is no replica's doing, and must not send
+/// a caller to the token endpoint without end.
+const REFRESH_ATTEMPTS: u8 = 3;
 
 impl Coordination {
     /// Starts from the in-process copy `tokens` (at `version`); a caller
@@ -107,6 +116,7 @@ impl Coordination {
             refused: None,
             writing_sign_out: false,
             rewriting: false,
+            refreshes: 0,
         };
         (coordination, Step::Load)
     }
@@ -187,6 +197,13 @@ impl Coordination {
             };
         }
         if self.leased {
+            if self.refreshes == REFRESH_ATTEMPTS {
+                return self.finish(Err(Error::Store(StoreError::new(
+                    StoreErrorKind::Corrupt,
+                    "the entry held stale tokens again after every refresh",
+                ))));
+            }
+            self.refreshes += 1;
             Step::Refresh(Box::new(self.tokens.clone()))
         } else {
             Step::TryLease
@@ -515,6 +532,33 @@ mod tests {
         assert_eq!(fresh.tokens.access_token().expose_secret(), "rotated");
         assert_eq!(fresh.version, 2);
         assert!(!fresh.ours);
+    }
+
+    /// A store whose entry is newer and stale again after every refresh
+    /// (each `invalid_grant` read back as yet another version of expired
+    /// tokens) sends a caller to the token endpoint a bounded number of
+    /// times, then fails as a corrupt entry.
+    #[test]
+    fn an_entry_stale_after_every_refresh_ends_the_attempts() {
+        let mut c = leased_and_refreshing();
+        let mut refreshes = 1;
+        let mut version = 1;
+        let outcome = loop {
+            assert!(matches!(c.refreshed(Err(invalid_grant())), Step::Load));
+            version += 1;
+            let stale = Session::Tokens(tokens("stale", 0).to_stored());
+            assert!(matches!(c.loaded(entry(version, &stale)), Step::Restore(_)));
+            match c.restored(Ok(tokens("stale", 0))) {
+                Step::Refresh(_) => refreshes += 1,
+                step => break released(step),
+            }
+            assert!(refreshes <= REFRESH_ATTEMPTS, "refreshes without end");
+        };
+        assert_eq!(refreshes, REFRESH_ATTEMPTS);
+        match outcome {
+            Err(Error::Store(error)) => assert_eq!(error.kind, StoreErrorKind::Corrupt),
+            other => panic!("expected a corrupt entry, got {:?}", other.err()),
+        }
     }
 
     /// An `invalid_grant` for an older refresh token says nothing about the
