@@ -161,7 +161,10 @@ impl<K: ClientKind, T: Transport> TokenManager<K, T> {
         self
     }
 
-    /// Refresh when the access token expires within `margin`.
+    /// Refresh when the access token expires within `margin`, or within
+    /// half the lifetime the server granted it (its `expires_in`) when that
+    /// is shorter: a token granted for less than the margin is used for half
+    /// its life rather than refreshed on every request. Default: 30 s.
     pub fn with_margin(mut self, margin: Duration) -> Self {
         self.margin = margin;
         self
@@ -179,13 +182,16 @@ impl<K: ClientKind, T: Transport> TokenManager<K, T> {
         self
     }
 
-    /// When the held access token enters the margin, so that the next
+    /// When the held access token enters the margin (see
+    /// [`with_margin`](Self::with_margin)), so that the next
     /// request for a token refreshes it; `None` if its expiry is unknown (the
     /// server sent no `expires_in`).
     pub fn next_refresh_at(&self) -> Option<SystemTime> {
         let current = self.current.read().unwrap_or_else(PoisonError::into_inner);
-        let expires_at = current.0.access_token().expires_at()?;
-        Some(expires_at.checked_sub(self.margin).unwrap_or(UNIX_EPOCH))
+        let access_token = current.0.access_token();
+        let margin = access_token.refresh_margin(self.margin);
+        let expires_at = access_token.expires_at()?;
+        Some(expires_at.checked_sub(margin).unwrap_or(UNIX_EPOCH))
     }
 
     /// The tokens held now: after a refresh, the rotated ones.
@@ -207,7 +213,7 @@ impl<K: ClientKind, T: Transport> TokenManager<K, T> {
         let current = self.current.read().unwrap_or_else(PoisonError::into_inner);
         let access_token = current.0.access_token();
         let clock = &*self.client.config.clock;
-        (!access_token.expires_within(clock, self.margin)).then(|| access_token.clone())
+        (!access_token.refresh_due(clock, self.margin)).then(|| access_token.clone())
     }
 
     /// Once at the gate: the token someone else refreshed meanwhile, or a

@@ -247,7 +247,7 @@ proptest! {
 
     #[test]
     fn token_expiry_never_panics(expires_at in prop::option::of(any::<u64>()), now in any::<u64>()) {
-        let access_token = AccessToken::new(SecretString::from("a"), expires_at);
+        let access_token = AccessToken::issued(SecretString::from("a"), 0, expires_at);
         let claims = IdTokenClaims::check(
             json!({"iss": ISSUER, "sub": "u", "aud": "app", "exp": 1u64, "iat": 0u64}).to_string().as_bytes(),
             &IdTokenRules { common: CommonRules { check_expiry: false, ..common(0) }, ..id_rules(0) },
@@ -263,6 +263,7 @@ proptest! {
         prop_assert_eq!(tokens.expires_at(), expires_at.map(system_time));
         let clock = crate::ManualClock::new(now);
         let _ = access_token.expires_within(&clock, Duration::from_secs(u64::MAX));
+        let _ = access_token.refresh_due(&clock, Duration::MAX);
         let _ = access_token.is_expired();
     }
 

@@ -35,6 +35,7 @@ scenarios!(
     a_2xx_naming_an_error_is_a_refusal_at_every_endpoint,
     a_transport_error_quoting_the_basic_credentials_is_withheld,
     a_token_manager_takes_the_longest_timeout,
+    a_token_granted_for_less_than_the_margin_is_refreshed_at_half_its_life,
     userinfo_sends_the_bearer_and_checks_the_subject,
     revocation_posts_the_token_and_takes_any_200,
     federation_lists_fetches_and_deletes_with_the_bearer,
@@ -713,6 +714,51 @@ fn a_token_manager_takes_the_longest_timeout<F: Flavor>() {
     let client = F::build(builder::<F>(&idp).timeout(std::time::Duration::MAX)).unwrap();
     let manager = verys_client::TokenManager::new(client, tokens);
     assert!(manager.next_refresh_at().is_some());
+}
+
+/// Tokens granted for 20 s against the default margin of 30 s: each is
+/// used for half its life, not refreshed on every request.
+fn a_token_granted_for_less_than_the_margin_is_refreshed_at_half_its_life<F: Flavor>() {
+    let idp = Idp::new();
+    let clock = Arc::new(ManualClock::new(NOW));
+    let signer = Arc::clone(&idp);
+    idp.on("POST", "/token", move |_| {
+        let access = signer.access_token("ada", ISSUER);
+        let refresh = format!("refresh-{}", signer.seen_at("/token").len());
+        // The nonce the sign-in drew (see `signed_in`), kept on refresh.
+        let id_token = signer.id_token("ada", Some(&b64(2, 32)), &access);
+        answer(
+            200,
+            &json!({
+                "access_token": access, "token_type": "Bearer", "expires_in": 20,
+                "id_token": id_token,
+                "refresh_token": refresh, "scope": "openid",
+            }),
+        )
+    });
+    let client = F::build(builder::<F>(&idp).clock(clock.clone())).unwrap();
+    let pending = client.authorize();
+    let returned = callback(pending.url(), CODE);
+    let tokens = F::exchange_code(&client, pending.receive(&returned).unwrap()).unwrap();
+    let manager = verys_client::TokenManager::new(client, tokens);
+    let requests = || idp.seen_at("/token").len();
+    let signed_in = requests();
+    for _ in 0..5 {
+        F::managed_access_token(&manager).unwrap();
+    }
+    assert_eq!(requests(), signed_in, "a new token is not refreshed");
+    assert_eq!(
+        manager.next_refresh_at(),
+        Some(std::time::UNIX_EPOCH + std::time::Duration::from_secs(NOW + 10))
+    );
+    clock.advance(9);
+    F::managed_access_token(&manager).unwrap();
+    assert_eq!(requests(), signed_in, "11 s left, more than half its life");
+    clock.advance(1);
+    for _ in 0..5 {
+        F::managed_access_token(&manager).unwrap();
+    }
+    assert_eq!(requests(), signed_in + 1, "one refresh at half its life");
 }
 
 fn userinfo_sends_the_bearer_and_checks_the_subject<F: Flavor>() {

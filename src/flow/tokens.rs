@@ -14,11 +14,19 @@ use crate::verify::id_token::IdTokenClaims;
 pub struct AccessToken {
     value: SecretString,
     expires_at: Option<u64>,
+    /// The `expires_in` the server granted it, in seconds.
+    lifetime: Option<u64>,
 }
 
 impl AccessToken {
-    pub(crate) fn new(value: SecretString, expires_at: Option<u64>) -> Self {
-        Self { value, expires_at }
+    /// A token the server issued at `now`, for `expires_in` seconds when it
+    /// said.
+    pub(crate) fn issued(value: SecretString, now: u64, expires_in: Option<u64>) -> Self {
+        Self {
+            value,
+            expires_at: expires_in.map(|lifetime| now.saturating_add(lifetime)),
+            lifetime: expires_in,
+        }
     }
 
     /// The token itself, to put in an `Authorization: Bearer` header.
@@ -43,6 +51,23 @@ impl AccessToken {
     pub fn expires_within(&self, clock: &dyn Clock, margin: Duration) -> bool {
         self.expires_at
             .is_some_and(|at| clock.now().saturating_add(margin.as_secs()) >= at)
+    }
+
+    /// How long before its expiry a holder refreshes the token: `margin`,
+    /// or half the token's lifetime when that is shorter. A server that
+    /// grants tokens for less than the margin would otherwise have every
+    /// request for a token refresh it again.
+    pub(crate) fn refresh_margin(&self, margin: Duration) -> Duration {
+        match self.lifetime {
+            Some(lifetime) => margin.min(Duration::from_secs(lifetime / 2)),
+            None => margin,
+        }
+    }
+
+    /// Whether a holder refreshing `margin` ahead (see
+    /// [`refresh_margin`](Self::refresh_margin)) refreshes it now.
+    pub(crate) fn refresh_due(&self, clock: &dyn Clock, margin: Duration) -> bool {
+        self.expires_within(clock, self.refresh_margin(margin))
     }
 }
 
@@ -221,6 +246,10 @@ pub struct StoredTokens {
     id_token: String,
     access_token: String,
     expires_at: Option<u64>,
+    /// Absent from a value stored before it was kept: the margin then
+    /// applies whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    lifetime: Option<u64>,
     refresh_token: Option<String>,
     scopes: Vec<String>,
     nonce: Option<String>,
@@ -242,6 +271,7 @@ impl Tokens {
             id_token: self.id_token.clone(),
             access_token: self.access_token.expose_secret().to_owned(),
             expires_at: self.access_token.expires_at,
+            lifetime: self.access_token.lifetime,
             refresh_token: self
                 .refresh_token
                 .as_ref()
@@ -270,7 +300,11 @@ impl StoredTokens {
         Tokens {
             id_token: self.id_token,
             claims,
-            access_token: AccessToken::new(SecretString::from(self.access_token), self.expires_at),
+            access_token: AccessToken {
+                value: SecretString::from(self.access_token),
+                expires_at: self.expires_at,
+                lifetime: self.lifetime,
+            },
             refresh_token: self
                 .refresh_token
                 .map(|t| RefreshToken::new(SecretString::from(t))),
@@ -294,7 +328,7 @@ mod tests {
     }
 
     fn token(expires_at: Option<u64>) -> AccessToken {
-        AccessToken::new(SecretString::from("access-token-value"), expires_at)
+        AccessToken::issued(SecretString::from("access-token-value"), 0, expires_at)
     }
 
     #[test]
@@ -337,5 +371,45 @@ mod tests {
         for secret in ["id-token", "access-token", "refresh-token", "nonce-value"] {
             assert!(!debug.contains(secret), "{debug}");
         }
+    }
+
+    /// Half the lifetime when it is shorter than the margin; the margin
+    /// whole for a token whose lifetime is unknown (a value stored before
+    /// the lifetime was kept reads as such).
+    #[test]
+    fn the_refresh_margin_is_at_most_half_the_lifetime() {
+        let at = |now| At(now);
+        let short = AccessToken::issued(SecretString::from("a"), 1_000, Some(20));
+        assert_eq!(
+            short.refresh_margin(Duration::from_secs(30)),
+            Duration::from_secs(10)
+        );
+        assert_eq!(
+            short.refresh_margin(Duration::from_secs(5)),
+            Duration::from_secs(5)
+        );
+        assert!(!short.refresh_due(&at(1_009), Duration::from_secs(30)));
+        assert!(short.refresh_due(&at(1_010), Duration::from_secs(30)));
+
+        let stored = |lifetime: serde_json::Value| -> StoredTokens {
+            let mut value = serde_json::json!({
+                "id_token": "a.b.c", "access_token": "a", "expires_at": 1_020,
+                "refresh_token": null, "scopes": [], "nonce": null,
+            });
+            if !lifetime.is_null() {
+                value["lifetime"] = lifetime;
+            }
+            serde_json::from_value(value).unwrap()
+        };
+        assert_eq!(stored(serde_json::Value::Null).lifetime, None);
+        assert_eq!(stored(serde_json::json!(20)).lifetime, Some(20));
+        let unknown = AccessToken {
+            lifetime: None,
+            ..short.clone()
+        };
+        assert_eq!(
+            unknown.refresh_margin(Duration::from_secs(30)),
+            Duration::from_secs(30)
+        );
     }
 }

@@ -151,11 +151,10 @@ impl Grant {
             Some(scope) => scope.split_whitespace().map(str::to_owned).collect(),
             None => self.config.scopes.clone(),
         };
-        let expires_at = response.expires_in.map(|e| now.saturating_add(e));
         Ok(Step::Done(Tokens {
             id_token,
             claims,
-            access_token: AccessToken::new(response.access_token, expires_at),
+            access_token: AccessToken::issued(response.access_token, now, response.expires_in),
             refresh_token: response
                 .refresh_token
                 .map(RefreshToken::new)
@@ -211,9 +210,8 @@ fn decode_exchange(response: HttpResponse, now: u64) -> Result<ExchangedToken, E
             reason: "issued_token_type is not an access token".into(),
         });
     }
-    let expires_at = decoded.expires_in.map(|e| now.saturating_add(e));
     Ok(ExchangedToken::new(
-        AccessToken::new(decoded.access_token, expires_at),
+        AccessToken::issued(decoded.access_token, now, decoded.expires_in),
         issued_token_type,
     ))
 }

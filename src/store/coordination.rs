@@ -122,9 +122,7 @@ impl Coordination {
     }
 
     fn is_fresh(&self, tokens: &Tokens) -> bool {
-        !tokens
-            .access_token()
-            .expires_within(&*self.clock, self.margin)
+        !tokens.access_token().refresh_due(&*self.clock, self.margin)
     }
 
     fn finish(&mut self, outcome: Result<Fresh, Error>) -> Step {
@@ -440,7 +438,7 @@ mod tests {
         Tokens {
             id_token: "header.claims.signature".into(),
             claims: IdTokenClaims::check(text.as_bytes(), &rules).unwrap(),
-            access_token: AccessToken::new(SecretString::from(access), Some(NOW + expires_in)),
+            access_token: AccessToken::issued(SecretString::from(access), NOW, Some(expires_in)),
             refresh_token: Some(RefreshToken::new(SecretString::from(format!("r-{access}")))),
             scopes: vec!["openid".into()],
             nonce: None,
