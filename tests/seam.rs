@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256, Sha512};
 use verys_client::transport::Limits;
 use verys_client::{
-    Client, ClientAuthMethod, Confidential, Error, ManualClock, Randomness, TokenRule,
+    Client, ClientAuthMethod, ClientKind, Confidential, Error, ManualClock, Randomness, TokenRule,
     TransportError, TransportErrorKind, Verifier,
 };
 
@@ -459,21 +459,26 @@ fn a_transport_error_of_the_seam_is_kept<F: Flavor>() {
             "certificate refused",
         ))
     });
-    let client = F::build(F::canned(
-        Client::builder(ISSUER, CLIENT_ID).redirect_uri(REDIRECT_URI),
-        failing,
-    ))
-    .unwrap();
-    let pending = client.authorize();
-    let returned = callback(pending.url(), CODE);
-    let received = pending.receive(&returned).unwrap();
-    match F::exchange_code(&client, received) {
+    let builder = Client::builder(ISSUER, CLIENT_ID).redirect_uri(REDIRECT_URI);
+    match code_grant_over::<F, _>(builder, failing) {
         Err(Error::Transport(error)) => {
             assert_eq!(error.kind, TransportErrorKind::Tls);
             assert_eq!(error.message, "certificate refused");
         }
         other => panic!("expected the transport error, got {other:?}"),
     }
+}
+
+/// A sign-in as far as the code grant, the client's requests answered by
+/// `http`.
+fn code_grant_over<F: Flavor, K: ClientKind>(
+    builder: verys_client::ClientBuilder<K>,
+    http: Canned,
+) -> Result<verys_client::Tokens, Error> {
+    let client = F::build(F::canned(builder, http)).unwrap();
+    let pending = client.authorize();
+    let returned = callback(pending.url(), CODE);
+    F::exchange_code(&client, pending.receive(&returned).unwrap())
 }
 
 fn a_body_over_the_limit_is_refused_even_when_the_seam_read_it<F: Flavor>() {
@@ -692,12 +697,7 @@ fn a_transport_error_quoting_the_basic_credentials_is_withheld<F: Flavor>() {
             quoted.clone(),
         ))
     });
-    let idp = Idp::new();
-    let client = F::build(F::canned(builder::<F>(&idp), failing)).unwrap();
-    let pending = client.authorize();
-    let returned = callback(pending.url(), CODE);
-    let received = pending.receive(&returned).unwrap();
-    match F::exchange_code(&client, received) {
+    match code_grant_over::<F, _>(builder::<F>(&Idp::new()), failing) {
         Err(Error::Transport(error)) => {
             assert_eq!(error.kind, TransportErrorKind::Other);
             assert_eq!(error.message, "details withheld");
