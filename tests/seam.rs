@@ -572,8 +572,7 @@ fn token_exchange_posts_the_rfc8693_fields<F: Flavor>() {
 fn token_exchange_refuses_a_token_of_another_type<F: Flavor>() {
     let idp = Idp::new();
     let (client, tokens) = signed_in::<F>(&idp);
-    let id_token = idp.id_token("ada", None, "x");
-    let issued = id_token.clone();
+    let issued = idp.id_token("ada", None, "x");
     idp.on("POST", "/token", move |_| {
         answer(
             200,
