@@ -33,7 +33,7 @@ scenarios!(
     token_exchange_posts_the_rfc8693_fields,
     token_exchange_refuses_a_token_of_another_type,
     a_2xx_naming_an_error_is_a_refusal_at_every_endpoint,
-    a_transport_error_quoting_the_basic_credentials_is_withheld,
+    a_transport_error_quoting_the_client_secret_is_withheld,
     a_token_manager_takes_the_longest_timeout,
     a_token_granted_for_less_than_the_margin_is_refreshed_at_half_its_life,
     userinfo_sends_the_bearer_and_checks_the_subject,
@@ -630,6 +630,33 @@ fn a_2xx_naming_an_error_is_a_refusal_at_every_endpoint<F: Flavor>() {
             other => panic!("{error}: expected a refusal, got {other:?}"),
         }
     }
+    // A body that only the object reader refuses (a number past f64, a lone
+    // surrogate, nesting past 128, bytes that are not UTF-8) is no success
+    // either: a reader of the success alone would skip its `error` unchecked.
+    let nested = format!("{}1{}", "[".repeat(129), "]".repeat(129));
+    for error in [
+        br#""error":1e400"#.to_vec(),
+        br#""error":"\udc00""#.to_vec(),
+        format!(r#""error":"invalid_grant","x":{nested}"#).into_bytes(),
+        b"\"error\":\"invalid_grant\xff\"".to_vec(),
+    ] {
+        let mut body =
+            format!(r#"{{"access_token":"{access}","token_type":"Bearer","#).into_bytes();
+        body.extend_from_slice(&error);
+        body.push(b'}');
+        let shown = String::from_utf8_lossy(&body).into_owned();
+        idp.on("POST", "/token", move |_| {
+            http::Response::builder()
+                .status(200)
+                .header(http::header::CONTENT_TYPE, "application/json")
+                .body(body.clone())
+                .unwrap()
+        });
+        match F::refresh(&client, &tokens) {
+            Err(Error::InvalidResponse { endpoint, .. }) => assert_eq!(endpoint, "token"),
+            other => panic!("{shown}: expected an invalid response, got {other:?}"),
+        }
+    }
     let exchanged = access.clone();
     idp.on("POST", "/token", move |_| {
         answer(
@@ -685,23 +712,29 @@ fn a_2xx_naming_an_error_is_a_refusal_at_every_endpoint<F: Flavor>() {
     }
 }
 
-/// The user's HTTP client may quote the request in its error; the
-/// `Authorization: Basic` value carries the client secret encoded.
-fn a_transport_error_quoting_the_basic_credentials_is_withheld<F: Flavor>() {
-    let credentials = STANDARD.encode(format!("{CLIENT_ID}:{SECRET}"));
-    let quoted = format!("proxy refused Authorization: Basic {credentials}");
-    let failing: Canned = Arc::new(move |_| {
-        Err(TransportError::new(
-            TransportErrorKind::Other,
-            quoted.clone(),
-        ))
-    });
-    match code_grant_over::<F, _>(builder::<F>(&Idp::new()), failing) {
-        Err(Error::Transport(error)) => {
-            assert_eq!(error.kind, TransportErrorKind::Other);
-            assert_eq!(error.message, "details withheld");
+/// The user's HTTP client may quote the request in its error: the client
+/// secret as the request carries it (Basic credentials, a percent-encoded
+/// form pair) is withheld.
+fn a_transport_error_quoting_the_client_secret_is_withheld<F: Flavor>() {
+    for method in [
+        ClientAuthMethod::ClientSecretBasic,
+        ClientAuthMethod::ClientSecretPost,
+    ] {
+        let quoted = Arc::new(Mutex::new(String::new()));
+        let http = common::quoting_the_client_secret(Arc::clone(&quoted));
+        let builder = Client::builder(ISSUER, CLIENT_ID)
+            .redirect_uri(REDIRECT_URI)
+            .client_secret("s3cret/with+odd=chars")
+            .auth_method(method);
+        match code_grant_over::<F, _>(builder, http) {
+            Err(Error::Transport(error)) => {
+                assert_eq!(error.kind, TransportErrorKind::Other);
+                assert_eq!(error.message, "details withheld", "{method}");
+            }
+            other => panic!("expected the transport error, got {other:?}"),
         }
-        other => panic!("expected the transport error, got {other:?}"),
+        let spelling = quoted.lock().unwrap().clone();
+        assert_ne!(spelling, "s3cret/with+odd=chars", "quoted as sent");
     }
 }
 

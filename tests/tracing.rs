@@ -9,9 +9,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use common::{BlockingFlavor, Flavor, confidential_builder, manual_clock};
 use verys_client::testing::{IdTokenFault, VerysServer, seed};
-use verys_client::{
-    ClientAuthMethod, Error, TokenManager, TransportError, TransportErrorKind, Verifier,
-};
+use verys_client::{ClientAuthMethod, Error, TokenManager, Verifier};
 
 /// Everything every subscriber call wrote, for the whole test binary.
 fn output() -> &'static Arc<Mutex<Vec<u8>>> {
@@ -102,32 +100,22 @@ fn run_flows<F: Flavor>(secrets: &mut Vec<String>) {
         "an ID token"
     );
 
-    // The user's HTTP client quotes the whole request in its error (the
-    // client's Basic credentials, the refresh token): neither the error nor
-    // the trace repeats it.
-    let quoted = Arc::new(Mutex::new(Vec::new()));
-    let heard = Arc::clone(&quoted);
-    let quoting: common::Canned = Arc::new(move |request: http::Request<Vec<u8>>| {
-        let authorization = request
-            .headers()
-            .get(http::header::AUTHORIZATION)
-            .map(|value| value.to_str().unwrap().to_owned())
-            .unwrap_or_default();
-        let body = String::from_utf8_lossy(request.body()).into_owned();
-        heard.lock().unwrap().push(authorization.clone());
-        Err(TransportError::new(
-            TransportErrorKind::Other,
-            format!("proxy refused {authorization} {body}"),
-        ))
-    });
-    let basic = confidential_builder(&server).auth_method(ClientAuthMethod::ClientSecretBasic);
-    let quoting_client = F::build(F::canned(basic, quoting)).unwrap();
-    match F::refresh(&quoting_client, &refreshed) {
-        Err(Error::Transport(error)) => assert_eq!(error.message, "details withheld"),
-        other => panic!("expected the transport error, got {other:?}"),
+    // The user's HTTP client quotes the client secret as the request carries
+    // it (the Basic credentials, the form's percent-encoded pair): neither
+    // the error nor the trace repeats it.
+    for method in [
+        ClientAuthMethod::ClientSecretBasic,
+        ClientAuthMethod::ClientSecretPost,
+    ] {
+        let quoted = Arc::new(Mutex::new(String::new()));
+        let http = common::quoting_the_client_secret(Arc::clone(&quoted));
+        let builder = confidential_builder(&server).auth_method(method);
+        match F::refresh(&F::build(F::canned(builder, http)).unwrap(), &refreshed) {
+            Err(Error::Transport(error)) => assert_eq!(error.message, "details withheld"),
+            other => panic!("expected the transport error, got {other:?}"),
+        }
+        secrets.push(quoted.lock().unwrap().clone());
     }
-    let credentials = quoted.lock().unwrap().pop().unwrap();
-    secrets.push(credentials.trim_start_matches("Basic ").to_owned());
 
     let manager = TokenManager::new(client, refreshed);
     clock.advance(300);

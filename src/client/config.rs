@@ -156,12 +156,23 @@ impl Config {
     fn form_request(&self, url: &str, params: &[(&str, &str)]) -> HttpRequest {
         let mut form = form_urlencoded::Serializer::new(String::new());
         form.extend_pairs(params);
-        let mut secrets: Vec<SecretString> = params
+        let client_secret = self.client_secret.as_ref().map(ExposeSecret::expose_secret);
+        let secrets = params
             .iter()
             .filter(|(name, _)| SECRET_PARAMETERS.contains(name))
-            .map(|(_, value)| SecretString::from(*value))
-            .collect();
-        secrets.extend(self.client_secret.clone());
+            .map(|(_, value)| *value)
+            .chain(client_secret)
+            .flat_map(|secret| {
+                // The body carries it percent-encoded: an error quoting the
+                // body quotes that spelling.
+                let encoded: String = form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+                let spellings = [
+                    Some(secret.to_owned()),
+                    (encoded != secret).then_some(encoded),
+                ];
+                spellings.into_iter().flatten().map(SecretString::from)
+            });
+        let mut secrets: Vec<SecretString> = secrets.collect();
         let mut authorization = None;
         match (&self.client_secret, self.auth_method) {
             (None, _) => {

@@ -7,9 +7,9 @@ use secrecy::ExposeSecret;
 use serde::Deserialize;
 use std::sync::Arc;
 
-use super::{Call, Operation, Step, read_error, unexpected};
+use super::{Call, Operation, Step, read_answer, server_error, unexpected};
 use crate::client::config::Config;
-use crate::error::{Error, json_reason};
+use crate::error::Error;
 use crate::flow::CallbackReceived;
 use crate::flow::kind::ClientKind;
 use crate::flow::tokens::{AccessToken, ExchangedToken, RefreshToken, Tokens};
@@ -29,19 +29,13 @@ pub(crate) struct TokenResponse {
     pub issued_token_type: Option<String>,
 }
 
-/// Reads a token endpoint answer. A 200 whose body has an `error` member is
-/// treated as the refusal it is, whatever the member's value: a value too odd
-/// to repeat (not a string, too long, token-like) refuses all the same.
+/// Reads a token endpoint answer. A 200 whose object has an `error` member
+/// is treated as the refusal it is (see [`read_answer`]).
 pub(crate) fn decode_token_response(response: HttpResponse) -> Result<TokenResponse, Error> {
-    let (refused, names_error) = read_error(&response);
-    if response.status != 200 || names_error {
-        return Err(Error::TokenRequest(refused));
+    if response.status != 200 {
+        return Err(Error::TokenRequest(server_error(&response)));
     }
-    let decoded: TokenResponse =
-        serde_json::from_slice(&response.body).map_err(|error| Error::InvalidResponse {
-            endpoint: "token",
-            reason: json_reason(&error),
-        })?;
+    let decoded: TokenResponse = read_answer(&response, "token")?.map_err(Error::TokenRequest)?;
     if !decoded.token_type.eq_ignore_ascii_case("bearer") {
         return Err(Error::InvalidResponse {
             endpoint: "token",

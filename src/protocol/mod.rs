@@ -255,23 +255,20 @@ fn unexpected(what: &str) -> Error {
     }
 }
 
+/// A JSON object as serde_json reads it, member names unescaped.
+type Object = serde_json::Map<String, serde_json::Value>;
+
 /// Reads an error answer: the OAuth `error`/`error_description` of a JSON
 /// body when there is one, and only the status otherwise (an HTML page of a
 /// proxy, an empty body).
 pub(crate) fn server_error(response: &HttpResponse) -> ServerError {
-    read_error(response).0
+    let body: Option<Object> = serde_json::from_slice(&response.body).ok();
+    refusal(response, body.as_ref())
 }
 
-/// The error answer of [`server_error`], and whether the body is a JSON
-/// object with an `error` member, whatever its value: one that is not a
-/// string, too long or token-like is not repeated, but it makes the answer
-/// a refusal all the same.
-fn read_error(response: &HttpResponse) -> (ServerError, bool) {
-    // A map rather than a derived struct, which would refuse a body naming
-    // `error` twice and so hide the error it names.
-    let body: Option<serde_json::Map<String, serde_json::Value>> =
-        serde_json::from_slice(&response.body).ok();
-    let text = |name, max| match body.as_ref().and_then(|body| body.get(name)) {
+/// The refusal `response` says it is, its texts read from `body`.
+fn refusal(response: &HttpResponse, body: Option<&Object>) -> ServerError {
+    let text = |name, max| match body.and_then(|body| body.get(name)) {
         Some(serde_json::Value::String(text)) => server_text(text, max),
         _ => None,
     };
@@ -279,32 +276,55 @@ fn read_error(response: &HttpResponse) -> (ServerError, bool) {
         let essence = value.split(';').next().unwrap_or_default().trim();
         server_text(essence, ERROR_CODE_LIMIT)
     });
-    let refused = ServerError {
+    ServerError {
         status: response.status,
         error: text("error", ERROR_CODE_LIMIT),
         description: text("error_description", DESCRIPTION_LIMIT),
         content_type: media_type,
-    };
-    let names_error = body.is_some_and(|body| body.contains_key("error"));
-    (refused, names_error)
+    }
 }
 
-/// Decodes a successful JSON answer of a non-token endpoint. A 2xx whose
-/// body has an `error` member is the refusal it says it is, as at the token
-/// endpoint.
+/// Reads a 2xx answer's JSON object once: as `T`, or as the refusal its
+/// `error` member names, whatever that member's value (one that is not a
+/// string, too long or token-like is not repeated, but refuses all the
+/// same). `T` is read from the same parse: serde_json skips the members a
+/// type does not name without checking them, so a body that only the object
+/// reader refuses (a number past `f64`, a lone surrogate, nesting past 128)
+/// would otherwise hide its `error` from the one reader and pass the other.
+/// An object, not a derived struct of the error, also reads an `error` named
+/// twice.
+///
+/// # Errors
+///
+/// [`Error::InvalidResponse`] for a body that is not one JSON object, or not
+/// a `T`.
+pub(crate) fn read_answer<T: DeserializeOwned>(
+    response: &HttpResponse,
+    endpoint: &'static str,
+) -> Result<Result<T, ServerError>, Error> {
+    let invalid = |error: serde_json::Error| Error::InvalidResponse {
+        endpoint,
+        reason: json_reason(&error),
+    };
+    let body: Object = serde_json::from_slice(&response.body).map_err(invalid)?;
+    if body.contains_key("error") {
+        return Ok(Err(refusal(response, Some(&body))));
+    }
+    serde_json::from_value(serde_json::Value::Object(body))
+        .map(Ok)
+        .map_err(invalid)
+}
+
+/// Decodes a successful JSON answer of a non-token endpoint; a 2xx whose
+/// object has an `error` member is the refusal it says it is (see
+/// [`read_answer`]).
 pub(crate) fn decode_success<T: DeserializeOwned>(
     response: &HttpResponse,
     endpoint: &'static str,
 ) -> Result<T, Error> {
-    let (refused, names_error) = read_error(response);
-    if !(200..300).contains(&response.status) || names_error {
-        return Err(Error::Endpoint {
-            endpoint,
-            error: refused,
-        });
+    let refused = |error| Error::Endpoint { endpoint, error };
+    if !(200..300).contains(&response.status) {
+        return Err(refused(server_error(response)));
     }
-    serde_json::from_slice(&response.body).map_err(|error| Error::InvalidResponse {
-        endpoint,
-        reason: json_reason(&error),
-    })
+    read_answer(response, endpoint)?.map_err(refused)
 }

@@ -155,7 +155,7 @@ pub(crate) fn decode_deleted(response: HttpResponse, _: u64) -> Result<(), Error
 #[derive(Deserialize)]
 struct Deleted {
     #[serde(rename = "message")]
-    _message: serde::de::IgnoredAny,
+    _message: String,
 }
 
 /// A started link of an external provider: the `/federation/initiate` URL

@@ -7,14 +7,14 @@
 pub mod proxy;
 pub mod redis;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use verys_client::testing::{VerysServer, seed};
 use verys_client::{
     AccessClaims, AccessToken, CallbackReceived, Client, ClientBuilder, ClientKind, Clock,
     Confidential, Error, ExchangedToken, ExternalToken, IdTokenClaims, Public, RefreshToken,
-    StoredTokens, TokenManager, Tokens, Transport, TransportError, UserInfo, Verifier,
-    VerifierBuilder,
+    StoredTokens, TokenManager, Tokens, Transport, TransportError, TransportErrorKind, UserInfo,
+    Verifier, VerifierBuilder,
 };
 
 /// The I/O methods of a client, in one calling convention for both
@@ -438,4 +438,31 @@ pub fn manual_clock() -> Arc<verys_client::ManualClock> {
 
 pub fn now(clock: &dyn Clock) -> u64 {
     clock.now()
+}
+
+/// An HTTP client whose error quotes the client secret as the request
+/// carries it, the `Basic` credentials or the form's `client_secret` pair
+/// (percent-encoded), and records that spelling in `quoted`.
+pub fn quoting_the_client_secret(quoted: Arc<Mutex<String>>) -> Canned {
+    Arc::new(move |request: http::Request<Vec<u8>>| {
+        let basic = request
+            .headers()
+            .get(http::header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Basic "))
+            .map(str::to_owned);
+        let body = String::from_utf8_lossy(request.body()).into_owned();
+        let posted = body
+            .split('&')
+            .find_map(|pair| pair.strip_prefix("client_secret="))
+            .map(str::to_owned);
+        let secret = basic
+            .or(posted)
+            .expect("the request carries the client secret");
+        *quoted.lock().unwrap() = secret.clone();
+        Err(TransportError::new(
+            TransportErrorKind::Other,
+            format!("proxy refused {secret}"),
+        ))
+    })
 }
