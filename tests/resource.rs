@@ -389,6 +389,14 @@ fn a_remembered_token_is_refused_when_the_clock_goes_back<F: Flavor>() {
         .unwrap()
         .as_secs();
     clock.set(iat - 60);
+    // Keys fetched "later" than the clock now reads are of unknown age: the
+    // first verification since is in full, and fetches them again.
+    let fetches = server.jwks_fetches();
+    F::verify(&verifier, &token).unwrap();
+    assert_eq!(
+        (verifier.cache_hits(), server.jwks_fetches()),
+        (1, fetches + 1)
+    );
     F::verify(&verifier, &token).unwrap();
     assert_eq!(verifier.cache_hits(), 2, "within the leeway: a hit");
     clock.set(iat - 61);

@@ -146,7 +146,7 @@ impl<'a, O: Operation> Run<'a, O> {
     /// Inside the gate of an [`Io::Fetch`]: the JWKS request, unless another
     /// caller has stored a fetch since the ticket was given.
     pub(crate) fn jwks_request(&mut self, ticket: FetchTicket) -> Option<HttpRequest> {
-        let request = self.jwks.fetch_request(ticket)?;
+        let request = self.jwks.fetch_request(ticket, self.clock.now())?;
         self.trace.sending(&request.url);
         Some(request)
     }

@@ -170,6 +170,11 @@ struct Budget {
     /// The generation of keys a granted fetch will replace: callers that
     /// miss the same keys share that fetch and spend nothing more.
     granted: Option<u64>,
+    /// The generation a fetch was sent for. Still current when the next
+    /// holder of the gate asks to fetch, that fetch was abandoned before its
+    /// answer was stored (an async caller's future dropped, a panic in the
+    /// user's HTTP client), and another one costs a token of its own.
+    sent: Option<u64>,
 }
 
 impl Budget {
@@ -178,7 +183,15 @@ impl Budget {
             tokens: policy.burst,
             since: 0,
             granted: None,
+            sent: None,
         }
+    }
+
+    /// Takes a wall clock set back since the last spend as the new start:
+    /// the budget refills from `now` on instead of freezing until the clock
+    /// reaches the old start again.
+    fn follow_clock(&mut self, now: u64) {
+        self.since = self.since.min(now);
     }
 
     /// Tokens at `now`, and the whole cooldowns earned since `since`.
@@ -288,9 +301,11 @@ impl JwksCache {
             .state
             .read()
             .unwrap_or_else(|poison| poison.into_inner());
+        // Keys fetched after `now` were fetched before the wall clock was
+        // set back: their age is unknown, so they are refreshed.
         let fresh = state
             .fetched_at
-            .is_some_and(|at| now < at.saturating_add(self.policy.max_age));
+            .is_some_and(|at| at <= now && now < at.saturating_add(self.policy.max_age));
         let found = state.keys.get(kid);
         let known = matches!(found, Some(Slot::Key(_)));
         if fresh && known {
@@ -307,6 +322,7 @@ impl JwksCache {
     /// or grants one already (shared, spending nothing more).
     fn grant(&self, generation: u64, now: u64, wait: bool) -> Option<FetchTicket> {
         let mut budget = self.budget.lock().unwrap_or_else(PoisonError::into_inner);
+        budget.follow_clock(now);
         if budget.granted != Some(generation) {
             if !budget.allows(self.policy, now) {
                 return None;
@@ -317,15 +333,29 @@ impl JwksCache {
         Some(FetchTicket { generation, wait })
     }
 
-    /// The request to send for `ticket`, or `None` when another caller has
-    /// stored a fetch since the ticket was given. Call it while holding the
-    /// gate, so that many callers that missed at once cause one fetch.
-    pub(crate) fn fetch_request(&self, ticket: FetchTicket) -> Option<HttpRequest> {
+    /// The request to send for `ticket` at `now`, or `None` when another
+    /// caller has stored a fetch since the ticket was given, or when the
+    /// fetch the ticket's grant paid for was abandoned and the budget allows
+    /// no other (see [`Budget::sent`]). Call it while holding the gate, so
+    /// that many callers that missed at once cause one fetch.
+    pub(crate) fn fetch_request(&self, ticket: FetchTicket, now: u64) -> Option<HttpRequest> {
         let state = self
             .state
             .read()
             .unwrap_or_else(|poison| poison.into_inner());
-        (state.generation == ticket.generation).then(|| HttpRequest::get(&self.uri))
+        if state.generation != ticket.generation {
+            return None;
+        }
+        let mut budget = self.budget.lock().unwrap_or_else(PoisonError::into_inner);
+        if budget.sent == Some(ticket.generation) {
+            budget.follow_clock(now);
+            if !budget.allows(self.policy, now) {
+                return None;
+            }
+            budget.spend(self.policy, now);
+        }
+        budget.sent = Some(ticket.generation);
+        Some(HttpRequest::get(&self.uri))
     }
 
     /// Records the outcome of a fetch.
@@ -386,12 +416,14 @@ impl JwksCache {
     /// key; while the budget holds fetches back (the JWKS endpoint failing),
     /// remembered tokens are answered as the old keys answer fresh ones.
     pub(crate) fn refresh_due(&self, now: u64) -> bool {
-        now >= self.fresh_until.load(Ordering::Acquire)
-            && self
-                .budget
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .allows(self.policy, now)
+        let fresh_until = self.fresh_until.load(Ordering::Acquire);
+        // As in `lookup`: keys fetched after `now` are of unknown age.
+        let fetched_later = fresh_until.saturating_sub(self.policy.max_age) > now;
+        (now >= fresh_until || fetched_later) && {
+            let mut budget = self.budget.lock().unwrap_or_else(PoisonError::into_inner);
+            budget.follow_clock(now);
+            budget.allows(self.policy, now)
+        }
     }
 
     /// The final answer after a fetch (or after waiting for someone else's):
@@ -545,16 +577,54 @@ mod tests {
     fn ask(cache: &JwksCache, kid: &str, now: u64) -> bool {
         match cache.lookup(kid, now) {
             Ok(Lookup::Fetch(ticket)) => {
-                assert!(cache.fetch_request(ticket).is_some());
+                assert!(cache.fetch_request(ticket, now).is_some());
                 cache.store(ok(vec![jwk(1, "a")]), now);
                 assert!(
-                    cache.fetch_request(ticket).is_none(),
+                    cache.fetch_request(ticket, now).is_none(),
                     "a stale ticket must not fetch again"
                 );
                 true
             }
             _ => false,
         }
+    }
+
+    /// A fetch abandoned before its answer was stored (an async caller's
+    /// future dropped mid-fetch, a client hanging up) leaves no grant for
+    /// the next caller to fetch on for free: each fetch sent costs a token.
+    #[test]
+    fn an_abandoned_fetch_costs_its_token() {
+        let cache = JwksCache::new("http://x/jwks".into(), JwksPolicy::default());
+        let sent = (0..10)
+            .filter(|n| match cache.lookup(&format!("made-up-{n}"), 100) {
+                Ok(Lookup::Fetch(ticket)) => cache.fetch_request(ticket, 100).is_some(),
+                _ => false,
+            })
+            .count();
+        assert_eq!(sent, 3, "the burst, however many fetches were abandoned");
+        let sends = |now| match cache.lookup("rotated", now) {
+            Ok(Lookup::Fetch(ticket)) => cache.fetch_request(ticket, now).is_some(),
+            _ => false,
+        };
+        assert!(!sends(129));
+        assert!(sends(130), "one more per cooldown");
+        assert!(!sends(131));
+    }
+
+    /// A wall clock set back (an hour and a half here) neither freezes the
+    /// fetch budget until it reads its old time again, nor keeps keys it
+    /// fetched "later" fresh for that long.
+    #[test]
+    fn a_clock_set_back_neither_freezes_the_budget_nor_keeps_keys_fresh() {
+        let cache = JwksCache::new("http://x/jwks".into(), JwksPolicy::default());
+        assert!(ask(&cache, "a", 10_000));
+        assert!(!cache.refresh_due(10_001));
+        assert!(cache.refresh_due(4_600), "keys of unknown age");
+        assert!(matches!(cache.lookup("a", 4_600), Ok(Lookup::Refresh(_))));
+        assert!(ask(&cache, "b", 4_600));
+        assert!(ask(&cache, "c", 4_600));
+        assert!(!ask(&cache, "d", 4_600), "the burst is spent");
+        assert!(ask(&cache, "d", 4_630), "one more per cooldown from now");
     }
 
     #[test]
@@ -612,7 +682,7 @@ mod tests {
             panic!("an unknown kid fetches")
         };
         assert!(unknown.waits(), "without a key, the caller waits");
-        assert!(cache.fetch_request(ticket).is_some());
+        assert!(cache.fetch_request(ticket, 700).is_some());
         cache.store(Ok(HttpResponse::new(503, None, Vec::new())), 700);
         assert!(cache.resolve("a").is_ok(), "the old key serves on");
         // One grant was spent for the dozen callers: two are left.
@@ -651,7 +721,7 @@ mod tests {
         let Ok(Lookup::Refresh(ticket)) = cache.lookup("a", 600) else {
             panic!("old keys must refetch")
         };
-        assert!(cache.fetch_request(ticket).is_some());
+        assert!(cache.fetch_request(ticket, 600).is_some());
         cache.store(Ok(HttpResponse::new(500, None, Vec::new())), 600);
         assert!(cache.resolve("a").is_ok());
         assert!(matches!(cache.resolve("b"), Err(Error::JwksFetch(_))));
