@@ -174,11 +174,12 @@ impl<K: ClientKind, T: Transport> TokenManager<K, T> {
     /// once per refresh, never two at a time and in their order, before the
     /// callers that waited for the refresh are handed its access token: the
     /// place to persist the rotated refresh token, without which the next
-    /// refresh fails once the process is gone. It runs inside the refresh,
-    /// so it must not ask this manager for a token; an async store is best
-    /// written from a task the callback signals.
+    /// refresh fails once the process is gone. It runs inside the refresh
+    /// (for the async manager, also one whose caller was dropped: see its
+    /// `access_token`), so it must not ask this manager for a token; an
+    /// async store is best written from a task the callback signals.
     pub fn on_refresh(mut self, callback: impl Fn(&Tokens) + Send + Sync + 'static) -> Self {
-        self.on_refresh = Some(Box::new(callback));
+        self.on_refresh = Some(Arc::new(callback));
         self
     }
 
@@ -250,7 +251,8 @@ impl<K: ClientKind, T: Transport> TokenManager<K, T> {
             version,
             clock,
             self.margin,
-            deadline(
+            crate::store::after(
+                Instant::now(),
                 self.wait
                     .unwrap_or(self.lease.saturating_add(Duration::from_secs(5))),
             ),
@@ -266,24 +268,12 @@ impl<K: ClientKind, T: Transport> TokenManager<K, T> {
             .unwrap_or_else(PoisonError::into_inner);
         match outcome {
             Ok(Fresh {
-                tokens,
-                version,
-                ours,
+                tokens, version, ..
             }) => {
                 *failure = None;
                 drop(failure);
                 let access_token = tokens.access_token().clone();
-                *self.current.write().unwrap_or_else(PoisonError::into_inner) =
-                    (tokens.clone(), version);
-                if ours {
-                    crate::trace::refreshed::<()>(&Ok(()));
-                    // Still inside the gate: callbacks run one refresh at a
-                    // time, in order, and the tokens are held even if one
-                    // panics.
-                    if let Some(callback) = &self.on_refresh {
-                        callback(&tokens);
-                    }
-                }
+                *self.current.write().unwrap_or_else(PoisonError::into_inner) = (tokens, version);
                 Ok(access_token)
             }
             Err(error) => {
@@ -296,7 +286,24 @@ impl<K: ClientKind, T: Transport> TokenManager<K, T> {
 }
 
 /// What [`TokenManager::on_refresh`] was given.
-type OnRefresh = Box<dyn Fn(&Tokens) + Send + Sync>;
+type OnRefresh = Arc<dyn Fn(&Tokens) + Send + Sync>;
+
+/// Tells of tokens this caller refreshed: the trace, then `on_refresh`.
+/// The drivers call it once the tokens are stored, while they still hold
+/// the store's lease, so that callbacks run one refresh at a time, in order,
+/// before any caller is handed the refresh's access token; a callback that
+/// panics leaves the refresh stored for the next caller to take.
+fn announce(on_refresh: Option<&OnRefresh>, outcome: &Result<Fresh, Error>) {
+    if let Ok(Fresh {
+        tokens, ours: true, ..
+    }) = outcome
+    {
+        crate::trace::refreshed::<()>(&Ok(()));
+        if let Some(callback) = on_refresh {
+            callback(tokens);
+        }
+    }
+}
 
 /// Seconds during which a transient refresh failure is shared rather than
 /// retried.
@@ -388,6 +395,7 @@ impl<K: ClientKind> TokenManager<K, Blocking> {
                     coordination.replaced(store.replace(&self.key, expected, &value))
                 }
                 Step::Release(outcome) => {
+                    announce(self.on_refresh.as_ref(), &outcome);
                     // A lease not given back runs out on its own.
                     let _ = store.release(&self.key, &self.owner);
                     return outcome;
@@ -402,6 +410,14 @@ impl<K: ClientKind> TokenManager<K, Blocking> {
 impl<K: ClientKind> TokenManager<K, crate::transport::Async> {
     /// An access token valid beyond the margin, refreshed first if needed.
     /// When many tasks ask at once, one refreshes and the others await it.
+    ///
+    /// Dropping the future is safe: inside a tokio runtime a refresh runs as
+    /// a task of its own, so one already sent is stored and announced to
+    /// [`on_refresh`](TokenManager::on_refresh) all the same (Verys has
+    /// rotated the refresh token by then), and the next caller takes its
+    /// tokens. Outside one (another executor, with your own HTTP client) it
+    /// runs in this future, and a refresh dropped midway may cost the
+    /// sign-in.
     ///
     /// # Errors
     ///
@@ -465,14 +481,59 @@ impl<K: ClientKind> TokenManager<K, crate::transport::Async> {
         Ok(Self::holding(client, store, key, tokens, version))
     }
 
+    /// The way through the store, run apart from this caller's future where
+    /// a tokio runtime is at hand. Verys rotates the refresh token as soon as
+    /// the refresh is sent: a refresh dropped with its caller (a request
+    /// handler whose client hung up) would lose the new refresh token and
+    /// keep the lease until it runs out, and the next caller would refresh
+    /// with the revoked one. Run on its own, it is stored and announced
+    /// whatever becomes of the caller, whom the next caller restores it from.
     async fn through_store(&self) -> Result<Fresh, Error> {
-        let store = &*self.store;
-        let (mut coordination, mut step) = self.coordination();
+        let (coordination, step) = self.coordination();
+        let run = AsyncRun {
+            client: self.client.clone(),
+            store: Arc::clone(&self.store),
+            key: self.key.clone(),
+            owner: self.owner.clone(),
+            lease: self.lease,
+            on_refresh: self.on_refresh.clone(),
+        }
+        .drive(coordination, step);
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return run.await;
+        };
+        match runtime.spawn(run).await {
+            Ok(outcome) => outcome,
+            Err(failed) if failed.is_panic() => std::panic::resume_unwind(failed.into_panic()),
+            Err(_) => Err(Error::Transport(crate::error::TransportError::new(
+                crate::error::TransportErrorKind::Other,
+                "the refresh was cancelled: its runtime shut down",
+            ))),
+        }
+    }
+}
+
+/// What an async caller's way through the store needs, owned, to run as a
+/// task of its own.
+#[cfg(feature = "async")]
+struct AsyncRun<K: ClientKind> {
+    client: Client<K, crate::transport::Async>,
+    store: Arc<dyn crate::store::AsyncTokenStore>,
+    key: String,
+    owner: String,
+    lease: Duration,
+    on_refresh: Option<OnRefresh>,
+}
+
+#[cfg(feature = "async")]
+impl<K: ClientKind> AsyncRun<K> {
+    async fn drive(self, mut coordination: Coordination, mut step: Step) -> Result<Fresh, Error> {
+        let (store, key, owner) = (&*self.store, &self.key, &self.owner);
         loop {
             step = match step {
-                Step::Load => coordination.loaded(store.load(&self.key).await),
+                Step::Load => coordination.loaded(store.load(key).await),
                 Step::TryLease => {
-                    let taken = store.try_lease(&self.key, &self.owner, self.lease).await;
+                    let taken = store.try_lease(key, owner, self.lease).await;
                     coordination.leased(taken, Instant::now())
                 }
                 Step::Sleep(pause) => {
@@ -484,12 +545,13 @@ impl<K: ClientKind> TokenManager<K, crate::transport::Async> {
                 }
                 Step::Refresh(tokens) => coordination.refreshed(self.client.refresh(&tokens).await),
                 Step::Replace { expected, value } => {
-                    let written = store.replace(&self.key, expected, &value).await;
+                    let written = store.replace(key, expected, &value).await;
                     coordination.replaced(written)
                 }
                 Step::Release(outcome) => {
+                    announce(self.on_refresh.as_ref(), &outcome);
                     // A lease not given back runs out on its own.
-                    let _ = store.release(&self.key, &self.owner).await;
+                    let _ = store.release(key, owner).await;
                     return outcome;
                 }
                 Step::Done(outcome) => return outcome,
@@ -514,11 +576,4 @@ impl<K: ClientKind, T: Transport> fmt::Debug for TokenManager<K, T> {
             .field("on_refresh", &self.on_refresh.is_some())
             .finish_non_exhaustive()
     }
-}
-
-/// `wait` from now, or as far as an `Instant` reaches.
-fn deadline(wait: Duration) -> Instant {
-    let now = Instant::now();
-    now.checked_add(wait)
-        .unwrap_or_else(|| now + Duration::from_secs(u32::MAX.into()))
 }

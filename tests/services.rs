@@ -30,6 +30,7 @@ scenarios!(
     token_manager_retries_a_transient_failure_after_a_pause,
     token_manager_reports_each_refresh_once_and_when_the_next_is_due,
     token_manager_says_a_dead_refresh_token_requires_a_sign_in,
+    token_manager_keeps_the_refresh_when_on_refresh_panics,
 );
 
 /// The discovered endpoints are the ones used: a document whose token,
@@ -608,4 +609,67 @@ fn token_manager_says_a_dead_refresh_token_requires_a_sign_in<F: Flavor>() {
     server.override_response("/token", Some(unavailable));
     let error = F::managed_access_token(&manager).unwrap_err();
     assert!(!error.requires_sign_in(), "{error:?}");
+}
+
+/// A request handler's future is dropped when its client hangs up. One that
+/// was refreshing (Verys rotates the refresh token as soon as the request
+/// arrives) must not take the rotation with it: the refresh runs as a task
+/// of its own, its tokens are stored and announced, and the next caller
+/// takes them without a second refresh.
+#[cfg(feature = "async")]
+#[test]
+fn an_async_refresh_outlives_the_caller_that_dropped_it() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let server = VerysServer::start();
+    let clock = manual_clock();
+    let client = confidential_builder(&server)
+        .clock(clock.clone())
+        .timeout(Duration::from_secs(5))
+        .build_async()
+        .unwrap();
+    let tokens = sign_in::<common::AsyncFlavor, _>(&server, &client);
+    let announced = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&announced);
+    let manager = TokenManager::new(client, tokens).on_refresh(move |_| {
+        counted.fetch_add(1, Ordering::SeqCst);
+    });
+    clock.advance(300);
+    server.set_clock_offset(300);
+    server.set_response_delay("/token", Some(Duration::from_millis(300)));
+    common::runtime().block_on(async {
+        let dropped = tokio::time::timeout(Duration::from_millis(50), manager.access_token()).await;
+        assert!(dropped.is_err(), "the caller gave up mid-refresh");
+        // Waits on the store's lease for the refresh still in flight.
+        let token = manager.access_token().await.unwrap();
+        assert!(!token.expires_within(&*clock, Duration::from_secs(30)));
+    });
+    assert_eq!(server.token_requests("refresh_token"), 1, "one refresh");
+    assert_eq!(announced.load(Ordering::SeqCst), 1, "announced once");
+}
+
+/// A callback that panics is the application's bug, and its caller sees the
+/// panic; the refreshed tokens are stored first, and the next caller takes
+/// them without a second refresh (which the rotated refresh token would
+/// fail).
+fn token_manager_keeps_the_refresh_when_on_refresh_panics<F: Flavor>() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let server = VerysServer::start();
+    let clock = manual_clock();
+    let client = F::build(confidential_builder(&server).clock(clock.clone())).unwrap();
+    let tokens = sign_in::<F, _>(&server, &client);
+    let panicked = AtomicBool::new(false);
+    let manager = TokenManager::new(client, tokens).on_refresh(move |_| {
+        if !panicked.swap(true, Ordering::SeqCst) {
+            panic!("the application's callback failed");
+        }
+    });
+    clock.advance(300);
+    server.set_clock_offset(300);
+    let first = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        F::managed_access_token(&manager)
+    }));
+    assert!(first.is_err(), "the callback's panic reaches its caller");
+    let token = F::managed_access_token(&manager).unwrap();
+    assert!(!token.expires_within(&*clock, Duration::from_secs(30)));
+    assert_eq!(server.token_requests("refresh_token"), 1);
 }

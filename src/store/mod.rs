@@ -166,6 +166,13 @@ pub trait AsyncTokenStore: Send + Sync {
     -> BoxFuture<'a, Result<(), StoreError>>;
 }
 
+/// `wait` after `now`, or as far as an `Instant` reaches: a lease or a wait
+/// set from a configured timeout may be any length.
+pub(crate) fn after(now: Instant, wait: Duration) -> Instant {
+    now.checked_add(wait)
+        .unwrap_or_else(|| now + Duration::from_secs(u32::MAX.into()))
+}
+
 /// A store in this process's memory: for one process, or for tests. It is
 /// both a [`TokenStore`] and (feature `async`) an `AsyncTokenStore`.
 #[derive(Debug, Default)]
@@ -220,7 +227,7 @@ impl TokenStore for MemoryStore {
         Ok(self.with_slot(key, |slot| {
             let free = slot.lease.as_ref().is_none_or(|(_, until)| *until <= now);
             if free {
-                slot.lease = Some((owner.to_owned(), now + lease));
+                slot.lease = Some((owner.to_owned(), after(now, lease)));
             }
             free
         }))
