@@ -739,13 +739,23 @@ fn a_transport_error_quoting_the_client_secret_is_withheld<F: Flavor>() {
 }
 
 /// The refresh lease is three timeouts and 5 s: with the longest timeout
-/// it saturates instead of overflowing.
+/// it saturates instead of overflowing, and so does the memory store's
+/// lease of that length.
 fn a_token_manager_takes_the_longest_timeout<F: Flavor>() {
     let idp = Idp::new();
     let (_, tokens) = signed_in::<F>(&idp);
-    let client = F::build(builder::<F>(&idp).timeout(std::time::Duration::MAX)).unwrap();
-    let manager = verys_client::TokenManager::new(client, tokens);
-    assert!(manager.next_refresh_at().is_some());
+    let clock = Arc::new(ManualClock::new(NOW));
+    let longest = builder::<F>(&idp)
+        .timeout(std::time::Duration::MAX)
+        .clock(clock.clone());
+    let manager = verys_client::TokenManager::new(F::build(longest).unwrap(), tokens);
+    // A refresh takes the store's lease for that long.
+    clock.advance(300);
+    let refreshed = F::managed_access_token(&manager).unwrap();
+    assert_eq!(
+        refreshed.expires_at(),
+        Some(std::time::UNIX_EPOCH + std::time::Duration::from_secs(NOW + 600))
+    );
 }
 
 /// Tokens granted for 20 s against the default margin of 30 s: each is
