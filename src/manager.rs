@@ -499,13 +499,14 @@ impl<K: ClientKind> TokenManager<K, crate::transport::Async> {
             on_refresh: self.on_refresh.clone(),
         }
         .drive(coordination, step);
+        use tokio::task::JoinError;
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return run.await;
         };
-        match runtime.spawn(run).await {
+        match runtime.spawn(run).await.map_err(JoinError::try_into_panic) {
             Ok(outcome) => outcome,
-            Err(failed) if failed.is_panic() => std::panic::resume_unwind(failed.into_panic()),
-            Err(_) => Err(Error::Transport(crate::error::TransportError::new(
+            Err(Ok(panic)) => std::panic::resume_unwind(panic),
+            Err(Err(_cancelled)) => Err(Error::Transport(crate::error::TransportError::new(
                 crate::error::TransportErrorKind::Other,
                 "the refresh was cancelled: its runtime shut down",
             ))),

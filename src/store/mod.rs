@@ -286,8 +286,31 @@ impl AsyncTokenStore for MemoryStore {
 
 #[cfg(all(test, feature = "testing"))]
 mod tests {
+    use super::*;
+
     #[test]
     fn the_memory_store_keeps_the_promises_of_a_store() {
-        crate::testing::check_token_store(&super::MemoryStore::new());
+        crate::testing::check_token_store(&MemoryStore::new());
+    }
+
+    /// A lease of any length, the longest included, is held until it is
+    /// given back.
+    #[test]
+    fn a_lease_of_any_length_is_held() {
+        let store = MemoryStore::new();
+        for (key, lease) in [("a", Duration::from_secs(60)), ("b", Duration::MAX)] {
+            assert_eq!(TokenStore::try_lease(&store, key, "first", lease), Ok(true));
+            assert_eq!(
+                TokenStore::try_lease(&store, key, "second", lease),
+                Ok(false)
+            );
+            TokenStore::release(&store, key, "first").unwrap();
+            assert_eq!(
+                TokenStore::try_lease(&store, key, "second", lease),
+                Ok(true)
+            );
+        }
+        let now = Instant::now();
+        assert!(after(now, Duration::MAX) > now + Duration::from_secs(86_400 * 365));
     }
 }
