@@ -79,8 +79,6 @@ use crate::transport::Blocking;
 /// ```
 pub struct TokenManager<K: ClientKind, T: Transport = Blocking> {
     client: Client<K, T>,
-    /// The newest tokens this process knows, and their entry's version.
-    current: RwLock<(Tokens, u64)>,
     store: Arc<T::Store>,
     key: String,
     /// This manager's name in the store's leases.
@@ -89,9 +87,19 @@ pub struct TokenManager<K: ClientKind, T: Transport = Blocking> {
     /// Set by [`TokenManager::with_wait`]; otherwise the lease and 5 s.
     wait: Option<Duration>,
     margin: Duration,
+    on_refresh: Option<OnRefresh>,
+    /// Shared with the async manager's refresh task (see
+    /// [`TokenManager::sharing`]).
+    state: Arc<State>,
+}
+
+/// What a manager's callers share: the tokens, the last failure and the gate
+/// one refresh at a time goes through.
+struct State {
+    /// The newest tokens this process knows, and their entry's version.
+    current: RwLock<(Tokens, u64)>,
     /// The last refresh failure and when it happened.
     last_failure: Mutex<Option<(u64, Error)>>,
-    on_refresh: Option<OnRefresh>,
     gate: Gate,
 }
 
@@ -129,16 +137,35 @@ impl<K: ClientKind, T: Transport> TokenManager<K, T> {
             .saturating_add(Duration::from_secs(5));
         Self {
             client,
-            current: RwLock::new((tokens, version)),
             store,
             key: key.to_owned(),
             owner,
             lease,
             wait: None,
             margin: Duration::from_secs(30),
-            last_failure: Mutex::new(None),
             on_refresh: None,
-            gate: Gate::default(),
+            state: Arc::new(State {
+                current: RwLock::new((tokens, version)),
+                last_failure: Mutex::new(None),
+                gate: Gate::default(),
+            }),
+        }
+    }
+
+    /// This manager as another handle on the same tokens, failure and gate:
+    /// what the async manager's refresh task owns.
+    #[cfg(feature = "async")]
+    fn sharing(&self) -> Self {
+        Self {
+            client: self.client.clone(),
+            store: Arc::clone(&self.store),
+            key: self.key.clone(),
+            owner: self.owner.clone(),
+            lease: self.lease,
+            wait: self.wait,
+            margin: self.margin,
+            on_refresh: self.on_refresh.clone(),
+            state: Arc::clone(&self.state),
         }
     }
 
@@ -188,7 +215,11 @@ impl<K: ClientKind, T: Transport> TokenManager<K, T> {
     /// request for a token refreshes it; `None` if its expiry is unknown (the
     /// server sent no `expires_in`).
     pub fn next_refresh_at(&self) -> Option<SystemTime> {
-        let current = self.current.read().unwrap_or_else(PoisonError::into_inner);
+        let current = self
+            .state
+            .current
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
         let access_token = current.0.access_token();
         let margin = access_token.refresh_margin(self.margin);
         let expires_at = access_token.expires_at()?;
@@ -197,7 +228,8 @@ impl<K: ClientKind, T: Transport> TokenManager<K, T> {
 
     /// The tokens held now: after a refresh, the rotated ones.
     pub fn tokens(&self) -> Tokens {
-        self.current
+        self.state
+            .current
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .0
@@ -211,7 +243,11 @@ impl<K: ClientKind, T: Transport> TokenManager<K, T> {
 
     /// The current access token if it stays valid beyond the margin.
     fn fresh(&self) -> Option<AccessToken> {
-        let current = self.current.read().unwrap_or_else(PoisonError::into_inner);
+        let current = self
+            .state
+            .current
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
         let access_token = current.0.access_token();
         let clock = &*self.client.config.clock;
         (!access_token.refresh_due(clock, self.margin)).then(|| access_token.clone())
@@ -224,6 +260,7 @@ impl<K: ClientKind, T: Transport> TokenManager<K, T> {
             return Some(Ok(token));
         }
         let failure = self
+            .state
             .last_failure
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
@@ -241,6 +278,7 @@ impl<K: ClientKind, T: Transport> TokenManager<K, T> {
     /// Where this caller starts through the store.
     fn coordination(&self) -> (Coordination, Step) {
         let (tokens, version) = self
+            .state
             .current
             .read()
             .unwrap_or_else(PoisonError::into_inner)
@@ -263,17 +301,33 @@ impl<K: ClientKind, T: Transport> TokenManager<K, T> {
     /// refreshed, tokens another process refreshed, or a failure.
     fn record(&self, outcome: Result<Fresh, Error>) -> Result<AccessToken, Error> {
         let mut failure = self
+            .state
             .last_failure
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         match outcome {
             Ok(Fresh {
-                tokens, version, ..
+                tokens,
+                version,
+                ours,
             }) => {
                 *failure = None;
                 drop(failure);
                 let access_token = tokens.access_token().clone();
-                *self.current.write().unwrap_or_else(PoisonError::into_inner) = (tokens, version);
+                *self
+                    .state
+                    .current
+                    .write()
+                    .unwrap_or_else(PoisonError::into_inner) = (tokens.clone(), version);
+                if ours {
+                    crate::trace::refreshed::<()>(&Ok(()));
+                    // Still inside the gate: callbacks run one refresh at a
+                    // time, in order, and the tokens are held even if one
+                    // panics.
+                    if let Some(callback) = &self.on_refresh {
+                        callback(&tokens);
+                    }
+                }
                 Ok(access_token)
             }
             Err(error) => {
@@ -287,23 +341,6 @@ impl<K: ClientKind, T: Transport> TokenManager<K, T> {
 
 /// What [`TokenManager::on_refresh`] was given.
 type OnRefresh = Arc<dyn Fn(&Tokens) + Send + Sync>;
-
-/// Tells of tokens this caller refreshed: the trace, then `on_refresh`.
-/// The drivers call it once the tokens are stored, while they still hold
-/// the store's lease, so that callbacks run one refresh at a time, in order,
-/// before any caller is handed the refresh's access token; a callback that
-/// panics leaves the refresh stored for the next caller to take.
-fn announce(on_refresh: Option<&OnRefresh>, outcome: &Result<Fresh, Error>) {
-    if let Ok(Fresh {
-        tokens, ours: true, ..
-    }) = outcome
-    {
-        crate::trace::refreshed::<()>(&Ok(()));
-        if let Some(callback) = on_refresh {
-            callback(tokens);
-        }
-    }
-}
 
 /// Seconds during which a transient refresh failure is shared rather than
 /// retried.
@@ -322,7 +359,7 @@ impl<K: ClientKind> TokenManager<K, Blocking> {
         if let Some(token) = self.fresh() {
             return Ok(token);
         }
-        let _gate = self.gate.enter();
+        let _gate = self.state.gate.enter();
         if let Some(settled) = self.settled() {
             return settled;
         }
@@ -395,7 +432,6 @@ impl<K: ClientKind> TokenManager<K, Blocking> {
                     coordination.replaced(store.replace(&self.key, expected, &value))
                 }
                 Step::Release(outcome) => {
-                    announce(self.on_refresh.as_ref(), &outcome);
                     // A lease not given back runs out on its own.
                     let _ = store.release(&self.key, &self.owner);
                     return outcome;
@@ -411,13 +447,14 @@ impl<K: ClientKind> TokenManager<K, crate::transport::Async> {
     /// An access token valid beyond the margin, refreshed first if needed.
     /// When many tasks ask at once, one refreshes and the others await it.
     ///
-    /// Dropping the future is safe: inside a tokio runtime a refresh runs as
-    /// a task of its own, so one already sent is stored and announced to
-    /// [`on_refresh`](TokenManager::on_refresh) all the same (Verys has
-    /// rotated the refresh token by then), and the next caller takes its
-    /// tokens. Outside one (another executor, with your own HTTP client) it
-    /// runs in this future, and a refresh dropped midway may cost the
-    /// sign-in.
+    /// Dropping the future is safe: inside a tokio runtime the wait for a
+    /// refresh, the refresh and its recording run as a task of its own, so
+    /// a refresh already sent (Verys has rotated the refresh token by then)
+    /// is stored, held and announced to
+    /// [`on_refresh`](TokenManager::on_refresh) all the same, before the
+    /// next caller goes through. Outside one (another executor, with your
+    /// own HTTP client) they run in this future, and a refresh dropped
+    /// midway may cost the sign-in.
     ///
     /// # Errors
     ///
@@ -426,18 +463,43 @@ impl<K: ClientKind> TokenManager<K, crate::transport::Async> {
     /// seconds ago, or for good ([`Error::requires_sign_in`]), is reported
     /// again without a request.
     pub async fn access_token(&self) -> Result<AccessToken, Error> {
-        match self.fresh() {
-            Some(token) => Ok(token),
-            None => {
-                let _gate = self.gate.enter_async().await;
-                match self.settled() {
-                    Some(settled) => settled,
-                    None => {
-                        let outcome = self.through_store().await;
-                        self.record(outcome)
-                    }
+        use tokio::task::JoinError;
+        if let Some(token) = self.fresh() {
+            return Ok(token);
+        }
+        // Verys rotates the refresh token as soon as a refresh is sent. Run
+        // in the caller's future, a refresh dropped with it (a request
+        // handler whose client hung up) would lose the new refresh token and
+        // keep the lease until it runs out. As a task of its own, the gate,
+        // the refresh and its recording go on whatever becomes of the caller.
+        let manager = self.sharing();
+        let refresh = async move {
+            let _gate = manager.state.gate.enter_async().await;
+            match manager.settled() {
+                Some(settled) => settled,
+                None => {
+                    let outcome = manager.through_store().await;
+                    manager.record(outcome)
                 }
             }
+        };
+        // The task's spans nest under the caller's, as they would inline.
+        #[cfg(feature = "tracing")]
+        let refresh = tracing::Instrument::in_current_span(refresh);
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return refresh.await;
+        };
+        match runtime
+            .spawn(refresh)
+            .await
+            .map_err(JoinError::try_into_panic)
+        {
+            Ok(outcome) => outcome,
+            Err(Ok(panic)) => std::panic::resume_unwind(panic),
+            Err(Err(_cancelled)) => Err(Error::Transport(crate::error::TransportError::new(
+                crate::error::TransportErrorKind::Other,
+                "the refresh was cancelled: its runtime shut down",
+            ))),
         }
     }
 
@@ -481,60 +543,14 @@ impl<K: ClientKind> TokenManager<K, crate::transport::Async> {
         Ok(Self::holding(client, store, key, tokens, version))
     }
 
-    /// The way through the store, run apart from this caller's future where
-    /// a tokio runtime is at hand. Verys rotates the refresh token as soon as
-    /// the refresh is sent: a refresh dropped with its caller (a request
-    /// handler whose client hung up) would lose the new refresh token and
-    /// keep the lease until it runs out, and the next caller would refresh
-    /// with the revoked one. Run on its own, it is stored and announced
-    /// whatever becomes of the caller, whom the next caller restores it from.
     async fn through_store(&self) -> Result<Fresh, Error> {
-        let (coordination, step) = self.coordination();
-        let run = AsyncRun {
-            client: self.client.clone(),
-            store: Arc::clone(&self.store),
-            key: self.key.clone(),
-            owner: self.owner.clone(),
-            lease: self.lease,
-            on_refresh: self.on_refresh.clone(),
-        }
-        .drive(coordination, step);
-        use tokio::task::JoinError;
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return run.await;
-        };
-        match runtime.spawn(run).await.map_err(JoinError::try_into_panic) {
-            Ok(outcome) => outcome,
-            Err(Ok(panic)) => std::panic::resume_unwind(panic),
-            Err(Err(_cancelled)) => Err(Error::Transport(crate::error::TransportError::new(
-                crate::error::TransportErrorKind::Other,
-                "the refresh was cancelled: its runtime shut down",
-            ))),
-        }
-    }
-}
-
-/// What an async caller's way through the store needs, owned, to run as a
-/// task of its own.
-#[cfg(feature = "async")]
-struct AsyncRun<K: ClientKind> {
-    client: Client<K, crate::transport::Async>,
-    store: Arc<dyn crate::store::AsyncTokenStore>,
-    key: String,
-    owner: String,
-    lease: Duration,
-    on_refresh: Option<OnRefresh>,
-}
-
-#[cfg(feature = "async")]
-impl<K: ClientKind> AsyncRun<K> {
-    async fn drive(self, mut coordination: Coordination, mut step: Step) -> Result<Fresh, Error> {
-        let (store, key, owner) = (&*self.store, &self.key, &self.owner);
+        let store = &*self.store;
+        let (mut coordination, mut step) = self.coordination();
         loop {
             step = match step {
-                Step::Load => coordination.loaded(store.load(key).await),
+                Step::Load => coordination.loaded(store.load(&self.key).await),
                 Step::TryLease => {
-                    let taken = store.try_lease(key, owner, self.lease).await;
+                    let taken = store.try_lease(&self.key, &self.owner, self.lease).await;
                     coordination.leased(taken, Instant::now())
                 }
                 Step::Sleep(pause) => {
@@ -546,13 +562,12 @@ impl<K: ClientKind> AsyncRun<K> {
                 }
                 Step::Refresh(tokens) => coordination.refreshed(self.client.refresh(&tokens).await),
                 Step::Replace { expected, value } => {
-                    let written = store.replace(key, expected, &value).await;
+                    let written = store.replace(&self.key, expected, &value).await;
                     coordination.replaced(written)
                 }
                 Step::Release(outcome) => {
-                    announce(self.on_refresh.as_ref(), &outcome);
                     // A lease not given back runs out on its own.
-                    let _ = store.release(key, owner).await;
+                    let _ = store.release(&self.key, &self.owner).await;
                     return outcome;
                 }
                 Step::Done(outcome) => return outcome,
@@ -567,6 +582,7 @@ impl<K: ClientKind, T: Transport> fmt::Debug for TokenManager<K, T> {
             .field(
                 "tokens",
                 &self
+                    .state
                     .current
                     .read()
                     .unwrap_or_else(PoisonError::into_inner)

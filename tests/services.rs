@@ -639,12 +639,13 @@ fn an_async_refresh_outlives_the_caller_that_dropped_it() {
     common::runtime().block_on(async {
         let dropped = tokio::time::timeout(Duration::from_millis(50), manager.access_token()).await;
         assert!(dropped.is_err(), "the caller gave up mid-refresh");
-        // Waits on the store's lease for the refresh still in flight.
+        // Waits at the gate for the refresh still in flight, which is
+        // recorded and announced before anyone goes through.
         let token = manager.access_token().await.unwrap();
         assert!(!token.expires_within(&*clock, Duration::from_secs(30)));
+        assert_eq!(announced.load(Ordering::SeqCst), 1, "announced first");
     });
     assert_eq!(server.token_requests("refresh_token"), 1, "one refresh");
-    assert_eq!(announced.load(Ordering::SeqCst), 1, "announced once");
 }
 
 /// A callback that panics is the application's bug, and its caller sees the
