@@ -35,6 +35,7 @@ scenarios!(
     a_2xx_naming_an_error_is_a_refusal_at_every_endpoint,
     a_transport_error_quoting_the_client_secret_is_withheld,
     a_token_manager_takes_the_longest_timeout,
+    a_token_managers_debug_shows_its_settings_and_no_token,
     a_token_granted_for_less_than_the_margin_is_refreshed_at_half_its_life,
     userinfo_sends_the_bearer_and_checks_the_subject,
     revocation_posts_the_token_and_takes_any_200,
@@ -756,6 +757,31 @@ fn a_token_manager_takes_the_longest_timeout<F: Flavor>() {
         refreshed.expires_at(),
         Some(std::time::UNIX_EPOCH + std::time::Duration::from_secs(NOW + 600))
     );
+}
+
+fn a_token_managers_debug_shows_its_settings_and_no_token<F: Flavor>() {
+    let idp = Idp::new();
+    let (client, tokens) = signed_in::<F>(&idp);
+    let secrets = [
+        tokens.access_token().expose_secret().to_owned(),
+        tokens.refresh_token().unwrap().expose_secret().to_owned(),
+        tokens.id_token().to_owned(),
+    ];
+    let manager = verys_client::TokenManager::new(client, tokens)
+        .with_margin(std::time::Duration::from_secs(45));
+    let debug = format!("{manager:?}");
+    assert!(debug.starts_with("TokenManager {"), "{debug}");
+    for shown in [
+        "margin: 45s",
+        "key: \"tokens\"",
+        "on_refresh: false",
+        "expires_at",
+    ] {
+        assert!(debug.contains(shown), "{debug} lacks {shown}");
+    }
+    for secret in &secrets {
+        assert!(!debug.contains(secret.as_str()), "{debug}");
+    }
 }
 
 /// Tokens granted for 20 s against the default margin of 30 s: each is
