@@ -103,6 +103,13 @@ struct State {
     gate: Gate,
 }
 
+impl State {
+    /// The tokens held now, and their entry's version.
+    fn held(&self) -> std::sync::RwLockReadGuard<'_, (Tokens, u64)> {
+        self.current.read().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
 /// The session key of a manager's own in-process store.
 const MEMORY_KEY: &str = "tokens";
 
@@ -215,11 +222,7 @@ impl<K: ClientKind, T: Transport> TokenManager<K, T> {
     /// request for a token refreshes it; `None` if its expiry is unknown (the
     /// server sent no `expires_in`).
     pub fn next_refresh_at(&self) -> Option<SystemTime> {
-        let current = self
-            .state
-            .current
-            .read()
-            .unwrap_or_else(PoisonError::into_inner);
+        let current = self.state.held();
         let access_token = current.0.access_token();
         let margin = access_token.refresh_margin(self.margin);
         let expires_at = access_token.expires_at()?;
@@ -228,12 +231,7 @@ impl<K: ClientKind, T: Transport> TokenManager<K, T> {
 
     /// The tokens held now: after a refresh, the rotated ones.
     pub fn tokens(&self) -> Tokens {
-        self.state
-            .current
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .0
-            .clone()
+        self.state.held().0.clone()
     }
 
     /// The newest refresh token, to persist.
@@ -243,11 +241,7 @@ impl<K: ClientKind, T: Transport> TokenManager<K, T> {
 
     /// The current access token if it stays valid beyond the margin.
     fn fresh(&self) -> Option<AccessToken> {
-        let current = self
-            .state
-            .current
-            .read()
-            .unwrap_or_else(PoisonError::into_inner);
+        let current = self.state.held();
         let access_token = current.0.access_token();
         let clock = &*self.client.config.clock;
         (!access_token.refresh_due(clock, self.margin)).then(|| access_token.clone())
@@ -277,12 +271,7 @@ impl<K: ClientKind, T: Transport> TokenManager<K, T> {
 
     /// Where this caller starts through the store.
     fn coordination(&self) -> (Coordination, Step) {
-        let (tokens, version) = self
-            .state
-            .current
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
+        let (tokens, version) = self.state.held().clone();
         let clock = Arc::clone(&self.client.config.clock);
         Coordination::new(
             tokens,
@@ -579,15 +568,7 @@ impl<K: ClientKind> TokenManager<K, crate::transport::Async> {
 impl<K: ClientKind, T: Transport> fmt::Debug for TokenManager<K, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TokenManager")
-            .field(
-                "tokens",
-                &self
-                    .state
-                    .current
-                    .read()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .0,
-            )
+            .field("tokens", &self.state.held().0)
             .field("key", &self.key)
             .field("margin", &self.margin)
             .field("on_refresh", &self.on_refresh.is_some())
