@@ -551,8 +551,10 @@ impl VerifierBuilder {
     /// # Errors
     ///
     /// [`Error::Config`] for an issuer that is not an `http(s)` URL, or plain
-    /// `http` to another host than this machine, or no
-    /// [`http_client`](Self::http_client) without the `blocking` feature.
+    /// `http` to another host than this machine, no
+    /// [`http_client`](Self::http_client) without the `blocking` feature, or
+    /// an async client given (`async_http_client`, `reqwest_client`), which
+    /// a blocking verifier would not use.
     pub fn build(mut self) -> Result<Verifier<Blocking>, Error> {
         let http = std::mem::take(&mut self.clients).blocking(self.http)?;
         Ok(Verifier {
@@ -565,9 +567,10 @@ impl VerifierBuilder {
     ///
     /// # Errors
     ///
-    /// As [`build`](Self::build), and [`Error::Config`] when reqwest cannot
-    /// build a client from the [`reqwest_client`](Self::reqwest_client)
-    /// builder.
+    /// As [`build`](Self::build) but for the client given: here
+    /// [`Error::Config`] for a blocking [`http_client`](Self::http_client),
+    /// which an async verifier would not use, and when reqwest cannot build
+    /// a client from the [`reqwest_client`](Self::reqwest_client) builder.
     #[cfg(feature = "async")]
     #[cfg_attr(docsrs, doc(cfg(feature = "async")))]
     pub fn build_async(mut self) -> Result<Verifier<crate::transport::Async>, Error> {

@@ -202,3 +202,49 @@ fn a_users_client_with_lax_timeouts_keeps_the_crates_timeout_and_size_limit<F: F
         other => panic!("expected body too large, got {other:?}"),
     }
 }
+
+/// A client given for one transport and a build of the other would leave
+/// the user's proxy, certificate authorities and client certificate unused
+/// without a word: the build is refused instead, both ways, for the fixed
+/// and the discovered builds.
+#[cfg(feature = "async")]
+#[test]
+fn a_client_given_for_the_other_transport_is_refused_at_build() {
+    let server = VerysServer::start_tls();
+    let http = UserHttp::trusting(&server);
+    let refused = |built: Result<(), Error>, wanted: &str| match built {
+        Err(Error::Config(message)) => assert!(message.contains(wanted), "{message}"),
+        other => panic!("expected a configuration error, got {other:?}"),
+    };
+    let blocking = || common::BlockingFlavor::user_client(confidential_builder(&server), &http);
+    refused(blocking().build_async().map(drop), "a blocking http client");
+    refused(
+        common::runtime()
+            .block_on(blocking().build_discovered_async())
+            .map(drop),
+        "a blocking http client",
+    );
+    let nonblocking = || common::AsyncFlavor::user_client(confidential_builder(&server), &http);
+    refused(nonblocking().build().map(drop), "an async http client");
+    refused(
+        nonblocking().build_discovered().map(drop),
+        "an async http client",
+    );
+    let closure = confidential_builder(&server)
+        .async_http_client(|_: http::Request<Vec<u8>>| async { unreachable!("never called") });
+    refused(closure.build().map(drop), "an async http client");
+    let verifier = || Verifier::builder(server.issuer()).audience(seed::API_CLIENT_ID);
+    refused(
+        common::BlockingFlavor::user_verifier(verifier(), &http)
+            .build_async()
+            .map(drop),
+        "a blocking http client",
+    );
+    refused(
+        common::AsyncFlavor::user_verifier(verifier(), &http)
+            .build()
+            .map(drop),
+        "an async http client",
+    );
+    assert_eq!(server.requests("/.well-known/openid-configuration"), 0);
+}

@@ -279,7 +279,8 @@ impl<K: ClientKind> ClientBuilder<K> {
     /// [`build_discovered`](Self::build_discovered)): a `ureq::Agent` of
     /// yours (its proxy, private certificate authorities, client
     /// certificate, pool), a closure, or any [`SyncHttpClient`]. Default: an
-    /// agent of the crate's own (feature `blocking`).
+    /// agent of the crate's own (feature `blocking`). The async builds
+    /// refuse it rather than leave it unused.
     ///
     /// # Security warning
     ///
@@ -295,7 +296,8 @@ impl<K: ClientKind> ClientBuilder<K> {
     /// The HTTP client of the async client ([`build_async`](Self::build_async),
     /// [`build_discovered_async`](Self::build_discovered_async)): a closure
     /// returning a future, or any [`AsyncHttpClient`]. For reqwest, give its
-    /// builder to [`reqwest_client`](Self::reqwest_client) instead.
+    /// builder to [`reqwest_client`](Self::reqwest_client) instead. The
+    /// blocking builds refuse it rather than leave it unused.
     ///
     /// # Security warning
     ///
@@ -334,8 +336,10 @@ impl<K: ClientKind> ClientBuilder<K> {
     /// [`Error::Config`] for a setting that cannot work: an issuer that is
     /// not an `http(s)` URL (or plain `http` to another host than this
     /// machine), an empty client id or secret, scopes without `openid`, a
-    /// missing or malformed redirect URI, or no
-    /// [`http_client`](Self::http_client) without the `blocking` feature.
+    /// missing or malformed redirect URI, no
+    /// [`http_client`](Self::http_client) without the `blocking` feature, or
+    /// an async client given (`async_http_client`, `reqwest_client`), which
+    /// a blocking client would not use.
     pub fn build(self) -> Result<Client<K>, Error> {
         let (config, clients) = self.into_config()?;
         let http = clients.blocking(config.http)?;
@@ -393,9 +397,10 @@ impl<K: ClientKind> ClientBuilder<K> {
     ///
     /// # Errors
     ///
-    /// Those of [`build`](Self::build), and [`Error::Config`] when reqwest
-    /// cannot build a client from the [`reqwest_client`](Self::reqwest_client)
-    /// builder.
+    /// Those of [`build`](Self::build) but for the client given: here
+    /// [`Error::Config`] for a blocking [`http_client`](Self::http_client),
+    /// which an async client would not use, and when reqwest cannot build a
+    /// client from the [`reqwest_client`](Self::reqwest_client) builder.
     #[cfg(feature = "async")]
     #[cfg_attr(docsrs, doc(cfg(feature = "async")))]
     pub fn build_async(self) -> Result<crate::AsyncClient<K>, Error> {

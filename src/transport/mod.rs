@@ -188,14 +188,40 @@ impl fmt::Debug for Clients {
 impl Clients {
     /// The blocking transport: the client given, or ureq's (feature
     /// `blocking`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] when an async client was given: the proxy, the
+    /// certificate authorities and the client certificate set on it would
+    /// silently not apply.
     pub(crate) fn blocking(self, limits: Limits) -> Result<Blocking, Error> {
+        #[cfg(feature = "async")]
+        if self.nonblocking.is_some() || self.reqwest.is_some() {
+            return Err(Error::Config(
+                "an async http client was given to a blocking client: give it \
+                 with http_client, or build with build_async"
+                    .into(),
+            ));
+        }
         Blocking::with(self.sync, limits)
     }
 
     /// The async transport: the client given, or reqwest built from the
     /// builder given (or a new one).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] when a blocking client was given (see
+    /// [`Clients::blocking`]), or reqwest cannot build its client.
     #[cfg(feature = "async")]
     pub(crate) fn nonblocking(self, limits: Limits) -> Result<Async, Error> {
+        if self.sync.is_some() {
+            return Err(Error::Config(
+                "a blocking http client was given to an async client: give it \
+                 with async_http_client or reqwest_client, or build with build"
+                    .into(),
+            ));
+        }
         let http: std::sync::Arc<dyn AsyncHttpClient> = match (self.nonblocking, self.reqwest) {
             (Some(http), _) => http,
             (None, builder) => std::sync::Arc::new(Reqwest::new(
