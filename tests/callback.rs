@@ -362,9 +362,9 @@ fn unreachable_issuer() -> String {
 }
 
 /// A stored flow state that lost its verifier must not send the code
-/// unbound: read back without it (as a state stored by an older version,
-/// which did not record PKCE), the code is refused before any request;
-/// marked as a PKCE flow, it does not even read back.
+/// unbound: marked as a PKCE flow, it does not read back; marked as a flow
+/// without PKCE, for a client that uses it, the code is refused before any
+/// request.
 #[test]
 fn a_stored_state_that_lost_its_verifier_is_refused() {
     let issuer = unreachable_issuer();
@@ -384,9 +384,13 @@ fn a_stored_state_that_lost_its_verifier_is_refused() {
     assert_eq!(stored["pkce"], true);
     stored["code_verifier"] = serde_json::Value::Null;
     let refused = serde_json::from_value::<PendingAuth<Confidential>>(stored.clone());
-    assert!(refused.unwrap_err().to_string().contains("pkce"));
-    stored.as_object_mut().unwrap().remove("pkce");
-    stored["max_age"] = serde_json::Value::Null;
+    assert!(
+        refused
+            .unwrap_err()
+            .to_string()
+            .contains("flow state of a pkce flow lacks its pkce verifier")
+    );
+    stored["pkce"] = false.into();
     let downgraded: PendingAuth<Confidential> = serde_json::from_value(stored).unwrap();
     let received = downgraded
         .receive(&format!("code=abc&state={state}"))
@@ -404,7 +408,7 @@ fn a_stored_state_that_lost_its_verifier_is_refused() {
         .unwrap();
     let mut stored = serde_json::to_value(public.authorize()).unwrap();
     stored["code_verifier"] = serde_json::Value::Null;
-    stored.as_object_mut().unwrap().remove("pkce");
+    stored["pkce"] = false.into();
     let refused = serde_json::from_value::<PendingAuth<Public>>(stored).unwrap_err();
     assert!(
         refused
@@ -485,4 +489,129 @@ fn a_stored_state_of_another_kind_names_no_text_of_the_stores() {
         assert!(text.contains(&format!("of a {said} client")), "{text}");
         assert!(!text.contains("script"), "{text}");
     }
+}
+
+/// The stored form of a confidential client's flow with PKCE and `max_age`:
+/// every field the authorization request sent, none of them empty.
+fn stored_flow() -> serde_json::Value {
+    let client = Client::builder(unreachable_issuer(), "app")
+        .host("https://app.example.com")
+        .client_secret("secret")
+        .require_issuer_parameter(true)
+        .build()
+        .unwrap();
+    let pending = client
+        .authorization()
+        .max_age(std::time::Duration::from_secs(300))
+        .start();
+    serde_json::to_value(&pending).unwrap()
+}
+
+/// The flow read back without `field`: refused, naming it. A session store
+/// that dropped a field must not drop the check it carries.
+fn refused_without(field: &str) {
+    let mut stored = stored_flow();
+    assert!(
+        serde_json::from_value::<PendingAuth<Confidential>>(stored.clone()).is_ok(),
+        "the complete state reads back"
+    );
+    assert!(
+        stored.as_object_mut().unwrap().remove(field).is_some(),
+        "the stored state has no {field}"
+    );
+    let refused = serde_json::from_value::<PendingAuth<Confidential>>(stored).unwrap_err();
+    assert!(
+        refused
+            .to_string()
+            .contains(&format!("missing field `{field}`")),
+        "{field}: {refused}"
+    );
+}
+
+/// Without `max_age`, the `auth_time` check of the callback's ID token
+/// would be skipped.
+#[test]
+fn a_stored_state_without_max_age_is_refused() {
+    let stored = stored_flow();
+    assert_eq!(stored["max_age"], 300, "the request sent max_age");
+    refused_without("max_age");
+}
+
+/// A flow without `max_age` stores it as `null`, which reads back.
+#[test]
+fn a_stored_state_with_a_null_max_age_reads_back() {
+    let client = Client::builder(unreachable_issuer(), "app")
+        .host("https://app.example.com")
+        .build()
+        .unwrap();
+    let stored = serde_json::to_value(client.authorize()).unwrap();
+    assert!(stored["max_age"].is_null());
+    serde_json::from_value::<PendingAuth<Public>>(stored).unwrap();
+}
+
+#[test]
+fn a_stored_state_without_require_issuer_parameter_is_refused() {
+    refused_without("require_issuer_parameter");
+}
+
+/// Without `pkce`, a state whose verifier was lost too would read back as
+/// a flow without PKCE.
+#[test]
+fn a_stored_state_without_pkce_is_refused() {
+    refused_without("pkce");
+}
+
+#[test]
+fn a_stored_state_without_code_verifier_is_refused() {
+    refused_without("code_verifier");
+}
+
+#[test]
+fn a_stored_state_without_its_nonce_is_refused() {
+    refused_without("nonce");
+}
+
+#[test]
+fn a_stored_state_without_its_state_is_refused() {
+    refused_without("state");
+}
+
+#[test]
+fn a_stored_state_without_its_issuer_is_refused() {
+    refused_without("issuer");
+}
+
+#[test]
+fn a_stored_state_without_its_client_id_is_refused() {
+    refused_without("client_id");
+}
+
+#[test]
+fn a_stored_state_without_its_redirect_uri_is_refused() {
+    refused_without("redirect_uri");
+}
+
+#[test]
+fn a_stored_state_without_its_url_is_refused() {
+    refused_without("url");
+}
+
+#[test]
+fn a_stored_state_without_its_kind_is_refused() {
+    refused_without("kind");
+}
+
+/// A state that says it used no PKCE but holds a verifier was not written
+/// by this crate: it is refused, not half believed.
+#[test]
+fn a_stored_state_with_a_verifier_but_no_pkce_is_refused() {
+    let mut stored = stored_flow();
+    stored["pkce"] = false.into();
+    let refused = serde_json::from_value::<PendingAuth<Confidential>>(stored).unwrap_err();
+    assert!(
+        refused
+            .to_string()
+            .contains("flow state without pkce holds a pkce verifier"),
+        "{refused}"
+    );
 }

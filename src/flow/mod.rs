@@ -217,6 +217,12 @@ pub struct PendingAuth<K: ClientKind> {
 }
 
 /// What a flow remembers besides its PKCE verifier, stored as it is.
+///
+/// Every field must be present when read back, `null` ones included
+/// (`deserialize_with` turns serde's "absent `Option` is `None`" off): a
+/// session store that dropped a field (a schema that kept only some, a
+/// migration) must not drop the check that field carries, such as
+/// `max_age`'s `auth_time` check.
 #[derive(Serialize, Deserialize)]
 struct FlowValues {
     url: String,
@@ -225,9 +231,9 @@ struct FlowValues {
     redirect_uri: String,
     state: String,
     nonce: String,
+    #[serde(deserialize_with = "Option::deserialize")]
     max_age: Option<u64>,
     /// Whether the callback must carry `iss` (RFC 9207).
-    #[serde(default)]
     require_issuer_parameter: bool,
 }
 
@@ -319,14 +325,14 @@ struct StoredRef<'a> {
     code_verifier: Option<&'a str>,
 }
 
+/// As [`FlowValues`], every field must be present.
 #[derive(Deserialize)]
 struct Stored {
     kind: String,
     #[serde(flatten)]
     flow: FlowValues,
-    /// Absent in states stored before it was recorded: then the verifier
-    /// says.
-    pkce: Option<bool>,
+    pkce: bool,
+    #[serde(deserialize_with = "Option::deserialize")]
     code_verifier: Option<String>,
 }
 
@@ -368,13 +374,18 @@ impl<'de, K: ClientKind> Deserialize<'de> for PendingAuth<K> {
                     "flow state of a public client lacks its pkce verifier",
                 ));
             }
-            None if stored.pkce == Some(true) => {
+            None if stored.pkce => {
                 return Err(D::Error::custom(
                     "flow state of a pkce flow lacks its pkce verifier",
                 ));
             }
             None => None,
         };
+        if verifier.is_some() && !stored.pkce {
+            return Err(D::Error::custom(
+                "flow state without pkce holds a pkce verifier",
+            ));
+        }
         if stored.flow.state.is_empty() || stored.flow.nonce.is_empty() {
             return Err(D::Error::custom(
                 "stored flow state lacks its state or nonce",
