@@ -189,8 +189,8 @@ pub enum Error {
     #[error("flow state lacks the pkce verifier this client requires")]
     MissingPkceVerifier,
 
-    /// A federation token id that is not a path segment of its own (empty,
-    /// `.` or `..`), which would address another resource.
+    /// A federation token id that is not a UUID in its hyphenated form, as
+    /// Verys gives them (`"..\t"`, say, would address another resource).
     #[error("external token id is not a token id")]
     InvalidTokenId,
 

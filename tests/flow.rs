@@ -40,7 +40,7 @@ scenarios!(
     a_stored_sign_in_cannot_be_recombined_with_another_users_id_token,
     a_stored_sign_in_with_an_old_id_token_is_refused,
     a_stored_sign_in_without_at_hash_does_not_restore_where_it_is_required,
-    external_token_ids_that_are_not_path_segments_are_refused,
+    external_token_ids_that_are_not_uuids_are_refused,
     token_exchange_returns_a_token_for_the_audience,
     token_exchange_errors_keep_the_oauth_error,
     federation_lists_and_fetches_external_tokens,
@@ -707,14 +707,31 @@ fn now_unix() -> i64 {
     i64::try_from(elapsed.as_secs()).unwrap()
 }
 
-/// URL joining drops `.` and `..` segments: `external_token(at, "..")` would
-/// go to `/federation` itself. Such ids are refused before any request.
-fn external_token_ids_that_are_not_path_segments_are_refused<F: Flavor>() {
+/// URL joining drops `.` and `..` segments, after removing tabs and
+/// newlines: `external_token(at, "..\t")` would go to `/federation` itself,
+/// or to the issuer's root. Token ids are UUIDs; anything else is refused
+/// before any request.
+fn external_token_ids_that_are_not_uuids_are_refused<F: Flavor>() {
     let server = VerysServer::start();
     let client = F::build(public_builder(&server)).unwrap();
     let tokens = sign_in::<F, _>(&server, &client);
     let before = server.requests("/federation") + server.requests("/");
-    for id in ["", ".", ".."] {
+    let uuid = "0b6b7d7e-4c1f-4a52-9a8e-3f1f1f0c2d11";
+    for id in [
+        "",
+        ".",
+        "..",
+        "..\t",
+        "\t",
+        ".\n.",
+        "%2e%2e",
+        "../tokens",
+        &format!("{uuid}/.."),
+        &format!("{{{uuid}}}"),
+        &format!("urn:uuid:{uuid}"),
+        &uuid.replace('-', ""),
+        &format!("{uuid}\t"),
+    ] {
         assert!(matches!(
             F::external_token(&client, tokens.access_token(), id),
             Err(Error::InvalidTokenId)
@@ -830,15 +847,12 @@ fn federation_unknown_token_is_an_endpoint_error<F: Flavor>() {
         }
         other => panic!("expected 404, got {other:?}"),
     }
-    // A token id with a slash stays one path segment: it cannot escape the
+    // A token id with a slash is no UUID: refused before it could leave the
     // federation path.
-    match F::external_token(&client, tokens.access_token(), "../token") {
-        Err(Error::Endpoint { endpoint, error }) => {
-            assert_eq!((endpoint, error.status), ("federation", 404));
-            assert_eq!(error.error(), Some("External token not found"));
-        }
-        other => panic!("expected 404, got {other:?}"),
-    }
+    assert!(matches!(
+        F::external_token(&client, tokens.access_token(), "../token"),
+        Err(Error::InvalidTokenId)
+    ));
     assert_eq!(server.requests("/token"), 1);
 }
 

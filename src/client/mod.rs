@@ -239,7 +239,7 @@ impl<K: ClientKind> Client<K, Blocking> {
     /// # Errors
     ///
     /// [`Error::InvalidTokenId`] for an id that is
-    /// not a path segment; [`Error::Endpoint`] when Verys refuses (404 for an
+    /// not a hyphenated UUID, before any request; [`Error::Endpoint`] when Verys refuses (404 for an
     /// unknown token); and the request's own errors ([`Error::Transport`], and [`Error::InvalidResponse`] for an answer that is not what the protocol says).
     pub fn delete_external_token(
         &self,
@@ -285,7 +285,8 @@ impl<K: ClientKind> Client<K, Blocking> {
     /// # Errors
     ///
     /// [`Error::ExternalReauth`] as above;
-    /// [`Error::InvalidTokenId`] for an id that is not a path segment;
+    /// [`Error::InvalidTokenId`] for an id that is not a hyphenated UUID,
+    /// before any request;
     /// [`Error::Endpoint`] when Verys refuses (404 for an unknown token, 403
     /// for one the access token's scopes do not cover); and the request's own errors ([`Error::Transport`], and [`Error::InvalidResponse`] for an answer that is not what the protocol says).
     pub fn external_token(

@@ -250,10 +250,13 @@ pub(crate) fn external_tokens(
     Call::new("external_tokens", request, decode_list)
 }
 
-/// `{federation}/{token_id}`, for an id that is a path segment of its own:
-/// URL joining drops `.` and `..`, and `/federation/` itself is no token.
+/// `{federation}/{token_id}`, for a token id in the hyphenated UUID form
+/// Verys gives (the protocol: "token_id is a UUID"). Anything else could
+/// address another resource with the user's bearer token: URL joining drops
+/// `.` and `..`, and removes tabs and newlines first, so `"..\t"` is `..`.
 fn token_url(config: &Config, token_id: &str) -> Result<url::Url, Error> {
-    if matches!(token_id, "" | "." | "..") {
+    let hyphenated = token_id.len() == uuid::fmt::Hyphenated::LENGTH;
+    if !hyphenated || uuid::Uuid::try_parse(token_id).is_err() {
         return Err(Error::InvalidTokenId);
     }
     Ok(endpoint(&config.endpoints.federation, &[token_id]))
