@@ -4,12 +4,25 @@
 //! token expiry) asks a [`Clock`], so tests can move time instead of sleeping.
 
 use std::fmt;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-/// A source of the current time, in whole seconds since the Unix epoch.
+/// A source of the current time, in whole seconds since the Unix epoch, and
+/// of the time elapsed for pauses that must not depend on the wall clock.
 pub trait Clock: Send + Sync + fmt::Debug + 'static {
     /// The current time in seconds since the Unix epoch.
     fn now(&self) -> u64;
+
+    /// The time elapsed since a fixed point of this clock's choosing, on a
+    /// clock that never goes back: what measures a pause, such as the one
+    /// after a failed refresh, so that a wall clock stepped back does not
+    /// stretch it. Default: [`Instant`], from the first call in this
+    /// process.
+    fn monotonic(&self) -> Duration {
+        static START: OnceLock<Instant> = OnceLock::new();
+        START.get_or_init(Instant::now).elapsed()
+    }
 }
 
 /// The system's wall clock, the default.
@@ -28,21 +41,36 @@ impl Clock for SystemClock {
 
 /// A clock that stands still until told to move, for tests.
 ///
+/// Its [monotonic](Clock::monotonic) time moves with
+/// [`advance`](Self::advance) and with a [`set`](Self::set) forward; a
+/// `set` back steps the wall clock alone, as an administrator or a time
+/// daemon would.
+///
 /// ```
 /// use std::sync::Arc;
+/// use std::time::Duration;
 /// use verys_client::{Clock, ManualClock};
 ///
 /// let clock = Arc::new(ManualClock::new(1_000));
 /// clock.advance(60);
 /// assert_eq!(clock.now(), 1_060);
+/// clock.set(100);
+/// assert_eq!(clock.now(), 100);
+/// assert_eq!(clock.monotonic(), Duration::from_secs(60));
 /// ```
 #[derive(Debug, Default)]
-pub struct ManualClock(std::sync::atomic::AtomicU64);
+pub struct ManualClock {
+    now: AtomicU64,
+    elapsed: AtomicU64,
+}
 
 impl ManualClock {
     /// A clock showing `now` seconds since the Unix epoch.
     pub fn new(now: u64) -> Self {
-        Self(std::sync::atomic::AtomicU64::new(now))
+        Self {
+            now: AtomicU64::new(now),
+            elapsed: AtomicU64::new(0),
+        }
     }
 
     /// A clock showing the system's current time.
@@ -50,21 +78,40 @@ impl ManualClock {
         Self::new(SystemClock.now())
     }
 
-    /// Sets the time.
+    /// Sets the time: forward, time passes; back, the wall clock alone is
+    /// stepped back.
     pub fn set(&self, now: u64) {
-        self.0.store(now, std::sync::atomic::Ordering::SeqCst);
+        let before = self.now.swap(now, Ordering::SeqCst);
+        self.pass(now.saturating_sub(before));
     }
 
     /// Moves the time forward by `seconds`.
     pub fn advance(&self, seconds: u64) {
-        self.0
-            .fetch_add(seconds, std::sync::atomic::Ordering::SeqCst);
+        // Saturating, as `set` is: a test may start the clock anywhere.
+        let _ = self
+            .now
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |now| {
+                Some(now.saturating_add(seconds))
+            });
+        self.pass(seconds);
+    }
+
+    fn pass(&self, seconds: u64) {
+        let _ = self
+            .elapsed
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |elapsed| {
+                Some(elapsed.saturating_add(seconds))
+            });
     }
 }
 
 impl Clock for ManualClock {
     fn now(&self) -> u64 {
-        self.0.load(std::sync::atomic::Ordering::SeqCst)
+        self.now.load(Ordering::SeqCst)
+    }
+
+    fn monotonic(&self) -> Duration {
+        Duration::from_secs(self.elapsed.load(Ordering::SeqCst))
     }
 }
 
@@ -94,5 +141,9 @@ pub(crate) fn system_time_signed(seconds: i64) -> SystemTime {
 impl<C: Clock> Clock for std::sync::Arc<C> {
     fn now(&self) -> u64 {
         (**self).now()
+    }
+
+    fn monotonic(&self) -> Duration {
+        (**self).monotonic()
     }
 }

@@ -11,7 +11,7 @@ use crate::flow::pkce::random_value;
 use crate::flow::tokens::{AccessToken, RefreshToken, Tokens};
 use crate::single_flight::Gate;
 use crate::store::coordination::{
-    Coordination, Fresh, NewSignIn, Session, Step, WriteStep, stored_sign_in,
+    Coordination, Fresh, NewSignIn, Session, Step, WriteStep, first_version, stored_sign_in,
 };
 use crate::store::{MemoryStore, TokenStore};
 use crate::transport::Blocking;
@@ -25,10 +25,14 @@ use crate::transport::Blocking;
 /// wait for its outcome. The rotated tokens are readable with
 /// [`TokenManager::tokens`], to persist the newest refresh token.
 ///
-/// A failed refresh is handed to every caller for the next few seconds
-/// instead of being retried by each, and for good when it
+/// A failed refresh is handed to every caller for the next five seconds
+/// (measured on the clock's [monotonic](crate::Clock::monotonic) time)
+/// instead of being retried by each. One that
 /// [requires a sign-in](Error::requires_sign_in) (Verys answered
-/// `invalid_grant`: the refresh token is dead).
+/// `invalid_grant`: the refresh token is dead) is not retried: every later
+/// call reads the store again, answers [`Error::SignedOut`] without a
+/// request while it holds the ended sign-in, and takes up a new sign-in
+/// written under the same key since.
 ///
 /// The tokens live in a [store](crate::store): [`new`](Self::new) keeps
 /// them in this process's memory, while [`with_store`](Self::with_store) and
@@ -98,8 +102,9 @@ pub struct TokenManager<K: ClientKind, T: Transport = Blocking> {
 struct State {
     /// The newest tokens this process knows, and their entry's version.
     current: RwLock<(Tokens, u64)>,
-    /// The last refresh failure and when it happened.
-    last_failure: Mutex<Option<(u64, Error)>>,
+    /// The last refresh failure and when it happened, on the clock's
+    /// [monotonic](crate::Clock::monotonic) time.
+    last_failure: Mutex<Option<(Duration, Error)>>,
     gate: Gate,
 }
 
@@ -121,7 +126,7 @@ impl<K: ClientKind, T: Transport> TokenManager<K, T> {
         let memory = MemoryStore::new();
         let value = Session::Tokens(tokens.to_stored()).to_value();
         // A new store of this manager's alone: the first write cannot lose.
-        let _ = TokenStore::replace(&memory, MEMORY_KEY, 0, &value);
+        let _ = TokenStore::replace(&memory, MEMORY_KEY, 0, 1, &value);
         Self::holding(client, T::memory(Arc::new(memory)), MEMORY_KEY, tokens, 1)
     }
 
@@ -248,7 +253,9 @@ impl<K: ClientKind, T: Transport> TokenManager<K, T> {
     }
 
     /// Once at the gate: the token someone else refreshed meanwhile, or a
-    /// recent (or permanent) failure to share instead of retrying.
+    /// recent transient failure to share instead of retrying. An ended
+    /// sign-in is not shared: the store is read again, where a new sign-in
+    /// may have been written since.
     fn settled(&self) -> Option<Result<AccessToken, Error>> {
         if let Some(token) = self.fresh() {
             return Some(Ok(token));
@@ -258,10 +265,12 @@ impl<K: ClientKind, T: Transport> TokenManager<K, T> {
             .last_failure
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        let now = self.client.config.clock.now();
+        // Measured on the monotonic clock: a wall clock stepped back must
+        // not stretch the pause into a long outage.
+        let now = self.client.config.clock.monotonic();
         match &*failure {
             Some((at, error))
-                if error.requires_sign_in() || now < at.saturating_add(RETRY_AFTER) =>
+                if !error.requires_sign_in() && now < at.saturating_add(RETRY_AFTER) =>
             {
                 Some(Err(error.clone()))
             }
@@ -269,13 +278,25 @@ impl<K: ClientKind, T: Transport> TokenManager<K, T> {
         }
     }
 
+    /// Whether the held tokens' refresh token was refused for good.
+    fn held_is_dead(&self) -> bool {
+        self.state
+            .last_failure
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .is_some_and(|(_, error)| error.requires_sign_in())
+    }
+
     /// Where this caller starts through the store.
     fn coordination(&self) -> (Coordination, Step) {
+        let dead = self.held_is_dead();
         let (tokens, version) = self.state.held().clone();
         let clock = Arc::clone(&self.client.config.clock);
         Coordination::new(
             tokens,
             version,
+            dead,
             clock,
             self.margin,
             crate::store::after(
@@ -321,7 +342,7 @@ impl<K: ClientKind, T: Transport> TokenManager<K, T> {
             }
             Err(error) => {
                 crate::trace::refreshed::<()>(&Err(error.clone()));
-                *failure = Some((self.client.config.clock.now(), error.clone()));
+                *failure = Some((self.client.config.clock.monotonic(), error.clone()));
                 Err(error)
             }
         }
@@ -331,9 +352,8 @@ impl<K: ClientKind, T: Transport> TokenManager<K, T> {
 /// What [`TokenManager::on_refresh`] was given.
 type OnRefresh = Arc<dyn Fn(&Tokens) + Send + Sync>;
 
-/// Seconds during which a transient refresh failure is shared rather than
-/// retried.
-const RETRY_AFTER: u64 = 5;
+/// How long a transient refresh failure is shared rather than retried.
+const RETRY_AFTER: Duration = Duration::from_secs(5);
 
 impl<K: ClientKind> TokenManager<K, Blocking> {
     /// An access token valid beyond the margin, refreshed first if needed.
@@ -342,8 +362,10 @@ impl<K: ClientKind> TokenManager<K, Blocking> {
     ///
     /// Those of [`Client::refresh`] when a refresh was due, the same error for
     /// every caller that waited on it; a refresh that failed less than five
-    /// seconds ago, or for good ([`Error::requires_sign_in`]), is reported
-    /// again without a request.
+    /// seconds ago is reported again without a request. Once the sign-in
+    /// ended ([`Error::requires_sign_in`]), [`Error::SignedOut`] from the
+    /// store, without a request, until a new sign-in is stored under the
+    /// key; [`Error::Store`] when the store fails.
     pub fn access_token(&self) -> Result<AccessToken, Error> {
         if let Some(token) = self.fresh() {
             return Ok(token);
@@ -357,7 +379,9 @@ impl<K: ClientKind> TokenManager<K, Blocking> {
     }
 
     /// Records a new sign-in in `store` under `key` (replacing whatever the
-    /// key held) and holds it: every manager of every process on the same
+    /// key held, at a random version of its own: a manager still holding an
+    /// earlier sign-in of the key reads this one back rather than writing
+    /// over it) and holds it: every manager of every process on the same
     /// store and key shares it.
     ///
     /// # Errors
@@ -369,12 +393,13 @@ impl<K: ClientKind> TokenManager<K, Blocking> {
         key: &str,
         tokens: Tokens,
     ) -> Result<Self, Error> {
-        let (mut write, mut step) = NewSignIn::new(&tokens);
+        let first = first_version(&*client.config.randomness);
+        let (mut write, mut step) = NewSignIn::new(&tokens, first);
         let version = loop {
             step = match step {
                 WriteStep::Load => write.loaded(store.load(key)),
-                WriteStep::Replace(expected) => {
-                    write.replaced(store.replace(key, expected, write.value()))
+                WriteStep::Replace { expected, version } => {
+                    write.replaced(store.replace(key, expected, version, write.value()))
                 }
                 WriteStep::Done(version) => break version?,
             };
@@ -417,9 +442,11 @@ impl<K: ClientKind> TokenManager<K, Blocking> {
                 }
                 Step::Restore(stored) => coordination.restored(self.client.restore_tokens(stored)),
                 Step::Refresh(tokens) => coordination.refreshed(self.client.refresh(&tokens)),
-                Step::Replace { expected, value } => {
-                    coordination.replaced(store.replace(&self.key, expected, &value))
-                }
+                Step::Replace {
+                    expected,
+                    version,
+                    value,
+                } => coordination.replaced(store.replace(&self.key, expected, version, &value)),
                 Step::Release(outcome) => {
                     // A lease not given back runs out on its own.
                     let _ = store.release(&self.key, &self.owner);
@@ -449,8 +476,10 @@ impl<K: ClientKind> TokenManager<K, crate::transport::Async> {
     ///
     /// Those of [`Client::refresh`] when a refresh was due, the same error for
     /// every caller that waited on it; a refresh that failed less than five
-    /// seconds ago, or for good ([`Error::requires_sign_in`]), is reported
-    /// again without a request.
+    /// seconds ago is reported again without a request. Once the sign-in
+    /// ended ([`Error::requires_sign_in`]), [`Error::SignedOut`] from the
+    /// store, without a request, until a new sign-in is stored under the
+    /// key; [`Error::Store`] when the store fails.
     pub async fn access_token(&self) -> Result<AccessToken, Error> {
         use tokio::task::JoinError;
         if let Some(token) = self.fresh() {
@@ -503,12 +532,14 @@ impl<K: ClientKind> TokenManager<K, crate::transport::Async> {
         key: &str,
         tokens: Tokens,
     ) -> Result<Self, Error> {
-        let (mut write, mut step) = NewSignIn::new(&tokens);
+        let first = first_version(&*client.config.randomness);
+        let (mut write, mut step) = NewSignIn::new(&tokens, first);
         let version = loop {
             step = match step {
                 WriteStep::Load => write.loaded(store.load(key).await),
-                WriteStep::Replace(expected) => {
-                    write.replaced(store.replace(key, expected, write.value()).await)
+                WriteStep::Replace { expected, version } => {
+                    let written = store.replace(key, expected, version, write.value()).await;
+                    write.replaced(written)
                 }
                 WriteStep::Done(version) => break version?,
             };
@@ -550,8 +581,12 @@ impl<K: ClientKind> TokenManager<K, crate::transport::Async> {
                     coordination.restored(self.client.restore_tokens(stored).await)
                 }
                 Step::Refresh(tokens) => coordination.refreshed(self.client.refresh(&tokens).await),
-                Step::Replace { expected, value } => {
-                    let written = store.replace(&self.key, expected, &value).await;
+                Step::Replace {
+                    expected,
+                    version,
+                    value,
+                } => {
+                    let written = store.replace(&self.key, expected, version, &value).await;
                     coordination.replaced(written)
                 }
                 Step::Release(outcome) => {

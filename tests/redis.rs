@@ -12,6 +12,7 @@ use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use common::redis::RedisServer;
+use common::{Flavor, sign_in, sign_in_as};
 use verys_client::store::redis::RedisStore;
 use verys_client::store::{Entry, TokenStore};
 use verys_client::testing::{VerysServer, seed};
@@ -329,9 +330,19 @@ impl TokenStore for Counting {
         self.calls.fetch_add(1, Ordering::SeqCst);
         self.inner.load(key)
     }
-    fn replace(&self, key: &str, expected: u64, value: &str) -> Result<bool, StoreError> {
+    fn replace(
+        &self,
+        key: &str,
+        expected: u64,
+        version: u64,
+        value: &str,
+    ) -> Result<bool, StoreError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
-        self.inner.replace(key, expected, value)
+        self.inner.replace(key, expected, version, value)
+    }
+    fn remove(&self, key: &str) -> Result<(), StoreError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        self.inner.remove(key)
     }
     fn try_lease(&self, key: &str, owner: &str, lease: Duration) -> Result<bool, StoreError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
@@ -414,6 +425,8 @@ fn a_refresh_refused_after_another_replicas_rotation_reads_it_back() {
     let verys = VerysServer::start();
     let redis = RedisServer::start();
     store_an_expiring_sign_in(&verys, &redis);
+    let store = RedisStore::open(&redis.url()).unwrap();
+    let signed_in = TokenStore::load(&store, KEY).unwrap().unwrap().version;
     verys.set_response_delay("/token", Some(Duration::from_secs(2)));
     let mut first = Replica::start(&verys, &redis, 1, "blocking");
     let mut second = Replica::start(&verys, &redis, 1, "blocking");
@@ -435,10 +448,10 @@ fn a_refresh_refused_after_another_replicas_rotation_reads_it_back() {
         tokens[0], tokens[1],
         "the second uses the first one's tokens"
     );
-    let store = RedisStore::open(&redis.url()).unwrap();
     let entry = TokenStore::load(&store, KEY).unwrap().unwrap();
     assert_eq!(
-        entry.version, 2,
+        entry.version,
+        signed_in + 1,
         "the sign-in, then the one rotation that landed"
     );
 }
@@ -452,7 +465,7 @@ fn the_redis_store_keeps_versions_and_leases() {
     verys_client::testing::check_token_store(&store);
 
     // A session key that ends like another's lease is a session of its own.
-    assert!(TokenStore::replace(&store, "k:lease", 0, "a").unwrap());
+    assert!(TokenStore::replace(&store, "k:lease", 0, 1, "a").unwrap());
     let lease = std::time::Duration::from_secs(60);
     assert!(TokenStore::try_lease(&store, "k", "owner", lease).unwrap());
     assert_eq!(
@@ -465,9 +478,9 @@ fn the_redis_store_keeps_versions_and_leases() {
 }
 
 /// What another writer of the store may leave in it: a version past what Lua's doubles count
-/// exactly, one that is no number, a value longer than any sign-in.
+/// exactly or Redis's integers hold, one that is no number, a value longer than any sign-in.
 #[test]
-fn the_redis_store_counts_any_version_and_refuses_what_no_manager_wrote() {
+fn the_redis_store_keeps_any_version_and_refuses_what_no_manager_wrote() {
     let redis = RedisServer::start();
     let store = RedisStore::open(&redis.url()).unwrap().with_prefix("odd");
     let mut raw = redis::Client::open(redis.url())
@@ -484,18 +497,14 @@ fn the_redis_store_counts_any_version_and_refuses_what_no_manager_wrote() {
             .query::<()>(&mut raw)
             .unwrap();
     };
-    for version in [99_999_999_999_999u64, (1 << 53) + 1, i64::MAX as u64 - 1] {
+    for version in [99_999_999_999_999u64, (1 << 53) + 1, u64::MAX - 1] {
         set(&version.to_string(), "a");
-        assert!(TokenStore::replace(&store, "k", version, "b").unwrap());
+        assert!(TokenStore::replace(&store, "k", version, version + 1, "b").unwrap());
         assert_eq!(
             TokenStore::load(&store, "k").unwrap(),
             Some(Entry::new(version + 1, "b".into()))
         );
     }
-    // Redis's integers end at i64::MAX: a write past it fails, and writes nothing.
-    let last = TokenStore::replace(&store, "k", i64::MAX as u64, "c");
-    assert!(last.is_err(), "{last:?}");
-    assert_eq!(TokenStore::load(&store, "k").unwrap().unwrap().value, "b");
     let corrupt = |read: Result<Option<Entry>, StoreError>| match read {
         Err(error) => error.kind == StoreErrorKind::Corrupt,
         Ok(_) => false,
@@ -513,4 +522,153 @@ fn the_redis_store_counts_any_version_and_refuses_what_no_manager_wrote() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let read = runtime.block_on(verys_client::store::AsyncTokenStore::load(&store, "k"));
     assert!(corrupt(read), "the async load refuses it too");
+}
+
+/// How a sign-in's entry goes away under a manager that holds it.
+#[derive(Clone, Copy)]
+enum Vanish {
+    /// Deleted, as at a sign-out.
+    Deleted,
+    /// Expired by Redis (`with_entry_ttl`, as the README recommends).
+    Expired,
+}
+
+/// Ada's sign-in is held by a manager when its entry vanishes (her refresh
+/// token revoked or not); Grace signs in later under the same key, through
+/// another manager. Ada's manager, stale, reads Grace's sign-in back: it
+/// neither refreshes Ada's tokens and writes them over Grace's, nor writes
+/// a sign-out over it.
+fn a_stale_manager_meets_a_new_sign_in<F: Flavor>(vanish: Vanish, revoke_old: bool) {
+    let verys = VerysServer::start();
+    let redis = RedisServer::start();
+    let store = Arc::new(RedisStore::open(&redis.url()).unwrap());
+    let clock = Arc::new(ManualClock::at_system_time());
+    let client = F::build(builder(&verys.issuer()).clock(clock.clone())).unwrap();
+    let ada = sign_in::<F, _>(&verys, &client);
+    let old = F::managed_with_store(client.clone(), Arc::clone(&store), KEY, ada.clone()).unwrap();
+    let mut raw = redis::Client::open(redis.url())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let entry_key = format!("verys:entry:{KEY}");
+    match vanish {
+        Vanish::Deleted => TokenStore::remove(&*store, KEY).unwrap(),
+        Vanish::Expired => {
+            redis::cmd("PEXPIRE")
+                .arg(&entry_key)
+                .arg(1)
+                .query::<()>(&mut raw)
+                .unwrap();
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while redis::cmd("EXISTS")
+        .arg(&entry_key)
+        .query::<i64>(&mut raw)
+        .unwrap()
+        == 1
+    {
+        assert!(Instant::now() < deadline, "the entry never went away");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    if revoke_old {
+        F::revoke(&client, ada.refresh_token().unwrap()).unwrap();
+    }
+    clock.advance(600);
+    verys.set_clock_offset(600);
+    let grace = sign_in_as::<F, _>(&verys, &client, seed::OTHER_USER_EMAIL);
+    let new =
+        F::managed_with_store(client.clone(), Arc::clone(&store), KEY, grace.clone()).unwrap();
+
+    let served = F::managed_access_token(&old).unwrap();
+    assert_eq!(
+        served.expose_secret(),
+        grace.access_token().expose_secret(),
+        "the stale manager reads the new sign-in back"
+    );
+    assert_eq!(old.tokens().sub(), seed::OTHER_USER_SUB);
+    assert_eq!(verys.token_requests("refresh_token"), 0);
+    let replica = F::managed_from_store(client, store, KEY).unwrap();
+    assert_eq!(replica.tokens().sub(), seed::OTHER_USER_SUB);
+    assert_eq!(
+        F::managed_access_token(&new).unwrap().expose_secret(),
+        grace.access_token().expose_secret()
+    );
+}
+
+fn a_stale_manager_reads_back_a_sign_in_written_after_a_deletion<F: Flavor>() {
+    a_stale_manager_meets_a_new_sign_in::<F>(Vanish::Deleted, false);
+}
+
+fn a_stale_manager_with_a_revoked_refresh_token_reads_back_a_sign_in_after_a_deletion<F: Flavor>() {
+    a_stale_manager_meets_a_new_sign_in::<F>(Vanish::Deleted, true);
+}
+
+fn a_stale_manager_reads_back_a_sign_in_written_after_an_expiry<F: Flavor>() {
+    a_stale_manager_meets_a_new_sign_in::<F>(Vanish::Expired, false);
+}
+
+fn a_stale_manager_with_a_revoked_refresh_token_reads_back_a_sign_in_after_an_expiry<F: Flavor>() {
+    a_stale_manager_meets_a_new_sign_in::<F>(Vanish::Expired, true);
+}
+
+scenarios!(
+    a_stale_manager_reads_back_a_sign_in_written_after_a_deletion,
+    a_stale_manager_with_a_revoked_refresh_token_reads_back_a_sign_in_after_a_deletion,
+    a_stale_manager_reads_back_a_sign_in_written_after_an_expiry,
+    a_stale_manager_with_a_revoked_refresh_token_reads_back_a_sign_in_after_an_expiry,
+);
+
+/// A lease or an entry lifetime of any length, `Duration::MAX` included (a
+/// lease set from the longest client timeout saturates there), is one Redis
+/// takes: the longest is clamped to what Redis accepts, where it refused it
+/// and no refresh could ever take the lease.
+#[test]
+fn the_longest_lease_and_entry_lifetime_are_taken() {
+    let redis = RedisServer::start();
+    let store = RedisStore::open(&redis.url())
+        .unwrap()
+        .with_prefix("long")
+        .with_entry_ttl(Duration::MAX);
+    assert_eq!(
+        TokenStore::try_lease(&store, "k", "a", Duration::MAX),
+        Ok(true)
+    );
+    assert_eq!(
+        TokenStore::try_lease(&store, "k", "b", Duration::MAX),
+        Ok(false)
+    );
+    assert_eq!(TokenStore::replace(&store, "k", 0, 1, "v"), Ok(true));
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let leased = runtime.block_on(verys_client::store::AsyncTokenStore::try_lease(
+        &store,
+        "k2",
+        "a",
+        Duration::MAX,
+    ));
+    assert_eq!(leased, Ok(true));
+    let mut raw = redis::Client::open(redis.url())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    for key in ["long:lease:k", "long:lease:k2", "long:entry:k"] {
+        let left: i64 = redis::cmd("PTTL").arg(key).query(&mut raw).unwrap();
+        assert!(left > 1 << 50, "{key} expires in {left} ms");
+    }
+}
+
+/// End to end: a manager whose lease is the longest refreshes through
+/// Redis, once.
+#[test]
+fn a_manager_with_the_longest_lease_refreshes_through_redis() {
+    let verys = VerysServer::start();
+    let redis = RedisServer::start();
+    store_an_expiring_sign_in(&verys, &redis);
+    let client = builder(&verys.issuer()).build().unwrap();
+    let store = Arc::new(RedisStore::open(&redis.url()).unwrap());
+    let manager = TokenManager::from_store(client, store, KEY)
+        .unwrap()
+        .with_lease(Duration::MAX);
+    manager.access_token().unwrap();
+    assert_eq!(verys.token_requests("refresh_token"), 1);
 }

@@ -7,7 +7,8 @@ mod common;
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
-use common::{Flavor, confidential_builder, manual_clock, public_builder, sign_in};
+use common::{Flavor, confidential_builder, manual_clock, public_builder, sign_in, sign_in_as};
+use verys_client::store::{MemoryStore, TokenStore};
 use verys_client::testing::{RawResponse, VerysServer, seed};
 use verys_client::{Error, TokenManager};
 
@@ -31,6 +32,11 @@ scenarios!(
     token_manager_reports_each_refresh_once_and_when_the_next_is_due,
     token_manager_says_a_dead_refresh_token_requires_a_sign_in,
     token_manager_keeps_the_refresh_when_on_refresh_panics,
+    a_stale_manager_reads_a_new_sign_in_back_after_the_entry_was_removed,
+    a_stale_manager_with_a_revoked_refresh_token_reads_a_new_sign_in_back,
+    a_manager_that_saw_its_sign_in_end_takes_up_the_next_one,
+    the_pause_after_a_failed_refresh_is_not_stretched_by_a_clock_set_back,
+    a_refresh_holds_the_lease_until_its_tokens_are_stored,
 );
 
 /// The discovered endpoints are the ones used: a document whose token,
@@ -485,12 +491,21 @@ fn token_manager_reports_a_failed_refresh_without_a_storm<F: Flavor>() {
             })
         })
         .collect();
+    let (mut refused, mut signed_out) = (0, 0);
     for handle in handles {
         match handle.join().unwrap() {
-            Err(Error::TokenRequest(error)) => assert_eq!(error.error(), Some("invalid_grant")),
+            Err(Error::TokenRequest(error)) if error.error() == Some("invalid_grant") => {
+                refused += 1;
+            }
+            Err(Error::SignedOut) => signed_out += 1,
             other => panic!("expected the refresh failure, got {other:?}"),
         }
     }
+    assert_eq!(
+        (refused, signed_out),
+        (1, 7),
+        "the caller that refreshed is told what Verys said, the waiters that the sign-in ended"
+    );
     assert_eq!(
         server.token_requests("refresh_token"),
         1,
@@ -672,5 +687,247 @@ fn token_manager_keeps_the_refresh_when_on_refresh_panics<F: Flavor>() {
     assert!(first.is_err(), "the callback's panic reaches its caller");
     let token = F::managed_access_token(&manager).unwrap();
     assert!(!token.expires_within(&*clock, Duration::from_secs(30)));
+    assert_eq!(server.token_requests("refresh_token"), 1);
+}
+
+/// Ada's sign-in is held by a manager when its entry is removed (Ada signs
+/// out, with her refresh token revoked or not); Grace signs in later under
+/// the same key. Ada's manager, stale, must read Grace's sign-in back: not
+/// refresh Ada's tokens and write them over Grace's (every replica would
+/// serve Ada's tokens in Grace's session), nor write a sign-out over it.
+fn a_stale_manager_meets_a_new_sign_in<F: Flavor>(revoke_old: bool) {
+    let server = VerysServer::start();
+    let clock = manual_clock();
+    let client = F::build(confidential_builder(&server).clock(clock.clone())).unwrap();
+    let store = Arc::new(MemoryStore::new());
+    let ada = sign_in::<F, _>(&server, &client);
+    let old =
+        F::managed_with_store(client.clone(), Arc::clone(&store), "session", ada.clone()).unwrap();
+    TokenStore::remove(&*store, "session").unwrap();
+    if revoke_old {
+        F::revoke(&client, ada.refresh_token().unwrap()).unwrap();
+    }
+    clock.advance(600);
+    server.set_clock_offset(600);
+    let grace = sign_in_as::<F, _>(&server, &client, seed::OTHER_USER_EMAIL);
+    let new = F::managed_with_store(client.clone(), Arc::clone(&store), "session", grace.clone())
+        .unwrap();
+
+    let served = F::managed_access_token(&old).unwrap();
+    assert_eq!(
+        served.expose_secret(),
+        grace.access_token().expose_secret(),
+        "the stale manager reads the new sign-in back"
+    );
+    assert_eq!(old.tokens().sub(), seed::OTHER_USER_SUB);
+    assert_eq!(
+        server.token_requests("refresh_token"),
+        0,
+        "nobody refreshed the old sign-in"
+    );
+    let replica = F::managed_from_store(client, store, "session").unwrap();
+    assert_eq!(
+        replica.tokens().sub(),
+        seed::OTHER_USER_SUB,
+        "the entry is Grace's"
+    );
+    assert_eq!(
+        F::managed_access_token(&new).unwrap().expose_secret(),
+        grace.access_token().expose_secret()
+    );
+}
+
+fn a_stale_manager_reads_a_new_sign_in_back_after_the_entry_was_removed<F: Flavor>() {
+    a_stale_manager_meets_a_new_sign_in::<F>(false);
+}
+
+fn a_stale_manager_with_a_revoked_refresh_token_reads_a_new_sign_in_back<F: Flavor>() {
+    a_stale_manager_meets_a_new_sign_in::<F>(true);
+}
+
+/// A manager told its sign-in ended does not say so for good: a sign-in
+/// written under its key since, by any manager, is the one it holds next,
+/// and until then it answers `SignedOut` without asking Verys again.
+fn a_manager_that_saw_its_sign_in_end_takes_up_the_next_one<F: Flavor>() {
+    let server = VerysServer::start();
+    let clock = manual_clock();
+    let client = F::build(confidential_builder(&server).clock(clock.clone())).unwrap();
+    let store = Arc::new(MemoryStore::new());
+    let ada = sign_in::<F, _>(&server, &client);
+    let manager =
+        F::managed_with_store(client.clone(), Arc::clone(&store), "session", ada).unwrap();
+    server.revoke_all_refresh_tokens();
+    clock.advance(600);
+    server.set_clock_offset(600);
+    assert!(matches!(
+        F::managed_access_token(&manager),
+        Err(Error::TokenRequest(ref refused)) if refused.error() == Some("invalid_grant")
+    ));
+    clock.advance(10);
+    server.set_clock_offset(610);
+    assert!(matches!(
+        F::managed_access_token(&manager),
+        Err(Error::SignedOut)
+    ));
+    assert_eq!(server.token_requests("refresh_token"), 1, "asked once");
+
+    let again = sign_in::<F, _>(&server, &client);
+    let _ = F::managed_with_store(client, Arc::clone(&store), "session", again.clone()).unwrap();
+    let served = F::managed_access_token(&manager).unwrap();
+    assert_eq!(served.expose_secret(), again.access_token().expose_secret());
+    assert_eq!(server.token_requests("refresh_token"), 1);
+}
+
+/// The pause after a transient failure is measured on the clock's
+/// monotonic time: a wall clock stepped back 1,000 s (the access token
+/// still expired) does not stretch a 5-second pause into a long outage.
+fn the_pause_after_a_failed_refresh_is_not_stretched_by_a_clock_set_back<F: Flavor>() {
+    let server = VerysServer::start();
+    let clock = manual_clock();
+    let client = F::build(confidential_builder(&server).clock(clock.clone())).unwrap();
+    let tokens = sign_in::<F, _>(&server, &client);
+    let manager = TokenManager::new(client, tokens);
+    clock.advance(2000);
+    server.set_clock_offset(2000);
+    let unavailable = RawResponse::new(503, "text/html", "<h1>503</h1>");
+    server.override_response("/token", Some(unavailable));
+    assert!(matches!(
+        F::managed_access_token(&manager),
+        Err(Error::TokenRequest(ref e)) if e.status == 503
+    ));
+    server.override_response("/token", None);
+    clock.set(verys_client::Clock::now(&*clock) - 1000);
+    server.set_clock_offset(1000);
+    assert!(
+        F::managed_access_token(&manager).is_err(),
+        "within the pause the failure is shared"
+    );
+    assert_eq!(server.token_requests("refresh_token"), 1);
+    clock.advance(5);
+    server.set_clock_offset(1005);
+    F::managed_access_token(&manager).expect("a retry after five seconds");
+    assert_eq!(server.token_requests("refresh_token"), 2);
+}
+
+/// A [`MemoryStore`] that records each call, in order.
+#[derive(Default)]
+struct Recording {
+    inner: MemoryStore,
+    calls: std::sync::Mutex<Vec<&'static str>>,
+}
+
+impl Recording {
+    fn record(&self, call: &'static str) {
+        self.calls.lock().unwrap().push(call);
+    }
+
+    fn calls(&self) -> Vec<&'static str> {
+        std::mem::take(&mut *self.calls.lock().unwrap())
+    }
+}
+
+impl TokenStore for Recording {
+    fn load(
+        &self,
+        key: &str,
+    ) -> Result<Option<verys_client::store::Entry>, verys_client::StoreError> {
+        self.record("load");
+        TokenStore::load(&self.inner, key)
+    }
+    fn replace(
+        &self,
+        key: &str,
+        expected: u64,
+        version: u64,
+        value: &str,
+    ) -> Result<bool, verys_client::StoreError> {
+        self.record("replace");
+        TokenStore::replace(&self.inner, key, expected, version, value)
+    }
+    fn remove(&self, key: &str) -> Result<(), verys_client::StoreError> {
+        self.record("remove");
+        TokenStore::remove(&self.inner, key)
+    }
+    fn try_lease(
+        &self,
+        key: &str,
+        owner: &str,
+        lease: Duration,
+    ) -> Result<bool, verys_client::StoreError> {
+        self.record("try_lease");
+        TokenStore::try_lease(&self.inner, key, owner, lease)
+    }
+    fn release(&self, key: &str, owner: &str) -> Result<(), verys_client::StoreError> {
+        self.record("release");
+        TokenStore::release(&self.inner, key, owner)
+    }
+}
+
+#[cfg(feature = "async")]
+impl verys_client::store::AsyncTokenStore for Recording {
+    fn load<'a>(
+        &'a self,
+        key: &'a str,
+    ) -> verys_client::transport::BoxFuture<
+        'a,
+        Result<Option<verys_client::store::Entry>, verys_client::StoreError>,
+    > {
+        Box::pin(std::future::ready(TokenStore::load(self, key)))
+    }
+    fn replace<'a>(
+        &'a self,
+        key: &'a str,
+        expected: u64,
+        version: u64,
+        value: &'a str,
+    ) -> verys_client::transport::BoxFuture<'a, Result<bool, verys_client::StoreError>> {
+        Box::pin(std::future::ready(TokenStore::replace(
+            self, key, expected, version, value,
+        )))
+    }
+    fn remove<'a>(
+        &'a self,
+        key: &'a str,
+    ) -> verys_client::transport::BoxFuture<'a, Result<(), verys_client::StoreError>> {
+        Box::pin(std::future::ready(TokenStore::remove(self, key)))
+    }
+    fn try_lease<'a>(
+        &'a self,
+        key: &'a str,
+        owner: &'a str,
+        lease: Duration,
+    ) -> verys_client::transport::BoxFuture<'a, Result<bool, verys_client::StoreError>> {
+        Box::pin(std::future::ready(TokenStore::try_lease(
+            self, key, owner, lease,
+        )))
+    }
+    fn release<'a>(
+        &'a self,
+        key: &'a str,
+        owner: &'a str,
+    ) -> verys_client::transport::BoxFuture<'a, Result<(), verys_client::StoreError>> {
+        Box::pin(std::future::ready(TokenStore::release(self, key, owner)))
+    }
+}
+
+/// The lease is given back only once the refreshed tokens are stored:
+/// released any earlier, another replica could take it, read the old
+/// entry and refresh with a refresh token Verys has already rotated.
+fn a_refresh_holds_the_lease_until_its_tokens_are_stored<F: Flavor>() {
+    let server = VerysServer::start();
+    let clock = manual_clock();
+    let client = F::build(confidential_builder(&server).clock(clock.clone())).unwrap();
+    let store = Arc::new(Recording::default());
+    let tokens = sign_in::<F, _>(&server, &client);
+    let manager = F::managed_with_store(client, Arc::clone(&store), "session", tokens).unwrap();
+    assert_eq!(store.calls(), ["load", "replace"], "the sign-in, written");
+    clock.advance(600);
+    server.set_clock_offset(600);
+    F::managed_access_token(&manager).unwrap();
+    assert_eq!(
+        store.calls(),
+        ["load", "try_lease", "load", "replace", "release"],
+        "read, lease, read again, store the refresh, then give the lease back"
+    );
     assert_eq!(server.token_requests("refresh_token"), 1);
 }

@@ -13,6 +13,7 @@ use super::Entry;
 use crate::clock::Clock;
 use crate::error::{Error, StoreError, StoreErrorKind};
 use crate::flow::tokens::{StoredTokens, Tokens};
+use crate::randomness::Randomness;
 
 /// How often a caller that found the lease taken looks for the new tokens.
 pub(crate) const POLL: Duration = Duration::from_millis(50);
@@ -52,8 +53,10 @@ pub(crate) enum Step {
     Restore(StoredTokens),
     /// Refresh these tokens: `Client::refresh`.
     Refresh(Box<Tokens>),
+    /// Write `value` as `version` if the entry is still at `expected`.
     Replace {
         expected: u64,
+        version: u64,
         value: String,
     },
     /// Give the lease back (its outcome does not matter: it expires), then
@@ -85,6 +88,9 @@ pub(crate) struct Coordination {
     rewriting: bool,
     /// The refreshes this caller asked for (see [`REFRESH_ATTEMPTS`]).
     refreshes: u8,
+    /// The held tokens' refresh token was refused for good: at their version
+    /// the entry holds nothing to refresh.
+    dead: bool,
 }
 
 /// Refreshes one caller asks for before giving up. A second one is due when
@@ -95,11 +101,13 @@ pub(crate) struct Coordination {
 const REFRESH_ATTEMPTS: u8 = 3;
 
 impl Coordination {
-    /// Starts from the in-process copy `tokens` (at `version`); a caller
-    /// waits until `deadline` for another replica's refresh.
+    /// Starts from the in-process copy `tokens` (at `version`), whose
+    /// refresh token is known `dead` or not; a caller waits until `deadline`
+    /// for another replica's refresh.
     pub(crate) fn new(
         tokens: Tokens,
         version: u64,
+        dead: bool,
         clock: Arc<dyn Clock>,
         margin: Duration,
         deadline: Instant,
@@ -117,6 +125,7 @@ impl Coordination {
             writing_sign_out: false,
             rewriting: false,
             refreshes: 0,
+            dead,
         };
         (coordination, Step::Load)
     }
@@ -155,7 +164,12 @@ impl Coordination {
         }
         self.read = entry.version;
         match session {
-            Ok(Session::Tokens(stored)) if entry.version > self.version => Step::Restore(stored),
+            // Any other version is another writer's: a newer refresh, another
+            // sign-in written under the key (after a deletion or an expiry
+            // too, as versions never come back), or an older state a store
+            // brought back. It is read back, never written over.
+            Ok(Session::Tokens(stored)) if entry.version != self.version => Step::Restore(stored),
+            Ok(Session::Tokens(_)) if self.dead => self.finish(Err(Error::SignedOut)),
             Ok(Session::Tokens(_)) => self.go_on(),
             Ok(Session::SignedOut) => self.finish(Err(Error::SignedOut)),
             Err(_) => self.finish(Err(not_a_sign_in())),
@@ -168,6 +182,7 @@ impl Coordination {
             Ok(tokens) => {
                 self.tokens = tokens;
                 self.version = self.read;
+                self.dead = false;
                 // An `invalid_grant` was for an older refresh token than
                 // these tokens carry: it says nothing about theirs.
                 self.refused = None;
@@ -191,6 +206,7 @@ impl Coordination {
             self.writing_sign_out = true;
             return Step::Replace {
                 expected: self.read,
+                version: next_version(self.read),
                 value: Session::SignedOut.to_value(),
             };
         }
@@ -235,6 +251,7 @@ impl Coordination {
                 self.refreshed = Some(tokens);
                 Step::Replace {
                     expected: self.read,
+                    version: next_version(self.read),
                     value,
                 }
             }
@@ -265,7 +282,7 @@ impl Coordination {
         match written {
             Ok(true) => {
                 self.tokens = tokens;
-                self.version = self.read.saturating_add(1);
+                self.version = next_version(self.read);
                 let fresh = self.fresh(true);
                 self.finish(fresh)
             }
@@ -283,15 +300,18 @@ impl Coordination {
         }
     }
 
-    /// After a lost write: a `SignedOut` written meanwhile came from another
-    /// replica's `invalid_grant` with the refresh token this caller rotated,
-    /// so the refreshed tokens replace it; other tokens are left as they are.
+    /// After a lost write: a `SignedOut` written next after the version this
+    /// caller read came from another replica's `invalid_grant` with the
+    /// refresh token this caller rotated, so the refreshed tokens replace it.
+    /// Anything else, a `SignedOut` of another sign-in included, is left as
+    /// it is.
     fn reread_after_lost_write(&mut self, version: u64, session: Option<Session>) -> Step {
         match (session, &self.refreshed) {
-            (Some(Session::SignedOut), Some(tokens)) => {
+            (Some(Session::SignedOut), Some(tokens)) if version == next_version(self.read) => {
                 self.read = version;
                 Step::Replace {
                     expected: version,
+                    version: next_version(version),
                     value: Session::Tokens(tokens.to_stored()).to_value(),
                 }
             }
@@ -321,8 +341,12 @@ const WRITE_ATTEMPTS: usize = 16;
 /// What the driver of a [`NewSignIn`] does next.
 pub(crate) enum WriteStep {
     Load,
-    /// Write [`NewSignIn::value`] if the entry is still at this version.
-    Replace(u64),
+    /// Write [`NewSignIn::value`] as `version` if the entry is still at
+    /// `expected`.
+    Replace {
+        expected: u64,
+        version: u64,
+    },
     /// The version written, or why there is none.
     Done(Result<u64, Error>),
 }
@@ -330,18 +354,26 @@ pub(crate) enum WriteStep {
 /// The write of a new sign-in over whatever the key holds (an older
 /// sign-in, an ended one, nothing): read the version, write over it, and
 /// read again when another writer came in between.
+///
+/// A sign-in starts at a random version (see [`first_version`]) and each
+/// refresh writes the next one, so the version names the sign-in as well as
+/// its state: a manager still holding an older sign-in under the same key,
+/// even one written before the entry was deleted or expired, never expects
+/// the new sign-in's version, and its compare-and-set fails.
 pub(crate) struct NewSignIn {
     value: String,
-    expected: u64,
+    version: u64,
     attempts: usize,
 }
 
 impl NewSignIn {
-    pub(crate) fn new(tokens: &Tokens) -> (Self, WriteStep) {
+    /// The write of `tokens` as a sign-in at `version` (from
+    /// [`first_version`]).
+    pub(crate) fn new(tokens: &Tokens, version: u64) -> (Self, WriteStep) {
         let value = Session::Tokens(tokens.to_stored()).to_value();
         let write = Self {
             value,
-            expected: 0,
+            version,
             attempts: 0,
         };
         (write, WriteStep::Load)
@@ -354,17 +386,17 @@ impl NewSignIn {
 
     pub(crate) fn loaded(&mut self, entry: Result<Option<Entry>, StoreError>) -> WriteStep {
         match entry {
-            Ok(entry) => {
-                self.expected = entry.map_or(0, |entry| entry.version);
-                WriteStep::Replace(self.expected)
-            }
+            Ok(entry) => WriteStep::Replace {
+                expected: entry.map_or(0, |entry| entry.version),
+                version: self.version,
+            },
             Err(error) => WriteStep::Done(Err(Error::Store(error))),
         }
     }
 
     pub(crate) fn replaced(&mut self, written: Result<bool, StoreError>) -> WriteStep {
         match written {
-            Ok(true) => WriteStep::Done(Ok(self.expected.saturating_add(1))),
+            Ok(true) => WriteStep::Done(Ok(self.version)),
             Ok(false) => {
                 self.attempts += 1;
                 if self.attempts < WRITE_ATTEMPTS {
@@ -379,6 +411,20 @@ impl NewSignIn {
             Err(error) => WriteStep::Done(Err(Error::Store(error))),
         }
     }
+}
+
+/// The version of a new sign-in: random, below 2^62 so that counting its
+/// refreshes never wraps, and never 0 (no entry).
+pub(crate) fn first_version(randomness: &dyn Randomness) -> u64 {
+    let mut bytes = [0; 8];
+    randomness.fill(&mut bytes);
+    (u64::from_le_bytes(bytes) >> 2).max(1)
+}
+
+/// The version written after `version`. Only a store that hands out the
+/// last version (a hostile or corrupt one) makes it wrap, and never to 0.
+fn next_version(version: u64) -> u64 {
+    version.checked_add(1).unwrap_or(1)
 }
 
 /// The sign-in an entry holds, and its version: what a manager starts from.
@@ -463,7 +509,8 @@ mod tests {
     fn leased_and_refreshing() -> Coordination {
         let stale = tokens("old", 0);
         let deadline = Instant::now() + Duration::from_secs(60);
-        let (mut c, step) = Coordination::new(stale, 1, Arc::new(At), Duration::ZERO, deadline);
+        let (mut c, step) =
+            Coordination::new(stale, 1, false, Arc::new(At), Duration::ZERO, deadline);
         assert!(matches!(step, Step::Load));
         let stored = Session::Tokens(tokens("old", 0).to_stored());
         assert!(matches!(c.loaded(entry(1, &stored)), Step::TryLease));
@@ -494,10 +541,15 @@ mod tests {
             matches!(c.replaced(Ok(false)), Step::Load),
             "lost: read again"
         );
-        let Step::Replace { expected, value } = c.loaded(entry(2, &Session::SignedOut)) else {
+        let Step::Replace {
+            expected,
+            version,
+            value,
+        } = c.loaded(entry(2, &Session::SignedOut))
+        else {
             panic!("expected the marker to be replaced");
         };
-        assert_eq!(expected, 2);
+        assert_eq!((expected, version), (2, 3));
         assert!(
             value.contains("\"new\""),
             "the refreshed tokens are written"
@@ -588,15 +640,107 @@ mod tests {
         assert!(refused.requires_sign_in(), "{refused:?}");
     }
 
+    /// After a lost write, a `SignedOut` that is not the next version of
+    /// the one this caller read was written for another sign-in (the entry
+    /// was deleted, and a new sign-in written and ended meanwhile): it is
+    /// left as it is.
+    #[test]
+    fn a_sign_out_of_another_sign_in_is_not_replaced_after_a_lost_write() {
+        let mut c = leased_and_refreshing();
+        c.refreshed(Ok(tokens("new", 300)));
+        assert!(matches!(c.replaced(Ok(false)), Step::Load));
+        let fresh = released(c.loaded(entry(77, &Session::SignedOut))).unwrap();
+        assert_eq!(fresh.tokens.access_token().expose_secret(), "new");
+        assert_eq!(
+            fresh.version, 1,
+            "kept at the version read, not the entry's"
+        );
+    }
+
+    /// Any version but the caller's own is another writer's, lower ones
+    /// included (a sign-in written after the entry vanished): read back,
+    /// never refreshed and written over.
+    #[test]
+    fn a_lower_version_is_read_back_not_written_over() {
+        let stale = tokens("old", 0);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let (mut c, _) = Coordination::new(stale, 9, false, Arc::new(At), Duration::ZERO, deadline);
+        let other = Session::Tokens(tokens("other", 300).to_stored());
+        assert!(matches!(c.loaded(entry(3, &other)), Step::Restore(_)));
+        let fresh = c.restored(Ok(tokens("other", 300)));
+        let Step::Done(Ok(fresh)) = fresh else {
+            panic!("expected the other sign-in's tokens, without the lease");
+        };
+        assert_eq!(fresh.tokens.access_token().expose_secret(), "other");
+        assert_eq!(fresh.version, 3);
+        assert!(!fresh.ours);
+    }
+
+    /// A caller whose refresh token was refused for good finds the sign-in
+    /// ended at its own version, without another refresh, and a new one at
+    /// any other.
+    #[test]
+    fn a_dead_sign_in_is_not_refreshed_again_and_a_new_one_is_read_back() {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let start = || {
+            Coordination::new(
+                tokens("old", 0),
+                4,
+                true,
+                Arc::new(At),
+                Duration::ZERO,
+                deadline,
+            )
+            .0
+        };
+        let same = Session::Tokens(tokens("old", 0).to_stored());
+        assert!(matches!(
+            start().loaded(entry(4, &same)),
+            Step::Done(Err(Error::SignedOut))
+        ));
+        let new = Session::Tokens(tokens("new", 300).to_stored());
+        let mut c = start();
+        assert!(matches!(c.loaded(entry(5, &new)), Step::Restore(_)));
+        let Step::Done(Ok(fresh)) = c.restored(Ok(tokens("new", 300))) else {
+            panic!("expected the new sign-in");
+        };
+        assert_eq!(fresh.version, 5);
+    }
+
     /// A version at the top of the range, from a hostile or corrupt entry,
-    /// does not overflow.
+    /// does not overflow: the next one wraps to 1, never to 0 (no entry)
+    /// or to the same version.
     #[test]
     fn the_last_version_does_not_overflow() {
         let mut c = leased_and_refreshing();
         c.read = u64::MAX;
-        c.refreshed(Ok(tokens("new", 300)));
-        assert_eq!(released(c.replaced(Ok(true))).unwrap().version, u64::MAX);
+        let Step::Replace { version, .. } = c.refreshed(Ok(tokens("new", 300))) else {
+            panic!("expected a write");
+        };
+        assert_eq!(version, 1);
+        assert_eq!(released(c.replaced(Ok(true))).unwrap().version, 1);
     }
+
+    #[derive(Debug)]
+    struct Bytes(u8);
+
+    impl Randomness for Bytes {
+        fn fill(&self, bytes: &mut [u8]) {
+            bytes.fill(self.0);
+        }
+    }
+
+    /// A sign-in's first version leaves room for 2^62 refreshes and is
+    /// never 0, whatever the random bytes.
+    #[test]
+    fn a_first_version_is_below_two_to_the_62_and_never_zero() {
+        assert_eq!(first_version(&Bytes(0xff)), (1 << 62) - 1);
+        assert_eq!(first_version(&Bytes(0)), 1);
+        assert_eq!(first_version(&Bytes(1)), 0x0101_0101_0101_0101 >> 2);
+    }
+
+    /// The version the new sign-ins of these tests start at.
+    const FIRST: u64 = 4242;
 
     /// Drives a [`NewSignIn`] against the loads and write outcomes given,
     /// in turn; the steps it asked for, and how it ended.
@@ -604,14 +748,18 @@ mod tests {
         loads: &[Result<Option<Entry>, StoreError>],
         writes: &[Result<bool, StoreError>],
     ) -> (Vec<u64>, Result<u64, Error>) {
-        let (mut write, mut step) = NewSignIn::new(&tokens("new", 300));
+        let (mut write, mut step) = NewSignIn::new(&tokens("new", 300), FIRST);
         let (mut loads, mut writes) = (loads.iter().cloned(), writes.iter().cloned());
         let mut expected = Vec::new();
         loop {
             step = match step {
                 WriteStep::Load => write.loaded(loads.next().expect("one load too many")),
-                WriteStep::Replace(version) => {
-                    expected.push(version);
+                WriteStep::Replace {
+                    expected: read,
+                    version,
+                } => {
+                    assert_eq!(version, FIRST, "a new sign-in writes its own version");
+                    expected.push(read);
                     write.replaced(writes.next().expect("one write too many"))
                 }
                 WriteStep::Done(outcome) => return (expected, outcome),
@@ -624,9 +772,9 @@ mod tests {
         let ended = entry(7, &Session::SignedOut);
         let (expected, outcome) = write_new(&[ended], &[Ok(true)]);
         assert_eq!(expected, [7]);
-        assert_eq!(outcome.unwrap(), 8);
+        assert_eq!(outcome.unwrap(), FIRST);
         let (expected, outcome) = write_new(&[Ok(None)], &[Ok(true)]);
-        assert_eq!((expected, outcome.unwrap()), (vec![0], 1));
+        assert_eq!((expected, outcome.unwrap()), (vec![0], FIRST));
     }
 
     #[test]
@@ -636,7 +784,7 @@ mod tests {
             &[Ok(false), Ok(true)],
         );
         assert_eq!(expected, [1, 2]);
-        assert_eq!(outcome.unwrap(), 3);
+        assert_eq!(outcome.unwrap(), FIRST);
     }
 
     #[test]
@@ -659,13 +807,14 @@ mod tests {
         let (_, outcome) = write_new(&[Ok(None)], &[Err(down())]);
         assert!(matches!(outcome, Err(Error::Store(e)) if e.kind == StoreErrorKind::Unavailable));
         let (_, outcome) = write_new(&[Ok(None)], &[Ok(true)]);
-        assert_eq!(outcome.unwrap(), 1);
+        assert_eq!(outcome.unwrap(), FIRST);
     }
 
     #[test]
     fn a_new_sign_in_over_the_last_version_does_not_overflow() {
         let top = entry(u64::MAX, &Session::SignedOut);
-        assert_eq!(write_new(&[top], &[Ok(true)]).1.unwrap(), u64::MAX);
+        let (expected, outcome) = write_new(&[top], &[Ok(true)]);
+        assert_eq!((expected, outcome.unwrap()), (vec![u64::MAX], FIRST));
     }
 
     #[test]

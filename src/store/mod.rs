@@ -7,10 +7,15 @@
 //! your own) holds, per session key, the tokens with a version number and a
 //! refresh lease:
 //!
+//! 0. each sign-in written to the store starts at a random version and each
+//!    write of it names the next one, so a version does not come back for
+//!    another sign-in, even after the entry was deleted or expired;
 //! 1. a manager whose in-process copy of the access token is fresh asks the
 //!    store nothing;
-//! 2. otherwise it reads the entry; a newer version than its own, written by
-//!    another replica, is restored (its ID token verified again) and used;
+//! 2. otherwise it reads the entry; any other version than its own (another
+//!    replica's refresh, another sign-in under the key) is restored (its ID
+//!    token verified again) and used, never written over; no entry is
+//!    [`Error::SignedOut`];
 //! 3. otherwise it takes the lease (set if absent, with an expiry), reads the
 //!    entry again, refreshes, and writes the new tokens only if the entry is
 //!    still at the version it read (compare and set), so a writer whose
@@ -24,14 +29,18 @@
 //!    replica [`Error::SignedOut`], without another request;
 //! 6. a write of refreshed tokens that lost to a `SignedOut` (written by a
 //!    replica whose refresh with the same refresh token was refused, this
-//!    caller's lease having run out) replaces it, and a `SignedOut` that lost
-//!    to a rotation reads the rotation back.
+//!    caller's lease having run out, so at the version after the one both
+//!    read) replaces it, and a `SignedOut` that lost to a rotation reads the
+//!    rotation back;
+//! 7. a manager told the sign-in ended reads the entry again on its next
+//!    call: the same version is still ended (no request to Verys), another
+//!    is a new sign-in, which it takes up.
 //!
 //! [`MemoryStore`] does the same within one process: [`TokenManager::new`]
 //! uses one of its own. A store of your own implements [`TokenStore`] (and
 //! `AsyncTokenStore` for the async client); with the `testing` feature,
 //! `testing::check_token_store` checks in its tests that it keeps the
-//! promises of steps 3 and 4.
+//! promises of steps 0, 3 and 4, and [`TokenStore::remove`]'s.
 //!
 //! [`TokenManager::new`]: crate::TokenManager::new
 //! [`Error::SignedOut`]: crate::Error::SignedOut
@@ -59,11 +68,14 @@ use crate::error::StoreError;
 use crate::transport::BoxFuture;
 
 /// One session key's entry: the manager's JSON and its version, which every
-/// successful [`replace`](TokenStore::replace) increments.
+/// successful [`replace`](TokenStore::replace) sets.
 #[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Entry {
-    /// 1 for the first value written, then one more per write.
+    /// The version the last write named: never 0. A manager starts each
+    /// sign-in at a random version and counts its refreshes from there, so
+    /// a version does not come back for another sign-in, even after the
+    /// entry was deleted or expired.
     pub version: u64,
     /// What the manager wrote, opaque to the store. It holds tokens: never
     /// log it.
@@ -96,13 +108,31 @@ pub trait TokenStore: Send + Sync {
     /// A [`StoreError`] when the store cannot be read.
     fn load(&self, key: &str) -> Result<Option<Entry>, StoreError>;
 
-    /// Writes `value` as version `expected + 1` if the entry is at version
-    /// `expected` (0: there is none); whether it was written.
+    /// Writes `value` as version `version` if the entry is at version
+    /// `expected` (0: there is none), as one atomic compare-and-set; whether
+    /// it was written. The store keeps `version` as it is given.
     ///
     /// # Errors
     ///
     /// A [`StoreError`] when the store cannot be written.
-    fn replace(&self, key: &str, expected: u64, value: &str) -> Result<bool, StoreError>;
+    fn replace(
+        &self,
+        key: &str,
+        expected: u64,
+        version: u64,
+        value: &str,
+    ) -> Result<bool, StoreError>;
+
+    /// Deletes the entry under `key`, if there is one, whatever its
+    /// version: at sign-out, so that no tokens outlive it. Every manager
+    /// holding the sign-in then finds no entry on its next read and answers
+    /// [`Error::SignedOut`](crate::Error::SignedOut); a sign-in written
+    /// under the key later is a new one, which none of them writes over.
+    ///
+    /// # Errors
+    ///
+    /// A [`StoreError`] when the store cannot be written.
+    fn remove(&self, key: &str) -> Result<(), StoreError>;
 
     /// Takes the refresh lease of `key` for `owner`, for `lease`, if nobody
     /// holds it; whether it was taken.
@@ -142,8 +172,16 @@ pub trait AsyncTokenStore: Send + Sync {
         &'a self,
         key: &'a str,
         expected: u64,
+        version: u64,
         value: &'a str,
     ) -> BoxFuture<'a, Result<bool, StoreError>>;
+
+    /// As [`TokenStore::remove`].
+    ///
+    /// # Errors
+    ///
+    /// As [`TokenStore::remove`].
+    fn remove<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), StoreError>>;
 
     /// As [`TokenStore::try_lease`].
     ///
@@ -211,15 +249,32 @@ impl TokenStore for MemoryStore {
         Ok(self.with_slot(key, |slot| slot.entry.clone()))
     }
 
-    fn replace(&self, key: &str, expected: u64, value: &str) -> Result<bool, StoreError> {
+    fn replace(
+        &self,
+        key: &str,
+        expected: u64,
+        version: u64,
+        value: &str,
+    ) -> Result<bool, StoreError> {
         Ok(self.with_slot(key, |slot| {
-            let version = slot.entry.as_ref().map_or(0, |entry| entry.version);
-            let current = version == expected;
+            let current = slot.entry.as_ref().map_or(0, |entry| entry.version) == expected;
             if current {
-                slot.entry = Some(Entry::new(expected + 1, value.to_owned()));
+                slot.entry = Some(Entry::new(version, value.to_owned()));
             }
             current
         }))
+    }
+
+    fn remove(&self, key: &str) -> Result<(), StoreError> {
+        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(slot) = entries.get_mut(key) {
+            slot.entry = None;
+            // A lease in flight stays until it is given back or runs out.
+            if slot.lease.is_none() {
+                entries.remove(key);
+            }
+        }
+        Ok(())
     }
 
     fn try_lease(&self, key: &str, owner: &str, lease: Duration) -> Result<bool, StoreError> {
@@ -257,11 +312,16 @@ impl AsyncTokenStore for MemoryStore {
         &'a self,
         key: &'a str,
         expected: u64,
+        version: u64,
         value: &'a str,
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
         Box::pin(std::future::ready(TokenStore::replace(
-            self, key, expected, value,
+            self, key, expected, version, value,
         )))
+    }
+
+    fn remove<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(std::future::ready(TokenStore::remove(self, key)))
     }
 
     fn try_lease<'a>(

@@ -15,7 +15,7 @@
 //!   Connect with TLS (`rediss://…`, with the public roots or the system's),
 //!   give the service a Redis user of its own (`redis://user:password@…`,
 //!   ACLs allowing `EVAL`/`EVALSHA` and, inside the scripts or directly,
-//!   `HGET`, `HMGET`, `HSTRLEN`, `HSET`, `HINCRBY`, `PEXPIRE`, `SET`, `GET`,
+//!   `HGET`, `HMGET`, `HSTRLEN`, `HSET`, `PEXPIRE`, `SET`, `GET`,
 //!   `DEL` on the prefix), and never log the values. A value longer than
 //!   64 KiB is not read (a `Corrupt` store error): a stored sign-in is a few
 //!   KiB.
@@ -43,17 +43,15 @@ use redis::{Connection, RedisError, Script};
 use super::{Entry, TokenStore};
 use crate::error::{Error, StoreError, StoreErrorKind};
 
-/// Writes ARGV[2] as version ARGV[1] + 1 if the entry is at version ARGV[1]
-/// (0: absent), with an expiry of ARGV[3] ms (0: none). Redis counts the
-/// version (`HINCRBY`, 64-bit integers): Lua's numbers are doubles, which
-/// would write a version past 10^14 as `1e+14` and lose the last digits
-/// past 2^53.
+/// Writes ARGV[3] as version ARGV[2] if the entry is at version ARGV[1]
+/// (0: absent), with an expiry of ARGV[4] ms (0: none). The versions stay
+/// the strings they came as: Lua's numbers are doubles, which would write a
+/// version past 10^14 as `1e+14` and lose the last digits past 2^53.
 const REPLACE: &str = r"
 local current = redis.call('HGET', KEYS[1], 'version')
 if (current == false and ARGV[1] == '0') or current == ARGV[1] then
-  redis.call('HINCRBY', KEYS[1], 'version', 1)
-  redis.call('HSET', KEYS[1], 'value', ARGV[2])
-  if ARGV[3] ~= '0' then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
+  redis.call('HSET', KEYS[1], 'version', ARGV[2], 'value', ARGV[3])
+  if ARGV[4] ~= '0' then redis.call('PEXPIRE', KEYS[1], ARGV[4]) end
   return 1
 end
 return 0
@@ -72,6 +70,18 @@ return {read[1], read[2], 0}
 /// The longest value a load reads: a stored sign-in is a few KiB, and
 /// whoever can write the store must not make every replica read megabytes.
 const MAX_VALUE: usize = 64 * 1024;
+
+/// The longest expiry sent to Redis, in milliseconds (about 285,000
+/// years): Redis refuses one whose deadline, added to its clock, would pass
+/// 2^63 ms, and a lease or entry lifetime set from a configured timeout may
+/// be any length, `Duration::MAX` included.
+const LONGEST_EXPIRY_MS: u128 = 1 << 53;
+
+/// `duration` in whole milliseconds as Redis takes an expiry: at least 1
+/// (0 is refused) and at most [`LONGEST_EXPIRY_MS`].
+fn expiry_ms(duration: Duration) -> String {
+    duration.as_millis().clamp(1, LONGEST_EXPIRY_MS).to_string()
+}
 
 /// Deletes the lease KEYS[1] if ARGV[1] holds it.
 const RELEASE: &str = r"
@@ -166,8 +176,9 @@ impl RedisStore {
         format!("{}:lease:{key}", self.prefix)
     }
 
-    fn ttl_ms(&self) -> u128 {
-        self.entry_ttl.map_or(0, |ttl| ttl.as_millis().max(1))
+    /// The entries' lifetime as [`REPLACE`] takes it: 0 for none.
+    fn ttl_ms(&self) -> String {
+        self.entry_ttl.map_or_else(|| "0".to_owned(), expiry_ms)
     }
 
     /// Runs `command` on the blocking connection, connecting first if there
@@ -249,16 +260,32 @@ impl TokenStore for RedisStore {
         entry(read)
     }
 
-    fn replace(&self, key: &str, expected: u64, value: &str) -> Result<bool, StoreError> {
+    fn replace(
+        &self,
+        key: &str,
+        expected: u64,
+        version: u64,
+        value: &str,
+    ) -> Result<bool, StoreError> {
         self.with_connection(|connection| {
             self.replace
                 .key(self.entry_key(key))
                 .arg(expected)
+                .arg(version)
                 .arg(value)
-                .arg(self.ttl_ms().to_string())
+                .arg(self.ttl_ms())
                 .invoke::<i64>(connection)
         })
         .map(|written| written == 1)
+    }
+
+    fn remove(&self, key: &str) -> Result<(), StoreError> {
+        self.with_connection(|connection| {
+            redis::cmd("DEL")
+                .arg(self.entry_key(key))
+                .query::<i64>(connection)
+        })
+        .map(drop)
     }
 
     fn try_lease(&self, key: &str, owner: &str, lease: Duration) -> Result<bool, StoreError> {
@@ -268,7 +295,7 @@ impl TokenStore for RedisStore {
                 .arg(owner)
                 .arg("NX")
                 .arg("PX")
-                .arg(lease.as_millis().max(1).to_string())
+                .arg(expiry_ms(lease))
                 .query(connection)
         })?;
         Ok(set.is_some())
@@ -291,7 +318,7 @@ mod nonblocking {
 
     use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
-    use super::{MAX_VALUE, RedisStore, entry, store_error};
+    use super::{MAX_VALUE, RedisStore, entry, expiry_ms, store_error};
     use crate::error::StoreError;
     use crate::store::{AsyncTokenStore, Entry};
     use crate::transport::BoxFuture;
@@ -333,6 +360,7 @@ mod nonblocking {
             &'a self,
             key: &'a str,
             expected: u64,
+            version: u64,
             value: &'a str,
         ) -> BoxFuture<'a, Result<bool, StoreError>> {
             Box::pin(async move {
@@ -341,12 +369,25 @@ mod nonblocking {
                     .replace
                     .key(self.entry_key(key))
                     .arg(expected)
+                    .arg(version)
                     .arg(value)
-                    .arg(self.ttl_ms().to_string())
+                    .arg(self.ttl_ms())
                     .invoke_async(&mut connection)
                     .await
                     .map_err(store_error)?;
                 Ok(written == 1)
+            })
+        }
+
+        fn remove<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
+            Box::pin(async move {
+                let mut connection = self.manager().await?;
+                redis::cmd("DEL")
+                    .arg(self.entry_key(key))
+                    .query_async::<i64>(&mut connection)
+                    .await
+                    .map(drop)
+                    .map_err(store_error)
             })
         }
 
@@ -363,7 +404,7 @@ mod nonblocking {
                     .arg(owner)
                     .arg("NX")
                     .arg("PX")
-                    .arg(lease.as_millis().max(1).to_string())
+                    .arg(expiry_ms(lease))
                     .query_async(&mut connection)
                     .await
                     .map_err(store_error)?;

@@ -10,7 +10,9 @@ const KEY: &str = "verys-client-store-check";
 
 /// Checks that `store` keeps the promises [`TokenManager`](crate::TokenManager)
 /// relies on to refresh once across replicas: a write needs the version it
-/// read (so a stale writer cannot overwrite newer tokens), and a lease is one
+/// read (so a stale writer cannot overwrite newer tokens) and keeps the
+/// version it names, to the last digit; a removed entry is gone, for a
+/// writer that expected it too; and a lease is one
 /// owner's until that owner gives it back or it runs out. Run it against the
 /// store you wrote (a SQL table, say) in its tests; it writes under the key
 /// `verys-client-store-check`, which must not hold an entry or a lease, and
@@ -35,27 +37,51 @@ pub fn check_token_store<S: TokenStore + ?Sized>(store: &S) {
     };
 
     assert_eq!(load(), None, "the check's key must start empty");
+    // Past 2^53, where a version kept as a double loses its last digits.
+    let first = (1 << 62) + 1;
     assert!(
-        !ok("replace", store.replace(KEY, 1, "a")),
+        !ok("replace", store.replace(KEY, 1, 2, "a")),
         "a write expecting an entry that does not exist was made"
     );
     assert!(
-        ok("replace", store.replace(KEY, 0, "a")),
+        ok("replace", store.replace(KEY, 0, first, "a")),
         "the first write was refused"
     );
     assert!(
-        !ok("replace", store.replace(KEY, 0, "b")),
-        "a stale writer overwrote a newer entry"
+        !ok("replace", store.replace(KEY, 0, 1, "b")),
+        "a writer expecting no entry overwrote one"
     );
     assert!(
-        ok("replace", store.replace(KEY, 1, "b")),
+        !ok("replace", store.replace(KEY, first - 1, first + 1, "b")),
+        "a writer expecting another version overwrote the entry"
+    );
+    assert!(
+        ok("replace", store.replace(KEY, first, first + 1, "b")),
         "a write at the current version was refused"
     );
     assert_eq!(
         load(),
-        Some(Entry::new(2, "b".into())),
-        "the entry is not the last write at version 2"
+        Some(Entry::new(first + 1, "b".into())),
+        "the entry is not the last write, at the version it named"
     );
+    store
+        .remove(KEY)
+        .unwrap_or_else(|error| panic!("remove: {error}"));
+    assert_eq!(load(), None, "a removed entry was read back");
+    assert!(
+        !ok("replace", store.replace(KEY, first + 1, first + 2, "c")),
+        "a writer expecting the removed entry wrote"
+    );
+    assert!(
+        ok("replace", store.replace(KEY, 0, 5, "d")),
+        "a removed entry's key could not be written anew"
+    );
+    store
+        .remove(KEY)
+        .unwrap_or_else(|error| panic!("remove: {error}"));
+    store
+        .remove(KEY)
+        .unwrap_or_else(|error| panic!("remove of no entry: {error}"));
 
     let long = Duration::from_secs(60);
     assert!(

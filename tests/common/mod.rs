@@ -9,6 +9,7 @@ pub mod redis;
 
 use std::sync::{Arc, Mutex};
 
+use verys_client::store::TokenStore;
 use verys_client::testing::{VerysServer, seed};
 use verys_client::{
     AccessClaims, AccessToken, CallbackReceived, Client, ClientBuilder, ClientKind, Clock,
@@ -16,6 +17,19 @@ use verys_client::{
     StoredTokens, TokenManager, Tokens, Transport, TransportError, TransportErrorKind, UserInfo,
     Verifier, VerifierBuilder,
 };
+
+/// A token store both managers can use: the blocking one's, and with the
+/// `async` feature the async one's too.
+#[cfg(feature = "async")]
+pub trait Store: TokenStore + verys_client::store::AsyncTokenStore + 'static {}
+#[cfg(feature = "async")]
+impl<S: TokenStore + verys_client::store::AsyncTokenStore + 'static> Store for S {}
+/// A token store both managers can use: the blocking one's, and with the
+/// `async` feature the async one's too.
+#[cfg(not(feature = "async"))]
+pub trait Store: TokenStore + 'static {}
+#[cfg(not(feature = "async"))]
+impl<S: TokenStore + 'static> Store for S {}
 
 /// The I/O methods of a client, in one calling convention for both
 /// transports. The async flavor blocks on a shared multi-threaded runtime.
@@ -73,6 +87,19 @@ pub trait Flavor {
     fn managed_access_token<K: ClientKind>(
         manager: &TokenManager<K, Self::T>,
     ) -> Result<AccessToken, Error>;
+    /// `TokenManager::with_store` (`with_store_async`) on `store`.
+    fn managed_with_store<K: ClientKind, S: Store>(
+        client: Client<K, Self::T>,
+        store: Arc<S>,
+        key: &str,
+        tokens: Tokens,
+    ) -> Result<TokenManager<K, Self::T>, Error>;
+    /// `TokenManager::from_store` (`from_store_async`) on `store`.
+    fn managed_from_store<K: ClientKind, S: Store>(
+        client: Client<K, Self::T>,
+        store: Arc<S>,
+        key: &str,
+    ) -> Result<TokenManager<K, Self::T>, Error>;
     fn verify(verifier: &Verifier<Self::T>, token: &str) -> Result<AccessClaims, Error>;
     /// Gives the builder `http` as its HTTP client, through this flavor's
     /// seam (`SyncHttpClient` or `AsyncHttpClient`).
@@ -248,6 +275,21 @@ impl Flavor for BlockingFlavor {
     ) -> Result<AccessToken, Error> {
         manager.access_token()
     }
+    fn managed_with_store<K: ClientKind, S: Store>(
+        client: Client<K>,
+        store: Arc<S>,
+        key: &str,
+        tokens: Tokens,
+    ) -> Result<TokenManager<K>, Error> {
+        TokenManager::with_store(client, store, key, tokens)
+    }
+    fn managed_from_store<K: ClientKind, S: Store>(
+        client: Client<K>,
+        store: Arc<S>,
+        key: &str,
+    ) -> Result<TokenManager<K>, Error> {
+        TokenManager::from_store(client, store, key)
+    }
     fn verify(verifier: &Verifier, token: &str) -> Result<AccessClaims, Error> {
         verifier.verify(token)
     }
@@ -365,6 +407,21 @@ impl Flavor for AsyncFlavor {
     ) -> Result<AccessToken, Error> {
         runtime().block_on(manager.access_token())
     }
+    fn managed_with_store<K: ClientKind, S: Store>(
+        client: verys_client::AsyncClient<K>,
+        store: Arc<S>,
+        key: &str,
+        tokens: Tokens,
+    ) -> Result<TokenManager<K, verys_client::Async>, Error> {
+        runtime().block_on(TokenManager::with_store_async(client, store, key, tokens))
+    }
+    fn managed_from_store<K: ClientKind, S: Store>(
+        client: verys_client::AsyncClient<K>,
+        store: Arc<S>,
+        key: &str,
+    ) -> Result<TokenManager<K, verys_client::Async>, Error> {
+        runtime().block_on(TokenManager::from_store_async(client, store, key))
+    }
     fn verify(
         verifier: &Verifier<verys_client::Async>,
         token: &str,
@@ -429,6 +486,17 @@ pub fn callback<K: ClientKind, T: Transport>(
 /// A full sign-in.
 pub fn sign_in<F: Flavor, K: ClientKind>(server: &VerysServer, client: &Client<K, F::T>) -> Tokens {
     F::exchange_code(client, callback(server, client)).expect("sign-in")
+}
+
+/// A full sign-in of the seeded user with the e-mail address `email`.
+pub fn sign_in_as<F: Flavor, K: ClientKind>(
+    server: &VerysServer,
+    client: &Client<K, F::T>,
+    email: &str,
+) -> Tokens {
+    let pending = client.authorize();
+    let callback = server.login_as(pending.url(), email);
+    F::exchange_code(client, pending.receive(&callback).unwrap()).unwrap()
 }
 
 /// A clock that starts at the system's time and can be moved.
