@@ -21,28 +21,47 @@
 //! callback's) OAuth error fields only when they are short, free of
 //! anything that looks like a token, and quote none of the secrets the
 //! request carried.
-//!
-//! # What an application answers
-//!
-//! Whose fault an error is decides the answer. [`Error::requires_sign_in`]
-//! picks out the errors that end a sign-in for good.
-//!
-//! | variants | cause | answer |
-//! |---|---|---|
-//! | [`requires_sign_in`](Error::requires_sign_in) is true | the refresh token is dead or missing, a stored sign-in is too old, `prompt=none` found no session | send the user to sign in again (an API: 401) |
-//! | [`MissingState`](Error::MissingState), [`StateMismatch`](Error::StateMismatch), [`MissingCode`](Error::MissingCode), [`DuplicateParameter`](Error::DuplicateParameter), [`IssuerMismatch`](Error::IssuerMismatch), [`MissingIssuer`](Error::MissingIssuer), [`MalformedCallback`](Error::MalformedCallback), [`ClientMismatch`](Error::ClientMismatch), [`MissingPkceVerifier`](Error::MissingPkceVerifier), [`InvalidTokenId`](Error::InvalidTokenId) | a forged, replayed or stale callback, a tampered session, bad input | 400 |
-//! | [`Callback`](Error::Callback) | the user refused (`access_denied`: 403), or Verys refused the request (400) | 403 or 400 |
-//! | [`InvalidAccessToken`](Error::InvalidAccessToken) | a bearer token that does not verify | 401, `WWW-Authenticate: Bearer error="invalid_token"` |
-//! | [`MissingScope`](Error::MissingScope), [`MissingRole`](Error::MissingRole) | a valid token that is not enough | 403 (`error="insufficient_scope"` for a scope) |
-//! | [`ExternalReauth`](Error::ExternalReauth) | the provider's token needs the user again | redirect to [`Client::relink`](crate::Client::relink)'s URL |
-//! | [`TokenRequest`](Error::TokenRequest), [`Endpoint`](Error::Endpoint), [`InvalidResponse`](Error::InvalidResponse), [`InvalidIdToken`](Error::InvalidIdToken), [`NonceMismatch`](Error::NonceMismatch), [`UserinfoSubjectMismatch`](Error::UserinfoSubjectMismatch), [`FederationFailed`](Error::FederationFailed) | Verys refused or answered something that does not verify | 502 |
-//! | [`Transport`](Error::Transport), [`JwksFetch`](Error::JwksFetch), [`NoUsableKey`](Error::NoUsableKey) | Verys cannot be reached or has no usable key | 502 (an API verifying a token: 503, the token may be fine) |
-//! | [`Store`](Error::Store) | the token store is unreachable or slow | 503 |
-//! | [`Config`](Error::Config), [`Discovery`](Error::Discovery) | the deployment | fail at start-up |
 
 use std::fmt;
 
+use http::StatusCode;
+
 /// Every error this crate returns.
+///
+/// # What an application answers
+///
+/// Whose fault an error is decides the HTTP answer of the application whose
+/// request failed: [`Error::status`] gives it, and with the `axum` feature
+/// `Error` is an `IntoResponse` that answers it. The rows are read top to
+/// bottom; the first that fits decides.
+///
+/// | variant | cause | status |
+/// |---|---|---|
+/// | any for which [`requires_sign_in`](Error::requires_sign_in) is true: [`TokenRequest`](Error::TokenRequest) refused with `invalid_grant`, [`NoRefreshToken`](Error::NoRefreshToken), [`SignedOut`](Error::SignedOut), [`InvalidIdToken`](Error::InvalidIdToken)`(`[`TooOld`](TokenRule::TooOld)`)`, [`Callback`](Error::Callback) with `login_required`, `consent_required` or `interaction_required` | the refresh token is dead or missing, the stored sign-in has ended or is too old, `prompt=none` found no session | 401: send the user to sign in again |
+/// | [`ExternalReauth`](Error::ExternalReauth) | the external provider's token needs the user again | 401: send the user to [`Client::relink`](crate::Client::relink)'s URL |
+/// | [`InvalidAccessToken`](Error::InvalidAccessToken) | a bearer token that does not verify | 401, `WWW-Authenticate: Bearer error="invalid_token"` |
+/// | [`Callback`](Error::Callback) with `access_denied` | the user refused the sign-in | 403 |
+/// | [`MissingScope`](Error::MissingScope) | a valid access token without the scope | 403, `WWW-Authenticate: Bearer error="insufficient_scope"` |
+/// | [`MissingRole`](Error::MissingRole) | a valid access token whose user lacks the role | 403 |
+/// | [`Callback`](Error::Callback) with `server_error` | Verys failed | 502 |
+/// | [`Callback`](Error::Callback) with `temporarily_unavailable` | Verys is overloaded or down for maintenance | 503 |
+/// | [`Callback`](Error::Callback) with any other code | Verys refused the sign-in request | 400 |
+/// | [`MissingState`](Error::MissingState), [`StateMismatch`](Error::StateMismatch), [`MissingCode`](Error::MissingCode), [`DuplicateParameter`](Error::DuplicateParameter), [`IssuerMismatch`](Error::IssuerMismatch), [`MissingIssuer`](Error::MissingIssuer), [`MalformedCallback`](Error::MalformedCallback), [`ClientMismatch`](Error::ClientMismatch), [`MissingPkceVerifier`](Error::MissingPkceVerifier), [`InvalidTokenId`](Error::InvalidTokenId) | a forged, replayed or stale callback, a tampered session, bad input | 400 |
+/// | [`TokenRequest`](Error::TokenRequest), [`Endpoint`](Error::Endpoint) answered with HTTP 503 or `temporarily_unavailable` | Verys is overloaded or down for maintenance | 503 |
+/// | [`TokenRequest`](Error::TokenRequest), [`Endpoint`](Error::Endpoint) (any other refusal), [`InvalidResponse`](Error::InvalidResponse), [`InvalidIdToken`](Error::InvalidIdToken) (any other rule), [`NonceMismatch`](Error::NonceMismatch), [`UserinfoSubjectMismatch`](Error::UserinfoSubjectMismatch), [`FederationFailed`](Error::FederationFailed), [`JwksFetch`](Error::JwksFetch), [`NoUsableKey`](Error::NoUsableKey) | Verys refused, or answered something that does not verify | 502 |
+/// | [`Transport`](Error::Transport) of kind [`Timeout`](TransportErrorKind::Timeout) | Verys did not answer in time | 504 |
+/// | [`Transport`](Error::Transport) of kind [`Connect`](TransportErrorKind::Connect), [`Tls`](TransportErrorKind::Tls), [`BodyTooLarge`](TransportErrorKind::BodyTooLarge), [`Other`](TransportErrorKind::Other) | Verys cannot be reached, or its answer cannot be read | 502 |
+/// | [`Store`](Error::Store) of any kind | the token store is unreachable, slow, or holds what no manager wrote | 503 |
+/// | [`Config`](Error::Config), [`Discovery`](Error::Discovery) | the deployment: best found at start-up | 500 |
+///
+/// The body of the axum answer is a short text of this crate's
+/// (`text/plain; charset=utf-8`), such as `bad answer from the identity
+/// provider`: never the error's `Display`, which may repeat a server's
+/// `error_description`. Log the error itself for the details.
+///
+/// The extractors of `verys_client::axum` answer a request without a valid
+/// bearer token as RFC 6750 has it, and keys out of reach with 503 rather
+/// than 502 or 504: the token itself may well be fine.
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -239,6 +258,137 @@ impl Error {
                 "login_required" | "consent_required" | "interaction_required"
             ),
             _ => false,
+        }
+    }
+
+    /// The HTTP status an application answers when a request of its own
+    /// fails with this error: the table of [`Error`]'s documentation, which
+    /// the `axum` feature's `IntoResponse` for `Error` answers too.
+    ///
+    /// ```
+    /// use http::StatusCode;
+    /// use verys_client::Error;
+    ///
+    /// assert_eq!(Error::StateMismatch.status(), StatusCode::BAD_REQUEST);
+    /// assert_eq!(Error::SignedOut.status(), StatusCode::UNAUTHORIZED);
+    /// ```
+    pub fn status(&self) -> StatusCode {
+        self.answer().0
+    }
+
+    /// The status of [`status`](Error::status) and the body that goes with
+    /// it: a fixed text of this crate's, never a text the error carries,
+    /// which may be a server's.
+    pub(crate) fn answer(&self) -> (StatusCode, &'static str) {
+        const SIGN_IN_AGAIN: &str = "sign-in required";
+        const UPSTREAM: &str = "bad answer from the identity provider";
+        const UPSTREAM_DOWN: &str = "identity provider unavailable: try again later";
+        // A Verys that says so itself is down for a while, not broken.
+        let down = |refused: &ServerError| {
+            refused.status == 503 || refused.error() == Some("temporarily_unavailable")
+        };
+        if self.requires_sign_in() {
+            return (StatusCode::UNAUTHORIZED, SIGN_IN_AGAIN);
+        }
+        // Every variant and every kind by name, no wildcard: a new one is
+        // a decision to make here.
+        match self {
+            Error::NoRefreshToken | Error::SignedOut => (StatusCode::UNAUTHORIZED, SIGN_IN_AGAIN),
+            Error::ExternalReauth { .. } => (
+                StatusCode::UNAUTHORIZED,
+                "the linked account must be authorized again",
+            ),
+            Error::InvalidAccessToken(_) => (StatusCode::UNAUTHORIZED, "invalid access token"),
+            Error::Callback { error, .. } => match error.as_str() {
+                "access_denied" => (StatusCode::FORBIDDEN, "sign-in refused"),
+                "server_error" => (StatusCode::BAD_GATEWAY, UPSTREAM),
+                "temporarily_unavailable" => (StatusCode::SERVICE_UNAVAILABLE, UPSTREAM_DOWN),
+                _ => (
+                    StatusCode::BAD_REQUEST,
+                    "sign-in failed: the identity provider refused the request",
+                ),
+            },
+            Error::MissingScope(_) => (
+                StatusCode::FORBIDDEN,
+                "the access token lacks a required scope",
+            ),
+            Error::MissingRole(_) => (StatusCode::FORBIDDEN, "a required role is missing"),
+            Error::MissingState => (
+                StatusCode::BAD_REQUEST,
+                "sign-in failed: the callback has no state",
+            ),
+            Error::StateMismatch => (
+                StatusCode::BAD_REQUEST,
+                "sign-in failed: the callback's state is not this sign-in's",
+            ),
+            Error::MissingCode => (
+                StatusCode::BAD_REQUEST,
+                "sign-in failed: the callback has no code",
+            ),
+            Error::DuplicateParameter(_) => (
+                StatusCode::BAD_REQUEST,
+                "sign-in failed: the callback repeats a parameter",
+            ),
+            Error::IssuerMismatch => (
+                StatusCode::BAD_REQUEST,
+                "sign-in failed: the callback comes from another issuer",
+            ),
+            Error::MissingIssuer => (
+                StatusCode::BAD_REQUEST,
+                "sign-in failed: the callback does not name its issuer",
+            ),
+            Error::MalformedCallback(_) => (
+                StatusCode::BAD_REQUEST,
+                "sign-in failed: malformed callback",
+            ),
+            Error::ClientMismatch => (
+                StatusCode::BAD_REQUEST,
+                "sign-in failed: the sign-in belongs to another client",
+            ),
+            Error::MissingPkceVerifier => (
+                StatusCode::BAD_REQUEST,
+                "sign-in failed: the sign-in lost its pkce verifier",
+            ),
+            Error::InvalidTokenId => (StatusCode::BAD_REQUEST, "invalid external token id"),
+            Error::TokenRequest(refused) | Error::Endpoint { error: refused, .. }
+                if down(refused) =>
+            {
+                (StatusCode::SERVICE_UNAVAILABLE, UPSTREAM_DOWN)
+            }
+            Error::TokenRequest(_)
+            | Error::Endpoint { .. }
+            | Error::InvalidResponse { .. }
+            | Error::InvalidIdToken(_)
+            | Error::NonceMismatch
+            | Error::UserinfoSubjectMismatch
+            | Error::JwksFetch(_)
+            | Error::NoUsableKey => (StatusCode::BAD_GATEWAY, UPSTREAM),
+            Error::FederationFailed { .. } => {
+                (StatusCode::BAD_GATEWAY, "linking the account failed")
+            }
+            Error::Transport(failed) => match failed.kind {
+                TransportErrorKind::Timeout => (
+                    StatusCode::GATEWAY_TIMEOUT,
+                    "the identity provider did not answer in time",
+                ),
+                TransportErrorKind::Connect | TransportErrorKind::Tls => {
+                    (StatusCode::BAD_GATEWAY, "identity provider unreachable")
+                }
+                TransportErrorKind::BodyTooLarge | TransportErrorKind::Other => {
+                    (StatusCode::BAD_GATEWAY, UPSTREAM)
+                }
+            },
+            Error::Store(failed) => match failed.kind {
+                StoreErrorKind::Unavailable | StoreErrorKind::Timeout | StoreErrorKind::Corrupt => {
+                    (
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "service unavailable: try again later",
+                    )
+                }
+            },
+            Error::Config(_) | Error::Discovery(_) => {
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal server error")
+            }
         }
     }
 
@@ -616,6 +766,208 @@ pub(crate) fn json_reason(error: &serde_json::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn refused(status: u16, error: Option<&str>) -> ServerError {
+        ServerError {
+            status,
+            error: error.map(str::to_owned),
+            description: None,
+            content_type: None,
+        }
+    }
+
+    fn callback(error: &str) -> Error {
+        Error::Callback {
+            error: error.to_owned(),
+            description: None,
+        }
+    }
+
+    fn endpoint(error: ServerError) -> Error {
+        Error::Endpoint {
+            endpoint: "userinfo",
+            error,
+        }
+    }
+
+    fn transport(kind: TransportErrorKind) -> Error {
+        Error::Transport(TransportError::new(kind, "details"))
+    }
+
+    fn store(kind: StoreErrorKind) -> Error {
+        Error::Store(StoreError::new(kind, "details"))
+    }
+
+    /// The test of each row of the status table, by the variant (and the
+    /// kind or code) of `error`: no wildcard, so that a new variant or kind
+    /// does not compile until a test pins its status.
+    fn test_of(error: &Error) -> fn() {
+        match error {
+            Error::Config(_) => config_is_500,
+            Error::Callback { error, .. } => match error.as_str() {
+                "login_required" | "consent_required" | "interaction_required" => {
+                    callback_without_a_session_is_401
+                }
+                "access_denied" => callback_access_denied_is_403,
+                "server_error" => callback_server_error_is_502,
+                "temporarily_unavailable" => callback_temporarily_unavailable_is_503,
+                _ => callback_of_another_code_is_400,
+            },
+            Error::MissingCode => missing_code_is_400,
+            Error::MissingState => missing_state_is_400,
+            Error::StateMismatch => state_mismatch_is_400,
+            Error::DuplicateParameter(_) => duplicate_parameter_is_400,
+            Error::IssuerMismatch => issuer_mismatch_is_400,
+            Error::MissingIssuer => missing_issuer_is_400,
+            Error::MalformedCallback(_) => malformed_callback_is_400,
+            Error::TokenRequest(refused) => match (refused.error(), refused.status) {
+                (Some("invalid_grant"), _) => token_request_invalid_grant_is_401,
+                (Some("temporarily_unavailable"), _) | (_, 503) => token_request_unavailable_is_503,
+                _ => token_request_refused_is_502,
+            },
+            Error::Endpoint { error, .. } => match (error.error(), error.status) {
+                (Some("temporarily_unavailable"), _) | (_, 503) => endpoint_unavailable_is_503,
+                _ => endpoint_refused_is_502,
+            },
+            Error::InvalidResponse { .. } => invalid_response_is_502,
+            Error::InvalidIdToken(TokenRule::TooOld) => invalid_id_token_too_old_is_401,
+            Error::InvalidIdToken(_) => invalid_id_token_is_502,
+            Error::InvalidAccessToken(_) => invalid_access_token_is_401,
+            Error::NonceMismatch => nonce_mismatch_is_502,
+            Error::ExternalReauth { .. } => external_reauth_is_401,
+            Error::JwksFetch(_) => jwks_fetch_is_502,
+            Error::NoUsableKey => no_usable_key_is_502,
+            Error::MissingScope(_) => missing_scope_is_403,
+            Error::MissingRole(_) => missing_role_is_403,
+            Error::Discovery(_) => discovery_is_500,
+            Error::UserinfoSubjectMismatch => userinfo_subject_mismatch_is_502,
+            Error::FederationFailed { .. } => federation_failed_is_502,
+            Error::NoRefreshToken => no_refresh_token_is_401,
+            Error::ClientMismatch => client_mismatch_is_400,
+            Error::MissingPkceVerifier => missing_pkce_verifier_is_400,
+            Error::InvalidTokenId => invalid_token_id_is_400,
+            Error::Transport(failed) => match failed.kind {
+                TransportErrorKind::Connect => transport_connect_is_502,
+                TransportErrorKind::Timeout => transport_timeout_is_504,
+                TransportErrorKind::BodyTooLarge => transport_body_too_large_is_502,
+                TransportErrorKind::Tls => transport_tls_is_502,
+                TransportErrorKind::Other => transport_other_is_502,
+            },
+            Error::Store(failed) => match failed.kind {
+                StoreErrorKind::Unavailable => store_unavailable_is_503,
+                StoreErrorKind::Timeout => store_timeout_is_503,
+                StoreErrorKind::Corrupt => store_corrupt_is_503,
+            },
+            Error::SignedOut => signed_out_is_401,
+        }
+    }
+
+    /// A test per row: each of its errors answers the status, and is one
+    /// that `test_of` sends to this test.
+    macro_rules! statuses {
+        ($($test:ident: [$($error:expr),+ $(,)?] => $status:ident;)+) => {$(
+            #[test]
+            fn $test() {
+                for error in [$($error),+] {
+                    assert_eq!(error.status(), StatusCode::$status, "{error:?}");
+                    assert!(
+                        std::ptr::fn_addr_eq(test_of(&error), $test as fn()),
+                        "{error:?} belongs to another row"
+                    );
+                }
+            }
+        )+};
+    }
+
+    statuses! {
+        config_is_500: [Error::Config("no redirect uri".into())] => INTERNAL_SERVER_ERROR;
+        callback_without_a_session_is_401: [
+            callback("login_required"),
+            callback("consent_required"),
+            callback("interaction_required"),
+        ] => UNAUTHORIZED;
+        callback_access_denied_is_403: [callback("access_denied")] => FORBIDDEN;
+        callback_server_error_is_502: [callback("server_error")] => BAD_GATEWAY;
+        callback_temporarily_unavailable_is_503: [callback("temporarily_unavailable")]
+            => SERVICE_UNAVAILABLE;
+        callback_of_another_code_is_400: [
+            callback("invalid_request"),
+            callback("invalid_scope"),
+            callback("unauthorized_client"),
+            callback("something_new"),
+        ] => BAD_REQUEST;
+        missing_code_is_400: [Error::MissingCode] => BAD_REQUEST;
+        missing_state_is_400: [Error::MissingState] => BAD_REQUEST;
+        state_mismatch_is_400: [Error::StateMismatch] => BAD_REQUEST;
+        duplicate_parameter_is_400: [Error::DuplicateParameter("state".into())] => BAD_REQUEST;
+        issuer_mismatch_is_400: [Error::IssuerMismatch] => BAD_REQUEST;
+        missing_issuer_is_400: [Error::MissingIssuer] => BAD_REQUEST;
+        malformed_callback_is_400: [Error::MalformedCallback("empty code".into())] => BAD_REQUEST;
+        token_request_invalid_grant_is_401: [
+            Error::TokenRequest(refused(400, Some("invalid_grant"))),
+            Error::TokenRequest(refused(503, Some("invalid_grant"))),
+        ] => UNAUTHORIZED;
+        token_request_unavailable_is_503: [
+            Error::TokenRequest(refused(503, None)),
+            Error::TokenRequest(refused(400, Some("temporarily_unavailable"))),
+        ] => SERVICE_UNAVAILABLE;
+        token_request_refused_is_502: [
+            Error::TokenRequest(refused(401, Some("invalid_client"))),
+            Error::TokenRequest(refused(500, Some("server_error"))),
+            Error::TokenRequest(refused(502, None)),
+        ] => BAD_GATEWAY;
+        endpoint_unavailable_is_503: [
+            endpoint(refused(503, None)),
+            endpoint(refused(400, Some("temporarily_unavailable"))),
+        ] => SERVICE_UNAVAILABLE;
+        endpoint_refused_is_502: [
+            endpoint(refused(401, Some("invalid_token"))),
+            endpoint(refused(400, Some("invalid_grant"))),
+            endpoint(refused(500, None)),
+        ] => BAD_GATEWAY;
+        invalid_response_is_502: [Error::InvalidResponse {
+            endpoint: "token",
+            reason: "missing field `access_token`".into(),
+        }] => BAD_GATEWAY;
+        invalid_id_token_too_old_is_401: [Error::InvalidIdToken(TokenRule::TooOld)] => UNAUTHORIZED;
+        invalid_id_token_is_502: [
+            Error::InvalidIdToken(TokenRule::Signature),
+            Error::InvalidIdToken(TokenRule::Expired),
+        ] => BAD_GATEWAY;
+        invalid_access_token_is_401: [
+            Error::InvalidAccessToken(TokenRule::Expired),
+            Error::InvalidAccessToken(TokenRule::TooOld),
+        ] => UNAUTHORIZED;
+        nonce_mismatch_is_502: [Error::NonceMismatch] => BAD_GATEWAY;
+        external_reauth_is_401: [Error::ExternalReauth {
+            provider_id: "github".into(),
+            description: None,
+        }] => UNAUTHORIZED;
+        jwks_fetch_is_502: [Error::JwksFetch("http 500".into())] => BAD_GATEWAY;
+        no_usable_key_is_502: [Error::NoUsableKey] => BAD_GATEWAY;
+        missing_scope_is_403: [Error::MissingScope("api.read".into())] => FORBIDDEN;
+        missing_role_is_403: [Error::MissingRole("admin".into())] => FORBIDDEN;
+        discovery_is_500: [Error::Discovery("issuer differs".into())] => INTERNAL_SERVER_ERROR;
+        userinfo_subject_mismatch_is_502: [Error::UserinfoSubjectMismatch] => BAD_GATEWAY;
+        federation_failed_is_502: [Error::FederationFailed {
+            provider_id: "github".into(),
+            description: None,
+        }] => BAD_GATEWAY;
+        no_refresh_token_is_401: [Error::NoRefreshToken] => UNAUTHORIZED;
+        client_mismatch_is_400: [Error::ClientMismatch] => BAD_REQUEST;
+        missing_pkce_verifier_is_400: [Error::MissingPkceVerifier] => BAD_REQUEST;
+        invalid_token_id_is_400: [Error::InvalidTokenId] => BAD_REQUEST;
+        transport_connect_is_502: [transport(TransportErrorKind::Connect)] => BAD_GATEWAY;
+        transport_timeout_is_504: [transport(TransportErrorKind::Timeout)] => GATEWAY_TIMEOUT;
+        transport_body_too_large_is_502: [transport(TransportErrorKind::BodyTooLarge)]
+            => BAD_GATEWAY;
+        transport_tls_is_502: [transport(TransportErrorKind::Tls)] => BAD_GATEWAY;
+        transport_other_is_502: [transport(TransportErrorKind::Other)] => BAD_GATEWAY;
+        store_unavailable_is_503: [store(StoreErrorKind::Unavailable)] => SERVICE_UNAVAILABLE;
+        store_timeout_is_503: [store(StoreErrorKind::Timeout)] => SERVICE_UNAVAILABLE;
+        store_corrupt_is_503: [store(StoreErrorKind::Corrupt)] => SERVICE_UNAVAILABLE;
+        signed_out_is_401: [Error::SignedOut] => UNAUTHORIZED;
+    }
 
     #[test]
     fn only_errors_no_retry_can_mend_require_a_sign_in() {
