@@ -45,6 +45,10 @@
 //! The `Bearer` scheme is matched case-insensitively ([RFC 9110 §11.1]).
 //! No answer quotes the token.
 //!
+//! [`Error`] answers HTTP by itself too: a handler may return
+//! `Result<_, Error>`, and a failure answers [`Error::status`] with a short
+//! fixed text, never the error's own words.
+//!
 //! [RFC 6750 §3]: https://www.rfc-editor.org/rfc/rfc6750#section-3
 //! [RFC 9110 §11.1]: https://www.rfc-editor.org/rfc/rfc9110#section-11.1
 
@@ -217,6 +221,62 @@ impl IntoResponse for Rejection {
     }
 }
 
+/// The answer [`Error::status`] gives, with a fixed text of the crate's as
+/// its body (`text/plain; charset=utf-8`): never the error's `Display`,
+/// which may repeat a server's `error_description` to the user. The table
+/// is on [`Error`].
+///
+/// ```
+/// use axum::{Router, extract::State, http::Uri, response::Redirect, routing::get};
+/// use verys_client::{AsyncClient, Confidential, Error, PendingAuth};
+///
+/// // A forged callback answers 400, Verys failing 502, a dead sign-in 401.
+/// async fn callback(
+///     State(client): State<AsyncClient<Confidential>>,
+///     uri: Uri,
+/// ) -> Result<Redirect, Error> {
+///     # let pending: PendingAuth<Confidential> = todo!();
+///     let received = pending.receive(&uri)?;
+///     let tokens = client.exchange_code(received).await?;
+///     # let _ = tokens;
+///     Ok(Redirect::to("/me"))
+/// }
+/// # fn app(client: AsyncClient<Confidential>) -> Router {
+/// #     Router::new().route("/auth/callback", get(callback)).with_state(client)
+/// # }
+/// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let (status, text) = self.answer();
+        let mut response = Response::new(Body::from(text));
+        *response.status_mut() = status;
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        // A challenge only where a bearer token was what failed (RFC 6750
+        // §3), without the scope's or the rule's name: nothing the error
+        // carries. The other 401s are a browser's sign-in at Verys, which no
+        // HTTP authentication scheme describes (`Bearer` would ask the
+        // browser for a token it never holds, `Basic` for a password), so
+        // they carry none: the application sends the user to sign in.
+        let challenge = match self {
+            Error::InvalidAccessToken(_) => Some("Bearer error=\"invalid_token\""),
+            Error::MissingScope(_) => Some("Bearer error=\"insufficient_scope\""),
+            _ => None,
+        };
+        if let Some(challenge) = challenge {
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(challenge),
+            );
+        }
+        response
+    }
+}
+
 /// RFC 6750 §3 allows neither `"` nor `\` nor anything beyond printable
 /// ASCII in its quoted strings; an error text may quote a rejected `alg`.
 fn quotable(text: &str) -> String {
@@ -341,6 +401,148 @@ mod tests {
             challenge.as_deref(),
             Some("Bearer error=\"insufficient_scope\", scope=\"api.read\"")
         );
+    }
+
+    /// Every variant that carries a text, each of its texts set to `text`:
+    /// what a server (or a callback) could have put there. (The others
+    /// carry nothing to quote.)
+    fn errors_quoting(text: &str) -> Vec<Error> {
+        use crate::error::{ServerError, StoreError, StoreErrorKind, TokenRule};
+        let server = |status| ServerError {
+            status,
+            error: Some(text.into()),
+            description: Some(text.into()),
+            content_type: Some(text.into()),
+        };
+        let callback = |error: &str| Error::Callback {
+            error: error.into(),
+            description: Some(text.into()),
+        };
+        let rules = [
+            TokenRule::MalformedJson {
+                part: "claims",
+                reason: text.into(),
+            },
+            TokenRule::Algorithm(Some(text.into())),
+            TokenRule::Type(text.into()),
+        ];
+        let mut errors = vec![
+            Error::Config(text.into()),
+            callback("access_denied"),
+            callback("login_required"),
+            callback("server_error"),
+            callback("temporarily_unavailable"),
+            callback(text),
+            Error::DuplicateParameter(text.into()),
+            Error::MalformedCallback(text.into()),
+            Error::TokenRequest(server(400)),
+            Error::TokenRequest(server(503)),
+            Error::Endpoint {
+                endpoint: "userinfo",
+                error: server(401),
+            },
+            Error::InvalidResponse {
+                endpoint: "token",
+                reason: text.into(),
+            },
+            Error::ExternalReauth {
+                provider_id: text.into(),
+                description: Some(text.into()),
+            },
+            Error::JwksFetch(text.into()),
+            Error::MissingScope(text.into()),
+            Error::MissingRole(text.into()),
+            Error::Discovery(text.into()),
+            Error::FederationFailed {
+                provider_id: text.into(),
+                description: Some(text.into()),
+            },
+        ];
+        for rule in rules {
+            errors.push(Error::InvalidIdToken(rule.clone()));
+            errors.push(Error::InvalidAccessToken(rule));
+        }
+        for kind in [
+            TransportErrorKind::Connect,
+            TransportErrorKind::Timeout,
+            TransportErrorKind::BodyTooLarge,
+            TransportErrorKind::Tls,
+            TransportErrorKind::Other,
+        ] {
+            errors.push(Error::Transport(TransportError::new(kind, text)));
+        }
+        for kind in [
+            StoreErrorKind::Unavailable,
+            StoreErrorKind::Timeout,
+            StoreErrorKind::Corrupt,
+        ] {
+            errors.push(Error::Store(StoreError::new(kind, text)));
+        }
+        errors
+    }
+
+    #[tokio::test]
+    async fn no_error_answer_quotes_a_text_the_error_carries() {
+        let server_text = "the-server-said-SECRET-3f9a";
+        for error in errors_quoting(server_text) {
+            let shown = format!("{error}");
+            // The error does quote it: an answer made of `Display` would.
+            assert!(shown.contains(server_text), "not quoting: {shown}");
+            let status = error.status();
+            let response = error.into_response();
+            assert_eq!(response.status(), status, "{shown}");
+            let headers = response.headers().clone();
+            assert_eq!(
+                headers[header::CONTENT_TYPE],
+                "text/plain; charset=utf-8",
+                "{shown}"
+            );
+            for (name, value) in &headers {
+                let value = value.to_str().unwrap();
+                assert!(!value.contains(server_text), "{name}: {value} ({shown})");
+            }
+            let body = ::axum::body::to_bytes(response.into_body(), usize::MAX)
+                .await
+                .unwrap();
+            let body = std::str::from_utf8(&body).unwrap();
+            assert!(!body.is_empty(), "{shown}");
+            assert!(!body.contains(server_text), "{body} ({shown})");
+            assert!(!body.contains("SECRET"), "{body} ({shown})");
+        }
+    }
+
+    #[test]
+    fn only_a_failed_bearer_token_is_challenged() {
+        let answer = |error: Error| {
+            let response = error.into_response();
+            let challenge = response
+                .headers()
+                .get(header::WWW_AUTHENTICATE)
+                .map(|value| value.to_str().unwrap().to_owned());
+            (response.status(), challenge)
+        };
+        assert_eq!(
+            answer(Error::InvalidAccessToken(crate::error::TokenRule::Expired)),
+            (
+                StatusCode::UNAUTHORIZED,
+                Some("Bearer error=\"invalid_token\"".into())
+            )
+        );
+        assert_eq!(
+            answer(Error::MissingScope("api.read".into())),
+            (
+                StatusCode::FORBIDDEN,
+                Some("Bearer error=\"insufficient_scope\"".into())
+            )
+        );
+        // A browser's sign-in: no scheme describes it.
+        for error in [
+            Error::SignedOut,
+            Error::NoRefreshToken,
+            Error::MissingRole("admin".into()),
+        ] {
+            assert_eq!(answer(error).1, None);
+        }
     }
 
     #[test]
