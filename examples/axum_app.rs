@@ -5,7 +5,7 @@
 //! VERYS_ISSUER=https://auth.verys.example.com \
 //! VERYS_CLIENT_ID=your-client-id VERYS_CLIENT_SECRET=... \
 //! APP_URL=http://127.0.0.1:3000 \
-//!     cargo run --example axum_app --features async
+//!     cargo run --example axum_app --features axum
 //! ```
 //!
 //! `APP_URL/auth/callback` must be a redirect URI of the client at Verys, and `APP_URL/` (or
@@ -18,12 +18,13 @@
 //! | `GET /me` | shows the claims of the user's ID token (or sends them to `/login`) |
 //! | `POST /logout` | revokes the refresh token, ends the session, redirects to Verys's end-session URL |
 //!
-//! A forged or stale callback is the browser's (or an attacker's) doing, so it gets a 400, and a
-//! sign-in the user refused a 403; only Verys failing to answer properly is a 502.
+//! A failed request answers what the crate's `Error` answers (feature `axum`; the table is on
+//! `verys_client::Error`): a forged or stale callback is the browser's (or an attacker's) doing,
+//! so it gets a 400, and a sign-in the user refused a 403; only Verys failing to answer properly
+//! is a 502.
 //!
 //! `tests/examples.rs` walks this app the way a browser would, against the embedded Verys.
 
-use std::fmt;
 use std::sync::Arc;
 
 use axum::Router;
@@ -229,58 +230,28 @@ impl From<tower_sessions::session::Error> for AppError {
     }
 }
 
-impl fmt::Display for AppError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            AppError::NoSignInInProgress => {
-                f.write_str("no sign-in is in progress in this session")
-            }
-            AppError::Verys(error) => error.fmt(f),
-            AppError::Session(error) => write!(f, "session store: {error}"),
-        }
-    }
-}
-
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
-        let status = match &self {
-            AppError::NoSignInInProgress => StatusCode::BAD_REQUEST,
-            AppError::Verys(error) => match error {
-                // What came back to the callback: forged, replayed, mixed up or truncated.
-                Error::StateMismatch
-                | Error::MissingState
-                | Error::MissingCode
-                | Error::DuplicateParameter(_)
-                | Error::IssuerMismatch
-                | Error::MalformedCallback(_)
-                | Error::ClientMismatch => StatusCode::BAD_REQUEST,
-                Error::Callback { error, .. } if error == "access_denied" => StatusCode::FORBIDDEN,
-                Error::Callback { .. } => StatusCode::BAD_REQUEST,
-                // Verys refused the exchange or answered something that does not verify.
-                Error::TokenRequest(_)
-                | Error::Endpoint { .. }
-                | Error::InvalidResponse { .. }
-                | Error::InvalidIdToken(_)
-                | Error::NonceMismatch
-                | Error::JwksFetch(_)
-                | Error::NoUsableKey
-                | Error::Transport(_) => StatusCode::BAD_GATEWAY,
-                _ => StatusCode::INTERNAL_SERVER_ERROR,
-            },
-            AppError::Session(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        };
-        let message = if status.is_client_error() {
-            // The crate's errors never quote a token, a code or the secret: safe to show.
-            format!("Sign-in failed: {self}.")
-        } else {
-            eprintln!("axum_app: {self}");
-            "Sign-in is not possible right now: try again later.".to_owned()
-        };
-        let page = format!(
-            "<!doctype html><title>Sign-in failed</title><p>{}</p><p><a href=\"/login\">Sign in</a></p>",
-            escape(&message)
-        );
-        (status, Html(page)).into_response()
+        match self {
+            // The crate's own answer: the status of `Error::status`'s table (a forged callback
+            // 400, a refused sign-in 403, Verys failing 502) and a fixed text that quotes
+            // nothing of the error's. The details go to the log.
+            AppError::Verys(error) => {
+                if error.status().is_server_error() {
+                    eprintln!("axum_app: {error}");
+                }
+                error.into_response()
+            }
+            AppError::NoSignInInProgress => (
+                StatusCode::BAD_REQUEST,
+                "sign-in failed: no sign-in is in progress in this session",
+            )
+                .into_response(),
+            AppError::Session(error) => {
+                eprintln!("axum_app: session store: {error}");
+                StatusCode::INTERNAL_SERVER_ERROR.into_response()
+            }
+        }
     }
 }
 

@@ -178,6 +178,8 @@ mod axum_app_walk {
         verys.set_authorize_error(Some(("access_denied".into(), "The user said no".into())));
         let refused = Browser::new(&verys).get(&format!("{base}/login"));
         assert_eq!(refused.status(), 403, "{}", refused.body());
+        // The answer is the crate's fixed text, not Verys's description.
+        assert!(!refused.body().contains("said no"), "{}", refused.body());
         verys.set_authorize_error(None);
 
         verys.set_id_token_fault(Some(IdTokenFault::BadSignature));
