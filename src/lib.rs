@@ -71,7 +71,7 @@
 //! | `blocking` (default) | the blocking [`Client`] and [`Verifier`] on ureq | ureq (rustls) |
 //! | `async` | [`AsyncClient`] and async verifiers on reqwest | reqwest (rustls), tokio sync |
 //! | neither | the flow and verification types; [`Client`] over a [`transport::SyncHttpClient`] of yours | none |
-//! | `axum` | `verys_client::axum`: extractors of verified bearer tokens (with `async`) | axum-core |
+//! | `axum` | `verys_client::axum`: extractors of verified bearer tokens, and `IntoResponse` for [`Error`] (with `async`) | axum-core |
 //! | `tracing` | a span per back-channel operation, events for requests, refusals, JWKS fetches and refreshes | tracing |
 //! | `redis` | [`store::redis::RedisStore`], one sign-in shared by every replica of a service | redis |
 //! | `testing` | [`testing::VerysServer`], an embedded Verys over HTTP or HTTPS, and [`testing::Browser`] | hyper on tokio, rcgen, tokio-rustls, cookie_store, ureq |
