@@ -483,6 +483,38 @@ impl VerysServer {
         self.shared.lock().faults.withhold_refresh_tokens = withhold;
     }
 
+    /// Grants the access tokens of later code and refresh grants for `seconds` (their `exp`
+    /// and the answer's `expires_in`) instead of the default 300; `None` restores the default.
+    /// ID tokens and exchanged tokens keep the default lifetime.
+    pub fn set_token_lifetime(&self, seconds: Option<i64>) {
+        self.shared.lock().faults.token_lifetime = seconds;
+    }
+
+    /// Pads the body of every later answer to `path` (without query, e.g. `/token`) with
+    /// trailing spaces to exactly `length` bytes, whatever its status, canned answers included;
+    /// a longer body is sent as it is. Trailing whitespace leaves a JSON document what it was,
+    /// so an answer can be brought to a client's size limit exactly. `None` sends bodies
+    /// unpadded again.
+    ///
+    /// ```
+    /// use verys_client::testing::VerysServer;
+    ///
+    /// let server = VerysServer::start();
+    /// server.pad_responses("/.well-known/openid-configuration", Some(4096));
+    /// let url = format!("{}/.well-known/openid-configuration", server.issuer());
+    /// let agent: ureq::Agent = ureq::Agent::config_builder().proxy(None).build().into();
+    /// let body = agent.get(&url).call().unwrap().body_mut().read_to_vec().unwrap();
+    /// assert_eq!(body.len(), 4096);
+    /// assert!(serde_json::from_slice::<serde_json::Value>(&body).is_ok());
+    /// ```
+    pub fn pad_responses(&self, path: &str, length: Option<usize>) {
+        let mut state = self.shared.lock();
+        match length {
+            Some(length) => state.faults.padding.insert(path.to_owned(), length),
+            None => state.faults.padding.remove(path),
+        };
+    }
+
     /// Revokes every refresh token issued so far.
     pub fn revoke_all_refresh_tokens(&self) {
         for grant in self.shared.lock().refresh_tokens.values_mut() {

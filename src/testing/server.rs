@@ -217,6 +217,7 @@ where
 async fn answer(shared: Arc<Shared>, request: Request<Body>) -> Response<Full<Bytes>> {
     let (incoming, unreadable) = Incoming::read(request).await;
     let (delay, canned) = routes::admit(&shared, &incoming);
+    let padding = shared.lock().faults.padding.get(&incoming.path).copied();
     if let Some(delay) = delay {
         tokio::time::sleep(delay).await;
     }
@@ -228,7 +229,17 @@ async fn answer(shared: Arc<Shared>, request: Request<Body>) -> Response<Full<By
             .await
             .unwrap_or_else(|_| wire::error(500, "Internal Server Error")),
     };
-    response(reply)
+    response(pad(reply, padding))
+}
+
+/// `reply` with its body padded with trailing spaces to `length` bytes, if it is shorter.
+fn pad(mut reply: RawResponse, length: Option<usize>) -> RawResponse {
+    if let Some(length) = length
+        && reply.body.len() < length
+    {
+        reply.body.resize(length, b' ');
+    }
+    reply
 }
 
 fn response(reply: RawResponse) -> Response<Full<Bytes>> {

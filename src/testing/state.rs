@@ -97,6 +97,11 @@ pub(super) struct Faults {
     pub overrides: HashMap<String, RawResponse>,
     pub delays: HashMap<String, Duration>,
     pub withhold_refresh_tokens: bool,
+    /// The access token lifetime (and `expires_in`) of the code and refresh grants, if not the
+    /// default.
+    pub token_lifetime: Option<i64>,
+    /// Bodies padded with trailing spaces to this many bytes, per path.
+    pub padding: HashMap<String, usize>,
 }
 
 #[derive(Default)]

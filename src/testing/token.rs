@@ -235,13 +235,14 @@ fn issue(
     auth_time: i64,
     nonce: Option<&str>,
 ) -> RawResponse {
+    let lifetime = state.faults.token_lifetime.unwrap_or(TOKEN_LIFETIME);
     let access_token = claims::access_token(
         state,
         issuer,
         user.sub,
         issuer,
         &scopes,
-        TOKEN_LIFETIME,
+        lifetime,
         state.faults.access_token.as_ref(),
     );
     let id_token = claims::id_token(
@@ -260,7 +261,7 @@ fn issue(
     let mut body = json!({
         "access_token": access_token,
         "token_type": "Bearer",
-        "expires_in": TOKEN_LIFETIME,
+        "expires_in": lifetime,
         "id_token": id_token,
         "scope": scope,
     });
