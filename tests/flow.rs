@@ -35,12 +35,14 @@ scenarios!(
     refresh_that_changes_the_subject_is_refused,
     refresh_with_revoked_token_fails,
     refresh_without_a_new_refresh_token_keeps_the_old_one,
+    a_refreshed_id_token_may_repeat_the_original_nonce_and_no_other,
     tokens_without_refresh_token_cannot_refresh,
     stored_tokens_are_verified_again_when_restored,
     a_stored_sign_in_cannot_be_recombined_with_another_users_id_token,
     a_stored_sign_in_with_an_old_id_token_is_refused,
     a_stored_sign_in_without_at_hash_does_not_restore_where_it_is_required,
     external_token_ids_that_are_not_uuids_are_refused,
+    a_stored_sign_in_whose_id_token_carries_another_nonce_is_refused,
     token_exchange_returns_a_token_for_the_audience,
     token_exchange_errors_keep_the_oauth_error,
     federation_lists_and_fetches_external_tokens,
@@ -562,6 +564,49 @@ fn refresh_without_a_new_refresh_token_keeps_the_old_one<F: Flavor>() {
     assert_eq!(server.token_requests("refresh_token"), 2);
 }
 
+/// Refreshed ID tokens carrying `nonce`, as other providers send them
+/// (Verys drops it on refresh).
+fn with_nonce(nonce: &str) -> IdTokenFault {
+    let nonce = nonce.to_owned();
+    IdTokenFault::Custom(std::sync::Arc::new(move |_, claims| {
+        claims["nonce"] = nonce.clone().into();
+    }))
+}
+
+/// OpenID Connect Core 12.2: a refreshed ID token may repeat the sign-in's
+/// nonce, as other providers do, and then it must be that nonce. The
+/// original is kept across a refresh that dropped it.
+fn a_refreshed_id_token_may_repeat_the_original_nonce_and_no_other<F: Flavor>() {
+    let server = VerysServer::start();
+    let client = F::build(confidential_builder(&server)).unwrap();
+    let tokens = sign_in::<F, _>(&server, &client);
+    let original = tokens.claims().nonce().unwrap().to_owned();
+    server.set_id_token_fault(Some(with_nonce(&original)));
+    let repeated = F::refresh(&client, &tokens).unwrap();
+    assert_eq!(repeated.claims().nonce(), Some(original.as_str()));
+    server.set_id_token_fault(None);
+    let dropped = F::refresh(&client, &repeated).unwrap();
+    assert_eq!(dropped.claims().nonce(), None, "verys drops the nonce");
+    server.set_id_token_fault(Some(with_nonce(&original)));
+    let again = F::refresh(&client, &dropped).unwrap();
+    assert_eq!(again.claims().nonce(), Some(original.as_str()));
+
+    // A nonce of the server's making.
+    server.set_id_token_fault(Some(IdTokenFault::WrongNonce));
+    let result = F::refresh(&client, &again);
+    assert!(matches!(result, Err(Error::NonceMismatch)), "{result:?}");
+    // Another sign-in's nonce.
+    server.set_id_token_fault(None);
+    let other = sign_in::<F, _>(&server, &client);
+    let other_nonce = other.claims().nonce().unwrap().to_owned();
+    assert_ne!(other_nonce, original);
+    let fresh = sign_in::<F, _>(&server, &client);
+    server.set_id_token_fault(Some(with_nonce(&other_nonce)));
+    let result = F::refresh(&client, &fresh);
+    assert!(matches!(result, Err(Error::NonceMismatch)), "{result:?}");
+    assert_eq!(server.token_requests("refresh_token"), 5);
+}
+
 fn tokens_without_refresh_token_cannot_refresh<F: Flavor>() {
     let server = VerysServer::start();
     server.withhold_refresh_tokens(true);
@@ -693,6 +738,47 @@ fn a_stored_sign_in_without_at_hash_does_not_restore_where_it_is_required<F: Fla
         F::restore_tokens(&strict, stored),
         Err(Error::InvalidIdToken(TokenRule::MissingAccessTokenHash))
     ));
+}
+
+/// A stored sign-in keeps the nonce of its sign-in beside its ID token: an
+/// ID token that carries another one (or one where the stored value lost
+/// it) does not restore; one that repeats it does, also after a refresh
+/// that repeated it.
+fn a_stored_sign_in_whose_id_token_carries_another_nonce_is_refused<F: Flavor>() {
+    let server = VerysServer::start();
+    let client = F::build(confidential_builder(&server)).unwrap();
+    let tokens = sign_in::<F, _>(&server, &client);
+    let original = tokens.claims().nonce().unwrap().to_owned();
+    let other_nonce = sign_in::<F, _>(&server, &client)
+        .claims()
+        .nonce()
+        .unwrap()
+        .to_owned();
+    assert_ne!(other_nonce, original);
+    let restored = F::restore_tokens(&client, tokens.to_stored()).unwrap();
+    assert_eq!(restored.claims().nonce(), Some(original.as_str()));
+
+    let stored = serde_json::to_value(tokens.to_stored()).unwrap();
+    assert_eq!(stored["nonce"], original.as_str());
+    let with_stored_nonce = |nonce: serde_json::Value| {
+        let mut stored = stored.clone();
+        stored["nonce"] = nonce;
+        F::restore_tokens(&client, serde_json::from_value(stored).unwrap())
+    };
+    let result = with_stored_nonce(other_nonce.as_str().into());
+    assert!(matches!(result, Err(Error::NonceMismatch)), "{result:?}");
+    let result = with_stored_nonce(serde_json::Value::Null);
+    assert!(matches!(result, Err(Error::NonceMismatch)), "{result:?}");
+    assert!(with_stored_nonce(original.as_str().into()).is_ok());
+
+    server.set_id_token_fault(Some(with_nonce(&original)));
+    let refreshed = F::refresh(&client, &restored).unwrap().to_stored();
+    let back = F::restore_tokens(&client, copy(&refreshed)).unwrap();
+    assert_eq!(back.claims().nonce(), Some(original.as_str()));
+    let mut stored = serde_json::to_value(&refreshed).unwrap();
+    stored["nonce"] = other_nonce.as_str().into();
+    let result = F::restore_tokens(&client, serde_json::from_value(stored).unwrap());
+    assert!(matches!(result, Err(Error::NonceMismatch)), "{result:?}");
 }
 
 /// Another stored form of the same sign-in, through its serialization.
