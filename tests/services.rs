@@ -930,4 +930,90 @@ fn a_refresh_holds_the_lease_until_its_tokens_are_stored<F: Flavor>() {
         "read, lease, read again, store the refresh, then give the lease back"
     );
     assert_eq!(server.token_requests("refresh_token"), 1);
+/// A sign-in whose access token was granted for 20 s (less than the 30 s
+/// margin) is refreshed at half its life. Stored with `with_store` and
+/// read back by another manager with `from_store`, it keeps that lifetime:
+/// the second manager too refreshes 10 s after issue, not at once.
+#[test]
+fn a_stored_sign_in_keeps_the_lifetime_its_access_token_was_granted_for() {
+    use verys_client::store::{MemoryStore, TokenStore};
+    let server = VerysServer::start();
+    server.set_token_lifetime(Some(20));
+    let clock = manual_clock();
+    let client = confidential_builder(&server)
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    let tokens = sign_in::<common::BlockingFlavor, _>(&server, &client);
+    let store: Arc<dyn TokenStore> = Arc::new(MemoryStore::new());
+    let first = TokenManager::with_store(client.clone(), Arc::clone(&store), "s", tokens).unwrap();
+    let second = TokenManager::from_store(client, store, "s").unwrap();
+    refreshed_at_half_its_life(
+        &server,
+        &clock,
+        [first.next_refresh_at(), second.next_refresh_at()],
+        || second.access_token().map(drop),
+    );
+}
+
+/// The same with the async manager and store.
+#[cfg(feature = "async")]
+#[test]
+fn an_async_stored_sign_in_keeps_the_lifetime_its_access_token_was_granted_for() {
+    use verys_client::store::{AsyncTokenStore, MemoryStore};
+    let server = VerysServer::start();
+    server.set_token_lifetime(Some(20));
+    let clock = manual_clock();
+    let client = confidential_builder(&server)
+        .clock(clock.clone())
+        .build_async()
+        .unwrap();
+    let tokens = sign_in::<common::AsyncFlavor, _>(&server, &client);
+    let store: Arc<dyn AsyncTokenStore> = Arc::new(MemoryStore::new());
+    let runtime = common::runtime();
+    let first = runtime
+        .block_on(TokenManager::with_store_async(
+            client.clone(),
+            Arc::clone(&store),
+            "s",
+            tokens,
+        ))
+        .unwrap();
+    let second = runtime
+        .block_on(TokenManager::from_store_async(client, store, "s"))
+        .unwrap();
+    refreshed_at_half_its_life(
+        &server,
+        &clock,
+        [first.next_refresh_at(), second.next_refresh_at()],
+        || runtime.block_on(second.access_token()).map(drop),
+    );
+}
+
+/// The managers that stored and read back a 20 s token, at the moment of
+/// its issue, say the next refresh is due 10 s later; `access_token`
+/// refreshes nothing at 9 s and exactly once at 11 s.
+fn refreshed_at_half_its_life(
+    server: &VerysServer,
+    clock: &verys_client::ManualClock,
+    next_refresh_at: [Option<std::time::SystemTime>; 2],
+    access_token: impl Fn() -> Result<(), Error>,
+) {
+    let issued = std::time::UNIX_EPOCH + Duration::from_secs(common::now(clock));
+    let half_life = Some(issued + Duration::from_secs(10));
+    assert_eq!(next_refresh_at[0], half_life, "the manager that stored it");
+    assert_eq!(next_refresh_at[1], half_life, "the manager that read it");
+    let refreshes = || server.token_requests("refresh_token");
+    for _ in 0..3 {
+        access_token().unwrap();
+    }
+    assert_eq!(refreshes(), 0, "a new token is not refreshed");
+    clock.advance(9);
+    access_token().unwrap();
+    assert_eq!(refreshes(), 0, "11 s left, more than half its life");
+    clock.advance(2);
+    for _ in 0..3 {
+        access_token().unwrap();
+    }
+    assert_eq!(refreshes(), 1, "one refresh past half its life");
 }
