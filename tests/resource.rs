@@ -25,6 +25,8 @@ scenarios!(
     a_remembered_token_is_refused_when_the_clock_goes_back,
     a_remembered_token_whose_kid_names_another_key_is_refused,
     remembered_tokens_refresh_old_keys_unless_the_budget_holds_fetches_back,
+    a_key_published_without_kid_is_known_by_its_rfc_7638_thumbprint,
+    the_embedded_verys_key_published_without_its_kid_still_signs_in,
 );
 
 fn access_token_of_a_sign_in_verifies_with_typed_claims<F: Flavor>() {
@@ -592,4 +594,79 @@ fn a_verifier_shows_what_it_checks_and_nothing_else() {
     assert!(debug.starts_with("Verifier {"), "{debug}");
     assert!(debug.contains(&server.issuer()), "{debug}");
     assert!(debug.contains("api://orders"), "{debug}");
+}
+
+/// RFC 8037 Appendix A.1's Ed25519 key, whose RFC 7638 thumbprint (A.3) is
+/// `kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k`: the members `crv`, `kty`,
+/// `x` in that order, hashed.
+const RFC_8037_D: &str = "nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A";
+const RFC_8037_X: &str = "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo";
+const RFC_8037_THUMBPRINT: &str = "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k";
+
+/// A JWKS publishing a key without `kid` names it by its thumbprint: a
+/// token signed by RFC 8037's key under the published thumbprint as `kid`
+/// verifies, and one naming any other `kid` finds no key.
+fn a_key_published_without_kid_is_known_by_its_rfc_7638_thumbprint<F: Flavor>() {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use ed25519_dalek::Signer as _;
+    let mut d = [0u8; 32];
+    assert_eq!(URL_SAFE_NO_PAD.decode_slice(RFC_8037_D, &mut d).unwrap(), 32);
+    let key = ed25519_dalek::SigningKey::from_bytes(&d);
+    assert_eq!(URL_SAFE_NO_PAD.encode(key.verifying_key().as_bytes()), RFC_8037_X);
+    let server = VerysServer::start();
+    let issuer = server.issuer();
+    let sign = |kid: &str| {
+        let header = serde_json::json!({"alg": "EdDSA", "typ": "JWT", "kid": kid});
+        let claims = serde_json::json!({"iss": issuer, "sub": seed::USER_SUB, "aud": issuer,
+            "iat": now(), "exp": now() + 300, "scopes": ["openid"]});
+        let input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        );
+        let signature = key.sign(input.as_bytes()).to_bytes();
+        format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature))
+    };
+    let jwks = serde_json::json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "x": RFC_8037_X}]});
+    server.set_jwks_body(Some(jwks.to_string()));
+    let verifier = F::build_verifier(Verifier::builder(server.issuer())).unwrap();
+    let claims = F::verify(&verifier, &sign(RFC_8037_THUMBPRINT)).unwrap();
+    assert_eq!(claims.sub(), seed::USER_SUB);
+    // The members in another order, or with whitespace, hash to other names.
+    for canonical in [
+        format!(r#"{{"kty":"OKP","crv":"Ed25519","x":"{RFC_8037_X}"}}"#),
+        format!(r#"{{"crv":"Ed25519","x":"{RFC_8037_X}","kty":"OKP"}}"#),
+        format!(r#"{{"crv": "Ed25519", "kty": "OKP", "x": "{RFC_8037_X}"}}"#),
+    ] {
+        use sha2::Digest as _;
+        let kid = URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(canonical.as_bytes()));
+        assert!(
+            matches!(
+                F::verify(&verifier, &sign(&kid)),
+                Err(Error::InvalidAccessToken(TokenRule::UnknownKeyId))
+            ),
+            "{canonical}"
+        );
+    }
+}
+
+/// The embedded Verys's `kid` is its key's thumbprint, computed apart from
+/// the client's code: published without it, the key still verifies the
+/// sign-in's ID token and access token under that `kid`.
+fn the_embedded_verys_key_published_without_its_kid_still_signs_in<F: Flavor>() {
+    let server = VerysServer::start();
+    let agent: ureq::Agent = ureq::Agent::config_builder().proxy(None).build().into();
+    let url = format!("{}/.well-known/jwks.json", server.issuer());
+    let body = agent.get(&url).call().unwrap().body_mut().read_to_string().unwrap();
+    let mut jwks: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let key = jwks["keys"][0].as_object_mut().unwrap();
+    assert_eq!(key.remove("kid"), Some(server.key_id().into()));
+    server.set_jwks_body(Some(jwks.to_string()));
+    let client = F::build(confidential_builder(&server)).unwrap();
+    let tokens = sign_in::<F, _>(&server, &client);
+    assert_eq!(tokens.sub(), seed::USER_SUB);
+    let verifier = F::build_verifier(Verifier::builder(server.issuer())).unwrap();
+    let claims = F::verify(&verifier, tokens.access_token().expose_secret()).unwrap();
+    assert_eq!(claims.sub(), seed::USER_SUB);
 }
