@@ -672,3 +672,93 @@ fn a_manager_with_the_longest_lease_refreshes_through_redis() {
     manager.access_token().unwrap();
     assert_eq!(verys.token_requests("refresh_token"), 1);
 }
+
+/// The compare-and-set every refresh relies on, through a real `redis-server`: writers that
+/// read the same version race to replace it and exactly one wins; a write at a stale (or
+/// future) version is refused and leaves the winner's value as it was, read back whole. Blocking
+/// threads, each with a connection of its own, then async writers.
+#[test]
+fn of_writers_that_read_the_same_version_only_one_replaces_the_entry() {
+    const WRITERS: usize = 8;
+    let redis = RedisServer::start();
+    let open = || RedisStore::open(&redis.url()).unwrap().with_prefix("race");
+    let (first, second) = (open(), open());
+    assert!(TokenStore::replace(&first, "k", 0, 1, "sign-in").unwrap());
+    let read = |store: &RedisStore| TokenStore::load(store, "k").unwrap().unwrap();
+    let version = read(&first).version;
+    assert_eq!(read(&second).version, version);
+    assert!(TokenStore::replace(&first, "k", version, version + 1, "first").unwrap());
+    assert!(
+        !TokenStore::replace(&second, "k", version, version + 1, "second").unwrap(),
+        "the second writer read a version that is gone"
+    );
+    let kept = Entry::new(version + 1, "first".into());
+    assert_eq!(read(&second), kept);
+    for stale in [0, version, version + 2, 99] {
+        assert!(
+            !TokenStore::replace(&second, "k", stale, stale + 1, "stale").unwrap(),
+            "{stale}"
+        );
+        assert_eq!(
+            read(&first),
+            kept,
+            "a refused write at {stale} changed the entry"
+        );
+    }
+
+    let barrier = Arc::new(Barrier::new(WRITERS));
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|i| {
+            let (store, barrier) = (open(), Arc::clone(&barrier));
+            std::thread::spawn(move || {
+                let seen = TokenStore::load(&store, "k").unwrap().unwrap().version;
+                barrier.wait();
+                let won = TokenStore::replace(&store, "k", seen, seen + 1, &format!("writer {i}"))
+                    .unwrap();
+                (i, seen, won)
+            })
+        })
+        .collect();
+    let outcomes: Vec<(usize, u64, bool)> =
+        writers.into_iter().map(|w| w.join().unwrap()).collect();
+    assert!(outcomes.iter().all(|&(_, seen, _)| seen == version + 1));
+    let winners: Vec<usize> = outcomes
+        .iter()
+        .filter(|&&(_, _, won)| won)
+        .map(|&(i, _, _)| i)
+        .collect();
+    assert_eq!(winners.len(), 1, "{outcomes:?}");
+    let kept = Entry::new(version + 2, format!("writer {}", winners[0]));
+    assert_eq!(read(&first), kept);
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        use verys_client::store::AsyncTokenStore;
+        let (a, b) = (open(), open());
+        let seen = AsyncTokenStore::load(&b, "k")
+            .await
+            .unwrap()
+            .unwrap()
+            .version;
+        assert_eq!(seen, version + 2);
+        let (won_a, won_b) = tokio::join!(
+            AsyncTokenStore::replace(&a, "k", seen, seen + 1, "task a"),
+            AsyncTokenStore::replace(&b, "k", seen, seen + 1, "task b"),
+        );
+        let (won_a, won_b) = (won_a.unwrap(), won_b.unwrap());
+        assert!(won_a != won_b, "a: {won_a}, b: {won_b}");
+        let winner = if won_a { "task a" } else { "task b" };
+        let kept = Entry::new(seen + 1, winner.into());
+        for stale in [0, seen, seen + 2] {
+            assert!(
+                !AsyncTokenStore::replace(&b, "k", stale, stale + 1, "stale")
+                    .await
+                    .unwrap()
+            );
+            assert_eq!(
+                AsyncTokenStore::load(&a, "k").await.unwrap(),
+                Some(kept.clone())
+            );
+        }
+    });
+}
