@@ -66,6 +66,7 @@ scenarios!(
     missing_aud_is_refused,
     different_aud_is_refused,
     aud_array_without_our_client_id_is_refused,
+    azp_naming_another_client_is_refused_with_a_single_audience,
     exp_past_beyond_leeway_is_refused,
     exp_past_within_leeway_is_accepted,
     iat_in_the_future_beyond_leeway_is_refused,
@@ -646,6 +647,64 @@ fn aud_array_without_our_client_id_is_refused<F: Flavor>() {
 
 /// Client and server read the same system clock, the client later, so an
 /// `exp` 61 s before the minting time is past by more than the 60 s leeway.
+/// The JSON of a token's segment (0: the header, 1: the claims).
+fn segment(token: &str, index: usize) -> Value {
+    let text = token.split('.').nth(index).expect("a segment");
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(text).unwrap()).unwrap()
+}
+
+/// OpenID Connect Core 3.1.3.7 step 5: an `azp`, when present, names this
+/// client, even when `aud` is this client alone; at the code exchange, at a
+/// refresh and at a restore. An `azp` naming this client is accepted.
+fn azp_naming_another_client_is_refused_with_a_single_audience<F: Flavor>() {
+    let server = VerysServer::start();
+    let client = F::build(confidential_builder(&server)).unwrap();
+    let with_azp = |azp: &'static str| edit_claims(move |claims| claims["azp"] = azp.into());
+    let is_authorized_party = |result: &Result<Tokens, Error>| {
+        matches!(
+            result,
+            Err(Error::InvalidIdToken(TokenRule::AuthorizedParty))
+        )
+    };
+
+    server.set_id_token_fault(Some(with_azp("other")));
+    let result = F::exchange_code(&client, callback(&server, &client));
+    assert!(is_authorized_party(&result), "code exchange: {result:?}");
+    server.set_id_token_fault(Some(with_azp(seed::CONFIDENTIAL_CLIENT_ID)));
+    let tokens = F::exchange_code(&client, callback(&server, &client)).unwrap();
+    let claims = segment(tokens.id_token(), 1);
+    assert_eq!(
+        claims["aud"],
+        seed::CONFIDENTIAL_CLIENT_ID,
+        "a single audience"
+    );
+    assert_eq!(claims["azp"], seed::CONFIDENTIAL_CLIENT_ID);
+
+    let refreshed = F::refresh(&client, &tokens).unwrap();
+    server.set_id_token_fault(Some(with_azp("other")));
+    let result = F::refresh(&client, &refreshed);
+    assert!(is_authorized_party(&result), "refresh: {result:?}");
+
+    server.set_id_token_fault(None);
+    let tokens = F::exchange_code(&client, callback(&server, &client)).unwrap();
+    let stored = serde_json::to_value(tokens.to_stored()).unwrap();
+    let restore = |azp: &str| {
+        let mut claims = segment(tokens.id_token(), 1);
+        claims["azp"] = azp.into();
+        let mut stored = stored.clone();
+        stored["id_token"] = server
+            .sign_jwt(&segment(tokens.id_token(), 0), &claims)
+            .into();
+        F::restore_tokens(&client, serde_json::from_value(stored).unwrap())
+    };
+    let result = restore("other");
+    assert!(is_authorized_party(&result), "restore: {result:?}");
+    assert_eq!(
+        restore(seed::CONFIDENTIAL_CLIENT_ID).unwrap().sub(),
+        seed::USER_SUB
+    );
+}
+
 fn exp_past_beyond_leeway_is_refused<F: Flavor>() {
     assert!(matches!(
         sign_in_with::<F>(edit_claims(|claims| {
