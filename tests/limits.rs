@@ -58,7 +58,8 @@ const STACKS: [Stack; 2] = [Stack::Own, Stack::Seam];
 fn forwarding() -> Canned {
     let agent: ureq::Agent = ureq::Agent::config_builder().proxy(None).build().into();
     Arc::new(move |request: http::Request<Vec<u8>>| {
-        let failed = |error: ureq::Error| TransportError::new(TransportErrorKind::Other, error.to_string());
+        let failed =
+            |error: ureq::Error| TransportError::new(TransportErrorKind::Other, error.to_string());
         let mut response = request
             .with_agent(&agent)
             .configure()
@@ -80,7 +81,10 @@ fn forwarding() -> Canned {
 
 /// The confidential client of `server` reading answers of at most `LIMIT`
 /// bytes with `stack`.
-fn builder<F: Flavor>(server: &VerysServer, stack: Stack) -> verys_client::ClientBuilder<Confidential> {
+fn builder<F: Flavor>(
+    server: &VerysServer,
+    stack: Stack,
+) -> verys_client::ClientBuilder<Confidential> {
     let builder = confidential_builder(server).max_response_bytes(LIMIT as u64);
     match stack {
         Stack::Own => builder,
@@ -106,7 +110,11 @@ fn verifier<F: Flavor>(server: &VerysServer, stack: Stack) -> Verifier<F::T> {
 fn assert_too_large<T: std::fmt::Debug>(result: Result<T, Error>, stack: Stack) {
     match result {
         Err(Error::Transport(error)) => {
-            assert_eq!(error.kind, TransportErrorKind::BodyTooLarge, "{stack:?}: {error}");
+            assert_eq!(
+                error.kind,
+                TransportErrorKind::BodyTooLarge,
+                "{stack:?}: {error}"
+            );
         }
         other => panic!("{stack:?}: expected a body too large, got {other:?}"),
     }
@@ -270,9 +278,7 @@ fn federation_answers_of_exactly_the_limit_are_read_and_one_byte_more_refused<F:
 }
 
 /// A `Verifier` has no size setting: it keeps the default limit, 1 MiB.
-fn a_verifiers_key_set_of_exactly_the_default_limit_is_read_and_one_byte_more_refused<
-    F: Flavor,
->() {
+fn a_verifiers_key_set_of_exactly_the_default_limit_is_read_and_one_byte_more_refused<F: Flavor>() {
     const PATH: &str = "/.well-known/jwks.json";
     for stack in STACKS {
         let server = VerysServer::start();

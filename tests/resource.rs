@@ -611,9 +611,15 @@ fn a_key_published_without_kid_is_known_by_its_rfc_7638_thumbprint<F: Flavor>() 
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use ed25519_dalek::Signer as _;
     let mut d = [0u8; 32];
-    assert_eq!(URL_SAFE_NO_PAD.decode_slice(RFC_8037_D, &mut d).unwrap(), 32);
+    assert_eq!(
+        URL_SAFE_NO_PAD.decode_slice(RFC_8037_D, &mut d).unwrap(),
+        32
+    );
     let key = ed25519_dalek::SigningKey::from_bytes(&d);
-    assert_eq!(URL_SAFE_NO_PAD.encode(key.verifying_key().as_bytes()), RFC_8037_X);
+    assert_eq!(
+        URL_SAFE_NO_PAD.encode(key.verifying_key().as_bytes()),
+        RFC_8037_X
+    );
     let server = VerysServer::start();
     let issuer = server.issuer();
     let sign = |kid: &str| {
@@ -658,7 +664,13 @@ fn the_embedded_verys_key_published_without_its_kid_still_signs_in<F: Flavor>() 
     let server = VerysServer::start();
     let agent: ureq::Agent = ureq::Agent::config_builder().proxy(None).build().into();
     let url = format!("{}/.well-known/jwks.json", server.issuer());
-    let body = agent.get(&url).call().unwrap().body_mut().read_to_string().unwrap();
+    let body = agent
+        .get(&url)
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
     let mut jwks: serde_json::Value = serde_json::from_str(&body).unwrap();
     let key = jwks["keys"][0].as_object_mut().unwrap();
     assert_eq!(key.remove("kid"), Some(server.key_id().into()));

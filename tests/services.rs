@@ -930,6 +930,8 @@ fn a_refresh_holds_the_lease_until_its_tokens_are_stored<F: Flavor>() {
         "read, lease, read again, store the refresh, then give the lease back"
     );
     assert_eq!(server.token_requests("refresh_token"), 1);
+}
+
 /// A sign-in whose access token was granted for 20 s (less than the 30 s
 /// margin) is refreshed at half its life. Stored with `with_store` and
 /// read back by another manager with `from_store`, it keeps that lifetime:
