@@ -102,9 +102,8 @@ pub struct TokenManager<K: ClientKind, T: Transport = Blocking> {
 struct State {
     /// The newest tokens this process knows, and their entry's version.
     current: RwLock<(Tokens, u64)>,
-    /// The last refresh failure and when it happened, on the clock's
-    /// [monotonic](crate::Clock::monotonic) time.
-    last_failure: Mutex<Option<(Duration, Error)>>,
+    /// What the ways through the store ended with.
+    outcomes: Mutex<Outcomes>,
     gate: Gate,
 }
 
@@ -113,6 +112,26 @@ impl State {
     fn held(&self) -> std::sync::RwLockReadGuard<'_, (Tokens, u64)> {
         self.current.read().unwrap_or_else(PoisonError::into_inner)
     }
+
+    fn outcomes(&self) -> std::sync::MutexGuard<'_, Outcomes> {
+        self.outcomes.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// What the ways through the store ended with, for the callers after them.
+#[derive(Default)]
+struct Outcomes {
+    /// The last failure, and when it happened on the clock's
+    /// [monotonic](crate::Clock::monotonic) time.
+    failure: Option<(Duration, Error)>,
+    /// The version of the held tokens, once their sign-in ended (their
+    /// refresh token refused for good): the store is not asked to refresh
+    /// them again, even after another failure, until other tokens are held.
+    ended: Option<u64>,
+    /// How many ways through the store finished: a caller that waited at
+    /// the gate while one finished takes its ended sign-in as it is, rather
+    /// than each reading the store again.
+    passes: u64,
 }
 
 /// The session key of a manager's own in-process store.
@@ -158,7 +177,7 @@ impl<K: ClientKind, T: Transport> TokenManager<K, T> {
             on_refresh: None,
             state: Arc::new(State {
                 current: RwLock::new((tokens, version)),
-                last_failure: Mutex::new(None),
+                outcomes: Mutex::new(Outcomes::default()),
                 gate: Gate::default(),
             }),
         }
@@ -252,23 +271,29 @@ impl<K: ClientKind, T: Transport> TokenManager<K, T> {
         (!access_token.refresh_due(clock, self.margin)).then(|| access_token.clone())
     }
 
-    /// Once at the gate: the token someone else refreshed meanwhile, or a
-    /// recent transient failure to share instead of retrying. An ended
-    /// sign-in is not shared: the store is read again, where a new sign-in
-    /// may have been written since.
-    fn settled(&self) -> Option<Result<AccessToken, Error>> {
+    /// How many ways through the store have finished: read by a caller
+    /// before it waits at the gate, for [`settled`](Self::settled).
+    fn passes(&self) -> u64 {
+        self.state.outcomes().passes
+    }
+
+    /// Once at the gate: the token someone else refreshed meanwhile, a
+    /// recent transient failure to share instead of retrying, or the end of
+    /// the sign-in that the way through the store this caller waited for
+    /// found. An ended sign-in is not shared with later callers: they read
+    /// the store again, where a new sign-in may have been written since.
+    fn settled(&self, passes_seen: u64) -> Option<Result<AccessToken, Error>> {
         if let Some(token) = self.fresh() {
             return Some(Ok(token));
         }
-        let failure = self
-            .state
-            .last_failure
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let outcomes = self.state.outcomes();
         // Measured on the monotonic clock: a wall clock stepped back must
         // not stretch the pause into a long outage.
         let now = self.client.config.clock.monotonic();
-        match &*failure {
+        match &outcomes.failure {
+            Some((_, error)) if error.requires_sign_in() && outcomes.passes != passes_seen => {
+                Some(Err(error.clone()))
+            }
             Some((at, error))
                 if !error.requires_sign_in() && now < at.saturating_add(RETRY_AFTER) =>
             {
@@ -278,20 +303,11 @@ impl<K: ClientKind, T: Transport> TokenManager<K, T> {
         }
     }
 
-    /// Whether the held tokens' refresh token was refused for good.
-    fn held_is_dead(&self) -> bool {
-        self.state
-            .last_failure
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .as_ref()
-            .is_some_and(|(_, error)| error.requires_sign_in())
-    }
-
     /// Where this caller starts through the store.
     fn coordination(&self) -> (Coordination, Step) {
-        let dead = self.held_is_dead();
+        let ended = self.state.outcomes().ended;
         let (tokens, version) = self.state.held().clone();
+        let dead = ended == Some(version);
         let clock = Arc::clone(&self.client.config.clock);
         Coordination::new(
             tokens,
@@ -310,19 +326,17 @@ impl<K: ClientKind, T: Transport> TokenManager<K, T> {
     /// Records the outcome of this caller's way through the store: tokens it
     /// refreshed, tokens another process refreshed, or a failure.
     fn record(&self, outcome: Result<Fresh, Error>) -> Result<AccessToken, Error> {
-        let mut failure = self
-            .state
-            .last_failure
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut outcomes = self.state.outcomes();
+        outcomes.passes = outcomes.passes.wrapping_add(1);
         match outcome {
             Ok(Fresh {
                 tokens,
                 version,
                 ours,
             }) => {
-                *failure = None;
-                drop(failure);
+                outcomes.failure = None;
+                outcomes.ended = None;
+                drop(outcomes);
                 let access_token = tokens.access_token().clone();
                 *self
                     .state
@@ -342,7 +356,10 @@ impl<K: ClientKind, T: Transport> TokenManager<K, T> {
             }
             Err(error) => {
                 crate::trace::refreshed::<()>(&Err(error.clone()));
-                *failure = Some((self.client.config.clock.monotonic(), error.clone()));
+                if error.requires_sign_in() {
+                    outcomes.ended = Some(self.state.held().1);
+                }
+                outcomes.failure = Some((self.client.config.clock.monotonic(), error.clone()));
                 Err(error)
             }
         }
@@ -370,8 +387,9 @@ impl<K: ClientKind> TokenManager<K, Blocking> {
         if let Some(token) = self.fresh() {
             return Ok(token);
         }
+        let passes = self.passes();
         let _gate = self.state.gate.enter();
-        if let Some(settled) = self.settled() {
+        if let Some(settled) = self.settled(passes) {
             return settled;
         }
         let outcome = self.through_store();
@@ -491,9 +509,10 @@ impl<K: ClientKind> TokenManager<K, crate::transport::Async> {
         // keep the lease until it runs out. As a task of its own, the gate,
         // the refresh and its recording go on whatever becomes of the caller.
         let manager = self.sharing();
+        let passes = self.passes();
         let refresh = async move {
             let _gate = manager.state.gate.enter_async().await;
-            match manager.settled() {
+            match manager.settled(passes) {
                 Some(settled) => settled,
                 None => {
                     let outcome = manager.through_store().await;

@@ -37,6 +37,8 @@ scenarios!(
     a_manager_that_saw_its_sign_in_end_takes_up_the_next_one,
     the_pause_after_a_failed_refresh_is_not_stretched_by_a_clock_set_back,
     a_refresh_holds_the_lease_until_its_tokens_are_stored,
+    an_ended_sign_in_is_not_refreshed_again_after_a_store_failure,
+    callers_waiting_for_a_refused_refresh_share_it_without_reading_the_store,
 );
 
 /// The discovered endpoints are the ones used: a document whose token,
@@ -491,20 +493,21 @@ fn token_manager_reports_a_failed_refresh_without_a_storm<F: Flavor>() {
             })
         })
         .collect();
-    let (mut refused, mut signed_out) = (0, 0);
+    // Callers that waited for the refresh share what Verys said; one that
+    // came to the gate after it ended reads the ended sign-in in the store.
+    let mut refused = 0;
     for handle in handles {
         match handle.join().unwrap() {
             Err(Error::TokenRequest(error)) if error.error() == Some("invalid_grant") => {
                 refused += 1;
             }
-            Err(Error::SignedOut) => signed_out += 1,
+            Err(Error::SignedOut) => {}
             other => panic!("expected the refresh failure, got {other:?}"),
         }
     }
-    assert_eq!(
-        (refused, signed_out),
-        (1, 7),
-        "the caller that refreshed is told what Verys said, the waiters that the sign-in ended"
+    assert!(
+        refused >= 1,
+        "the caller that refreshed is told what Verys said"
     );
     assert_eq!(
         server.token_requests("refresh_token"),
@@ -809,16 +812,29 @@ fn the_pause_after_a_failed_refresh_is_not_stretched_by_a_clock_set_back<F: Flav
     assert_eq!(server.token_requests("refresh_token"), 2);
 }
 
-/// A [`MemoryStore`] that records each call, in order.
+/// A [`MemoryStore`] that records each call, in order, and fails the
+/// calls named in `failing`.
 #[derive(Default)]
 struct Recording {
     inner: MemoryStore,
     calls: std::sync::Mutex<Vec<&'static str>>,
+    failing: std::sync::Mutex<Vec<&'static str>>,
 }
 
 impl Recording {
-    fn record(&self, call: &'static str) {
+    fn record(&self, call: &'static str) -> Result<(), verys_client::StoreError> {
         self.calls.lock().unwrap().push(call);
+        if self.failing.lock().unwrap().contains(&call) {
+            return Err(verys_client::StoreError::new(
+                verys_client::StoreErrorKind::Unavailable,
+                "down",
+            ));
+        }
+        Ok(())
+    }
+
+    fn fail(&self, calls: &[&'static str]) {
+        *self.failing.lock().unwrap() = calls.to_vec();
     }
 
     fn calls(&self) -> Vec<&'static str> {
@@ -831,7 +847,7 @@ impl TokenStore for Recording {
         &self,
         key: &str,
     ) -> Result<Option<verys_client::store::Entry>, verys_client::StoreError> {
-        self.record("load");
+        self.record("load")?;
         TokenStore::load(&self.inner, key)
     }
     fn replace(
@@ -841,11 +857,11 @@ impl TokenStore for Recording {
         version: u64,
         value: &str,
     ) -> Result<bool, verys_client::StoreError> {
-        self.record("replace");
+        self.record("replace")?;
         TokenStore::replace(&self.inner, key, expected, version, value)
     }
     fn remove(&self, key: &str) -> Result<(), verys_client::StoreError> {
-        self.record("remove");
+        self.record("remove")?;
         TokenStore::remove(&self.inner, key)
     }
     fn try_lease(
@@ -854,11 +870,11 @@ impl TokenStore for Recording {
         owner: &str,
         lease: Duration,
     ) -> Result<bool, verys_client::StoreError> {
-        self.record("try_lease");
+        self.record("try_lease")?;
         TokenStore::try_lease(&self.inner, key, owner, lease)
     }
     fn release(&self, key: &str, owner: &str) -> Result<(), verys_client::StoreError> {
-        self.record("release");
+        self.record("release")?;
         TokenStore::release(&self.inner, key, owner)
     }
 }
@@ -1018,4 +1034,78 @@ fn refreshed_at_half_its_life(
         access_token().unwrap();
     }
     assert_eq!(refreshes(), 1, "one refresh past half its life");
+}
+
+/// The end of a sign-in outlives the failures after it: a dead refresh
+/// token whose end could not be written (the store failing), then a store
+/// that cannot be read, and the next call, the store back, answers
+/// `SignedOut` from the entry without refreshing the dead token again.
+fn an_ended_sign_in_is_not_refreshed_again_after_a_store_failure<F: Flavor>() {
+    let server = VerysServer::start();
+    let clock = manual_clock();
+    let client = F::build(confidential_builder(&server).clock(clock.clone())).unwrap();
+    let store = Arc::new(Recording::default());
+    let tokens = sign_in::<F, _>(&server, &client);
+    let manager = F::managed_with_store(client, Arc::clone(&store), "session", tokens).unwrap();
+    server.revoke_all_refresh_tokens();
+    clock.advance(600);
+    server.set_clock_offset(600);
+    store.fail(&["replace"]);
+    assert!(matches!(
+        F::managed_access_token(&manager),
+        Err(Error::TokenRequest(ref refused)) if refused.error() == Some("invalid_grant")
+    ));
+    store.fail(&["load"]);
+    clock.advance(6);
+    assert!(matches!(
+        F::managed_access_token(&manager),
+        Err(Error::Store(_))
+    ));
+    store.fail(&[]);
+    clock.advance(6);
+    assert!(matches!(
+        F::managed_access_token(&manager),
+        Err(Error::SignedOut)
+    ));
+    assert_eq!(server.token_requests("refresh_token"), 1);
+}
+
+/// Callers that wait at the gate while a refresh finds the sign-in ended
+/// take that outcome as it is: Verys's `invalid_grant`, without a store
+/// read each. (The refresh is held back 2 s so that all are waiting.)
+fn callers_waiting_for_a_refused_refresh_share_it_without_reading_the_store<F: Flavor>() {
+    let server = VerysServer::start();
+    let clock = manual_clock();
+    let client = F::build(confidential_builder(&server).clock(clock.clone())).unwrap();
+    let store = Arc::new(Recording::default());
+    let tokens = sign_in::<F, _>(&server, &client);
+    let manager =
+        Arc::new(F::managed_with_store(client, Arc::clone(&store), "session", tokens).unwrap());
+    server.revoke_all_refresh_tokens();
+    clock.advance(600);
+    server.set_clock_offset(600);
+    server.set_response_delay("/token", Some(Duration::from_secs(2)));
+    store.calls();
+    let barrier = Arc::new(Barrier::new(6));
+    let handles: Vec<_> = (0..6)
+        .map(|_| {
+            let (manager, barrier) = (Arc::clone(&manager), Arc::clone(&barrier));
+            std::thread::spawn(move || {
+                barrier.wait();
+                F::managed_access_token(&manager)
+            })
+        })
+        .collect();
+    for handle in handles {
+        assert!(matches!(
+            handle.join().unwrap(),
+            Err(Error::TokenRequest(ref refused)) if refused.error() == Some("invalid_grant")
+        ));
+    }
+    assert_eq!(server.token_requests("refresh_token"), 1);
+    let loads = store.calls().iter().filter(|call| **call == "load").count();
+    assert_eq!(
+        loads, 3,
+        "the one way through the store: read, read under the lease, read after the refusal"
+    );
 }

@@ -86,6 +86,9 @@ pub(crate) struct Coordination {
     /// A write of refreshed tokens lost to another writer, and the entry is
     /// read again: see [`Coordination::replaced`].
     rewriting: bool,
+    /// A write of the end of the sign-in lost to another writer: the entry
+    /// must have changed since [`Coordination::read`] was read.
+    sign_out_lost: bool,
     /// The refreshes this caller asked for (see [`REFRESH_ATTEMPTS`]).
     refreshes: u8,
     /// The held tokens' refresh token was refused for good: at their version
@@ -124,6 +127,7 @@ impl Coordination {
             refused: None,
             writing_sign_out: false,
             rewriting: false,
+            sign_out_lost: false,
             refreshes: 0,
             dead,
         };
@@ -153,14 +157,29 @@ impl Coordination {
 
     pub(crate) fn loaded(&mut self, entry: Result<Option<Entry>, StoreError>) -> Step {
         let entry = match entry {
+            // No manager writes version 0 (no entry): a store that hands it
+            // out would let a write expecting "none" land on an entry.
+            Ok(Some(entry)) if entry.version == 0 => return self.finish(Err(version_zero())),
             Ok(Some(entry)) => entry,
-            Ok(None) | Err(_) if self.rewriting => return self.keep_refreshed(),
+            // The sign-in was removed while this caller refreshed it: its
+            // new tokens end with it.
+            Ok(None) if self.rewriting => return self.drop_refreshed(Err(Error::SignedOut)),
+            Err(_) if self.rewriting => return self.keep_refreshed(),
             Ok(None) => return self.finish(Err(Error::SignedOut)),
             Err(error) => return self.finish(Err(Error::Store(error))),
         };
         let session = serde_json::from_str::<Session>(&entry.value);
         if self.rewriting {
             return self.reread_after_lost_write(entry.version, session.ok());
+        }
+        if self.sign_out_lost && entry.version == self.read {
+            // A compare-and-set that fails against the very version read is
+            // a store that does not keep its promise: writing the end of
+            // the sign-in again would loop.
+            return self.finish(Err(Error::Store(StoreError::new(
+                StoreErrorKind::Corrupt,
+                "the entry refused a write at the version it was read at",
+            ))));
         }
         self.read = entry.version;
         match session {
@@ -271,6 +290,7 @@ impl Coordination {
             if matches!(written, Ok(false)) {
                 // The entry changed since it was read: another replica's
                 // rotation landed after all, and is read back.
+                self.sign_out_lost = true;
                 return Step::Load;
             }
             let refused = self.refused.take().unwrap_or(Error::SignedOut);
@@ -300,14 +320,18 @@ impl Coordination {
         }
     }
 
-    /// After a lost write: a `SignedOut` written next after the version this
-    /// caller read came from another replica's `invalid_grant` with the
-    /// refresh token this caller rotated, so the refreshed tokens replace it.
-    /// Anything else, a `SignedOut` of another sign-in included, is left as
-    /// it is.
+    /// After a lost write, what the entry holds now. At the version next
+    /// after the one this caller read, another replica wrote this sign-in:
+    /// a `SignedOut` came from its `invalid_grant` with the refresh token
+    /// this caller rotated, so the refreshed tokens replace it; its own
+    /// tokens leave this caller's valid all the same. At any other version
+    /// the entry is another sign-in (the one refreshed was removed
+    /// meanwhile): it is read back, and the refreshed tokens end with the
+    /// sign-in they belong to.
     fn reread_after_lost_write(&mut self, version: u64, session: Option<Session>) -> Step {
+        let successor = version == next_version(self.read);
         match (session, &self.refreshed) {
-            (Some(Session::SignedOut), Some(tokens)) if version == next_version(self.read) => {
+            (Some(Session::SignedOut), Some(tokens)) if successor => {
                 self.read = version;
                 Step::Replace {
                     expected: version,
@@ -315,8 +339,23 @@ impl Coordination {
                     value: Session::Tokens(tokens.to_stored()).to_value(),
                 }
             }
+            (Some(Session::Tokens(stored)), _) if !successor => {
+                self.refreshed = None;
+                self.rewriting = false;
+                self.read = version;
+                Step::Restore(stored)
+            }
+            (Some(Session::SignedOut), _) if !successor => {
+                self.drop_refreshed(Err(Error::SignedOut))
+            }
             _ => self.keep_refreshed(),
         }
+    }
+
+    /// The refreshed tokens belong to a sign-in that ended: not handed out.
+    fn drop_refreshed(&mut self, outcome: Result<Fresh, Error>) -> Step {
+        self.refreshed = None;
+        self.finish(outcome)
     }
 
     /// The refreshed tokens, not written: valid all the same, and kept at
@@ -386,6 +425,7 @@ impl NewSignIn {
 
     pub(crate) fn loaded(&mut self, entry: Result<Option<Entry>, StoreError>) -> WriteStep {
         match entry {
+            Ok(Some(entry)) if entry.version == 0 => WriteStep::Done(Err(version_zero())),
             Ok(entry) => WriteStep::Replace {
                 expected: entry.map_or(0, |entry| entry.version),
                 version: self.version,
@@ -430,11 +470,21 @@ fn next_version(version: u64) -> u64 {
 /// The sign-in an entry holds, and its version: what a manager starts from.
 pub(crate) fn stored_sign_in(entry: Option<Entry>) -> Result<(StoredTokens, u64), Error> {
     let entry = entry.ok_or(Error::SignedOut)?;
+    if entry.version == 0 {
+        return Err(version_zero());
+    }
     match serde_json::from_str::<Session>(&entry.value) {
         Ok(Session::Tokens(stored)) => Ok((stored, entry.version)),
         Ok(Session::SignedOut) => Err(Error::SignedOut),
         Err(_) => Err(not_a_sign_in()),
     }
+}
+
+fn version_zero() -> Error {
+    Error::Store(StoreError::new(
+        StoreErrorKind::Corrupt,
+        "the entry is at version 0, which no manager writes",
+    ))
 }
 
 fn not_a_sign_in() -> Error {
@@ -642,19 +692,17 @@ mod tests {
 
     /// After a lost write, a `SignedOut` that is not the next version of
     /// the one this caller read was written for another sign-in (the entry
-    /// was deleted, and a new sign-in written and ended meanwhile): it is
-    /// left as it is.
+    /// was removed, and a new sign-in written and ended meanwhile): it is
+    /// left as it is, and the refreshed tokens end with their sign-in.
     #[test]
     fn a_sign_out_of_another_sign_in_is_not_replaced_after_a_lost_write() {
         let mut c = leased_and_refreshing();
         c.refreshed(Ok(tokens("new", 300)));
         assert!(matches!(c.replaced(Ok(false)), Step::Load));
-        let fresh = released(c.loaded(entry(77, &Session::SignedOut))).unwrap();
-        assert_eq!(fresh.tokens.access_token().expose_secret(), "new");
-        assert_eq!(
-            fresh.version, 1,
-            "kept at the version read, not the entry's"
-        );
+        assert!(matches!(
+            released(c.loaded(entry(77, &Session::SignedOut))),
+            Err(Error::SignedOut)
+        ));
     }
 
     /// Any version but the caller's own is another writer's, lower ones
@@ -705,6 +753,99 @@ mod tests {
             panic!("expected the new sign-in");
         };
         assert_eq!(fresh.version, 5);
+    }
+
+    /// A store whose compare-and-set fails against the very version it
+    /// hands out (a Redis entry whose version reads as a number in another
+    /// spelling) refuses the end of the sign-in again and again: the second
+    /// read at that version is a corrupt store, not another write.
+    #[test]
+    fn a_sign_out_write_refused_at_the_version_read_does_not_loop() {
+        let mut c = leased_and_refreshing();
+        assert!(matches!(c.refreshed(Err(invalid_grant())), Step::Load));
+        let same = Session::Tokens(tokens("old", 0).to_stored());
+        assert!(matches!(
+            c.loaded(entry(1, &same)),
+            Step::Replace { expected: 1, .. }
+        ));
+        assert!(matches!(c.replaced(Ok(false)), Step::Load));
+        match released(c.loaded(entry(1, &same))) {
+            Err(Error::Store(error)) => assert_eq!(error.kind, StoreErrorKind::Corrupt),
+            other => panic!("expected a corrupt store, got {:?}", other.err()),
+        }
+    }
+
+    /// The sign-in was removed while this caller refreshed it: the
+    /// refreshed tokens end with it, and are not handed out.
+    #[test]
+    fn tokens_refreshed_for_a_removed_sign_in_are_not_handed_out() {
+        let mut c = leased_and_refreshing();
+        c.refreshed(Ok(tokens("new", 300)));
+        assert!(matches!(c.replaced(Ok(false)), Step::Load));
+        assert!(matches!(
+            released(c.loaded(Ok(None))),
+            Err(Error::SignedOut)
+        ));
+    }
+
+    /// The sign-in was removed and another written while this caller
+    /// refreshed the first: the other is read back, the refreshed tokens
+    /// dropped.
+    #[test]
+    fn another_sign_in_found_after_a_lost_write_is_read_back() {
+        let mut c = leased_and_refreshing();
+        c.refreshed(Ok(tokens("new", 300)));
+        assert!(matches!(c.replaced(Ok(false)), Step::Load));
+        let other = Session::Tokens(tokens("other", 300).to_stored());
+        assert!(matches!(c.loaded(entry(77, &other)), Step::Restore(_)));
+        let fresh = released(c.restored(Ok(tokens("other", 300)))).unwrap();
+        assert_eq!(fresh.tokens.access_token().expose_secret(), "other");
+        assert_eq!(fresh.version, 77);
+        assert!(!fresh.ours);
+    }
+
+    /// A refresh of the same sign-in by another replica (the next version)
+    /// leaves this caller's refreshed tokens valid: they are handed out.
+    #[test]
+    fn the_same_sign_in_refreshed_elsewhere_keeps_this_callers_tokens() {
+        let mut c = leased_and_refreshing();
+        c.refreshed(Ok(tokens("new", 300)));
+        assert!(matches!(c.replaced(Ok(false)), Step::Load));
+        let theirs = Session::Tokens(tokens("theirs", 300).to_stored());
+        let fresh = released(c.loaded(entry(2, &theirs))).unwrap();
+        assert_eq!(fresh.tokens.access_token().expose_secret(), "new");
+        assert_eq!(
+            fresh.version, 1,
+            "kept at the version read, to read theirs next"
+        );
+    }
+
+    /// Version 0 means "no entry": no manager writes it, and an entry at it
+    /// is refused wherever it is read.
+    #[test]
+    fn an_entry_at_version_zero_is_corrupt() {
+        let corrupt = |outcome: Result<Fresh, Error>| matches!(outcome, Err(Error::Store(e)) if e.kind == StoreErrorKind::Corrupt);
+        let stored = Session::Tokens(tokens("old", 0).to_stored());
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let (mut c, _) = Coordination::new(
+            tokens("old", 0),
+            0,
+            false,
+            Arc::new(At),
+            Duration::ZERO,
+            deadline,
+        );
+        let Step::Done(outcome) = c.loaded(entry(0, &stored)) else {
+            panic!("expected the caller to stop");
+        };
+        assert!(corrupt(outcome));
+        assert!(matches!(
+            stored_sign_in(entry(0, &stored).unwrap()),
+            Err(Error::Store(e)) if e.kind == StoreErrorKind::Corrupt
+        ));
+        let (expected, outcome) = write_new(&[entry(0, &Session::SignedOut)], &[]);
+        assert!(expected.is_empty(), "nothing written over it");
+        assert!(matches!(outcome, Err(Error::Store(e)) if e.kind == StoreErrorKind::Corrupt));
     }
 
     /// A version at the top of the range, from a hostile or corrupt entry,

@@ -124,10 +124,14 @@ pub trait TokenStore: Send + Sync {
     ) -> Result<bool, StoreError>;
 
     /// Deletes the entry under `key`, if there is one, whatever its
-    /// version: at sign-out, so that no tokens outlive it. Every manager
-    /// holding the sign-in then finds no entry on its next read and answers
-    /// [`Error::SignedOut`](crate::Error::SignedOut); a sign-in written
-    /// under the key later is a new one, which none of them writes over.
+    /// version: at sign-out, so that the store keeps no tokens of it. Every
+    /// manager holding the sign-in answers
+    /// [`Error::SignedOut`](crate::Error::SignedOut) at its next read of the
+    /// store (when its access token is due: a fresh one held in a process
+    /// is still handed out until then, so revoke the refresh token with
+    /// `Client::revoke` too), and tokens a manager refreshed meanwhile end
+    /// with the sign-in; a sign-in written under the key later is a new
+    /// one, which none of them writes over.
     ///
     /// # Errors
     ///

@@ -240,9 +240,12 @@ fn entry((version, value, too_long): Read) -> Result<Option<Entry>, StoreError> 
         return corrupt("the entry's value is longer than a stored sign-in");
     }
     match (version, value) {
-        (Some(version), Some(value)) => match version.parse() {
-            Ok(version) => Ok(Some(Entry::new(version, value))),
-            Err(_) => corrupt("the entry's version is not a number"),
+        // Only the spelling the store writes: `07` or `+7` would read as 7
+        // while the compare-and-set, which compares the text, never matches
+        // it, and every write would fail.
+        (Some(version), Some(value)) => match version.parse::<u64>() {
+            Ok(number) if number.to_string() == version => Ok(Some(Entry::new(number, value))),
+            _ => corrupt("the entry's version is not a number as the store writes it"),
         },
         (None, None) => Ok(None),
         _ => corrupt("the entry lacks its version or its value"),
