@@ -94,6 +94,9 @@ mod manager;
 mod protocol;
 mod randomness;
 mod services;
+#[cfg(feature = "axum-sign-in")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum-sign-in")))]
+pub mod sign_in;
 mod single_flight;
 pub mod store;
 mod trace;

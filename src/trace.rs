@@ -100,6 +100,13 @@ mod imp {
         }
     }
 
+    /// A step of the web sign-in that failed (feature `axum-sign-in`): the
+    /// error answered, or one that did not stop the step (a revocation).
+    #[cfg(feature = "axum-sign-in")]
+    pub(crate) fn sign_in_failed(step: &'static str, error: &Error) {
+        tracing::warn!(target: target!(), step, %error, "sign-in step failed");
+    }
+
     fn millis(since: Instant) -> u64 {
         u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
@@ -129,6 +136,10 @@ mod imp {
 
     pub(crate) fn jwks_stored(_: &Result<usize, Error>) {}
     pub(crate) fn refreshed<T>(_: &Result<T, Error>) {}
+    #[cfg(feature = "axum-sign-in")]
+    pub(crate) fn sign_in_failed(_: &'static str, _: &Error) {}
 }
 
+#[cfg(feature = "axum-sign-in")]
+pub(crate) use imp::sign_in_failed;
 pub(crate) use imp::{Operation, jwks_stored, refreshed};

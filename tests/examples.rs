@@ -64,16 +64,15 @@ mod axum_app_walk {
         verys.register_client(
             ClientRegistration::confidential(CLIENT_ID, SECRET)
                 .redirect_uri(format!("{base}/auth/callback"))
-                .redirect_uri(format!("{base}/"))
+                .redirect_uri(format!("{base}/auth/signed-out"))
                 .scopes(["openid", "profile", "email"]),
         );
         let app = axum_app::app(axum_app::Config {
             issuer: verys.issuer(),
             client_id: CLIENT_ID.into(),
             client_secret: SECRET.into(),
-            redirect_uri: format!("{base}/auth/callback"),
-            post_logout_redirect_uri: format!("{base}/"),
-            secure_cookie: false,
+            app_url: base.clone(),
+            same_site: tower_sessions::cookie::SameSite::Lax,
         })
         .unwrap();
         serve(&runtime, listener, app);
@@ -81,38 +80,51 @@ mod axum_app_walk {
     }
 
     #[test]
-    fn signs_in_shows_the_user_and_signs_out() {
+    fn signs_in_shows_the_user_calls_userinfo_and_signs_out() {
         let verys = VerysServer::start();
         let (_runtime, base) = start(&verys);
         let browser = Browser::new(&verys);
 
-        let me = browser.get_once(&format!("{base}/me"));
-        assert_eq!(me.header("location"), Some("/login"), "{}", me.status());
+        let account = browser.get_once(&format!("{base}/account"));
+        assert_eq!(account.status(), 303);
+        assert_eq!(
+            account.header("location"),
+            Some("/login?return_to=%2Faccount")
+        );
 
-        let me = browser.get(&format!("{base}/login"));
+        let account = browser.get(&format!("{base}/account"));
+        assert_eq!(account.status(), 200, "{}", account.body());
+        assert_eq!(account.url(), format!("{base}/account"));
+        let visited = account.visited();
+        assert_eq!(visited.len(), 5, "{visited:?}");
+        assert!(visited[2].starts_with(&format!("{}/authorize?", verys.issuer())));
+        assert!(visited[3].starts_with(&format!("{base}/auth/callback?code=")));
+        assert!(
+            account.body().contains("Hello, Ada Lovelace"),
+            "{}",
+            account.body()
+        );
+
+        let me = browser.get(&format!("{base}/me"));
         assert_eq!(me.status(), 200, "{}", me.body());
-        assert_eq!(me.url(), format!("{base}/me"));
-        let visited = me.visited();
-        assert_eq!(visited.len(), 4, "{visited:?}");
-        assert!(visited[1].starts_with(&format!("{}/authorize?", verys.issuer())));
-        assert!(visited[2].starts_with(&format!("{base}/auth/callback?code=")));
-        assert!(me.body().contains("Hello, Ada Lovelace"), "{}", me.body());
         assert!(me.body().contains(seed::USER_EMAIL), "{}", me.body());
         assert!(me.body().contains(seed::USER_SUB), "{}", me.body());
 
         let home = browser.post(&format!("{base}/logout"), &[]);
         assert_eq!(verys.requests("/token/revoke"), 1);
-        // Verys accepts the ID token hint and sends the browser back with the logout's state.
+        // Verys accepts the ID token hint and sends the browser back with the logout's state,
+        // which the app checks before it shows its home page.
         let visited = home.visited();
         assert!(visited[1].starts_with(&format!("{}/end-session?", verys.issuer())));
         assert!(
-            home.url().starts_with(&format!("{base}/?state=")),
+            visited[2].starts_with(&format!("{base}/auth/signed-out?state=")),
             "{visited:?}"
         );
+        assert_eq!(home.url(), format!("{base}/"));
         assert_eq!(home.status(), 200);
 
-        let me = browser.get_once(&format!("{base}/me"));
-        assert_eq!(me.header("location"), Some("/login"));
+        let account = browser.get_once(&format!("{base}/account"));
+        assert_eq!(account.status(), 303, "signed out");
     }
 
     #[test]
@@ -121,23 +133,10 @@ mod axum_app_walk {
         let (_runtime, base) = start(&verys);
         let grace = Browser::new(&verys).as_user(seed::OTHER_USER_EMAIL);
         let ada = Browser::new(&verys);
-        assert!(
-            grace
-                .get(&format!("{base}/login"))
-                .body()
-                .contains("Hello, Grace Hopper")
-        );
-        assert!(
-            ada.get(&format!("{base}/login"))
-                .body()
-                .contains("Hello, Ada Lovelace")
-        );
-        assert!(
-            grace
-                .get(&format!("{base}/me"))
-                .body()
-                .contains("Hello, Grace Hopper")
-        );
+        let account = format!("{base}/account");
+        assert!(grace.get(&account).body().contains("Hello, Grace Hopper"));
+        assert!(ada.get(&account).body().contains("Hello, Ada Lovelace"));
+        assert!(grace.get(&account).body().contains("Hello, Grace Hopper"));
     }
 
     /// `/login` and Verys, stopping at the redirect back to the app: its callback URL.

@@ -9,6 +9,9 @@ use url::Url;
 
 use super::VerysServer;
 
+/// What a browser accepts when it navigates, as Chromium sends it.
+const NAVIGATION: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+
 /// The most redirects one navigation follows, as browsers cap them too.
 const MAX_REDIRECTS: usize = 20;
 
@@ -148,6 +151,25 @@ impl Browser {
         self.navigate("GET", url, None, 0)
     }
 
+    /// `GET url` as a script in a page would send it (`fetch`): with the
+    /// jar's cookies, `Accept: */*` rather than a navigation's HTML, and
+    /// no redirect followed.
+    ///
+    /// # Panics
+    ///
+    /// As [`get`](Self::get).
+    pub fn fetch(&self, url: &str) -> Page {
+        let url = Url::parse(url).unwrap_or_else(|e| panic!("Browser: {url} is not a URL: {e}"));
+        let (status, headers, body) = self.send("GET", &url, None, "*/*");
+        Page {
+            status,
+            url: url.to_string(),
+            visited: vec![url.to_string()],
+            headers,
+            body,
+        }
+    }
+
     fn navigate(&self, method: &str, url: &str, body: Option<String>, redirects: usize) -> Page {
         let mut url =
             Url::parse(url).unwrap_or_else(|e| panic!("Browser: {url} is not a URL: {e}"));
@@ -156,7 +178,7 @@ impl Browser {
         loop {
             self.choose_user(&mut url);
             visited.push(url.to_string());
-            let (status, headers, text) = self.send(&method, &url, body.as_deref());
+            let (status, headers, text) = self.send(&method, &url, body.as_deref(), NAVIGATION);
             let location = headers
                 .iter()
                 .find(|(name, _)| name == "location")
@@ -209,10 +231,12 @@ impl Browser {
         method: &str,
         url: &Url,
         body: Option<&str>,
+        accept: &str,
     ) -> (u16, Vec<(String, String)>, String) {
         let mut request = ureq::http::Request::builder()
             .method(method)
-            .uri(url.as_str());
+            .uri(url.as_str())
+            .header("accept", accept);
         let cookie = {
             let jar = self.cookies.lock().unwrap_or_else(PoisonError::into_inner);
             jar.get_request_values(url)
