@@ -142,6 +142,18 @@ impl Browser {
         self.navigate("POST", url, Some(body), MAX_REDIRECTS)
     }
 
+    /// `POST url` with `form`, without following a redirect.
+    ///
+    /// # Panics
+    ///
+    /// As [`get`](Self::get).
+    pub fn post_once(&self, url: &str, form: &[(&str, &str)]) -> Page {
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(form)
+            .finish();
+        self.navigate("POST", url, Some(body), 0)
+    }
+
     /// `GET url` without following a redirect: one request, whose answer may be a 3xx.
     ///
     /// # Panics
