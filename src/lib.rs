@@ -72,6 +72,7 @@
 //! | `async` | [`AsyncClient`] and async verifiers on reqwest | reqwest (rustls), tokio sync |
 //! | neither | the flow and verification types; [`Client`] over a [`transport::SyncHttpClient`] of yours | none |
 //! | `axum` | `verys_client::axum`: extractors of verified bearer tokens, and `IntoResponse` for [`Error`] (with `async`) | axum-core |
+//! | `axum-sign-in` | `verys_client::sign_in`: the routes of a web sign-in and the `SignedIn` extractor (with `axum`) | axum (without its server), tower-sessions 0.14 |
 //! | `tracing` | a span per back-channel operation, events for requests, refusals, JWKS fetches and refreshes | tracing |
 //! | `redis` | [`store::redis::RedisStore`], one sign-in shared by every replica of a service | redis |
 //! | `testing` | [`testing::VerysServer`], an embedded Verys over HTTP or HTTPS, and [`testing::Browser`] | hyper on tokio, rcgen, tokio-rustls, cookie_store, ureq |
@@ -146,7 +147,7 @@ pub use verify::id_token::IdTokenClaims;
 /// the features they use, as `cargo test --all-features` has them).
 #[cfg(all(
     doctest,
-    feature = "axum",
+    feature = "axum-sign-in",
     feature = "testing",
     feature = "tracing",
     feature = "redis"
