@@ -60,9 +60,10 @@ pub(crate) mod coordination;
 pub mod redis;
 
 use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
+use crate::clock::{Clock, SystemClock};
 use crate::error::StoreError;
 #[cfg(feature = "async")]
 use crate::transport::BoxFuture;
@@ -217,40 +218,234 @@ pub(crate) fn after(now: Instant, wait: Duration) -> Instant {
 
 /// A store in this process's memory: for one process, or for tests. It is
 /// both a [`TokenStore`] and (feature `async`) an `AsyncTokenStore`.
-#[derive(Debug, Default)]
+///
+/// # Expiry
+///
+/// [`MemoryStore::new`] keeps every entry until it is
+/// [removed](TokenStore::remove): [`TokenManager::new`] holds its tokens in
+/// a store of its own made so, which never expires them. A store that
+/// holds the sign-ins of a web app's sessions lets those of signed-out and
+/// abandoned sessions go with two limits, each off unless set:
+///
+/// - [`idle_timeout`](Self::idle_timeout): an entry not read
+///   ([`load`](TokenStore::load)) or written ([`replace`](TokenStore::replace))
+///   for that long is gone;
+/// - [`max_lifetime`](Self::max_lifetime): an entry is gone that long after
+///   its sign-in was written (a write from no entry, `expected` 0), however
+///   often it was read or refreshed since.
+///
+/// A gone entry is as a removed one: `load` answers `None`, a `replace`
+/// expecting its version fails, one expecting 0 writes a new sign-in, and
+/// a [`TokenManager`] holding it answers
+/// [`Error::SignedOut`](crate::Error::SignedOut) when it next reads the
+/// store (the user signs in again).
+///
+/// Choose the limits of the app's session layer: its inactivity expiry as
+/// the idle timeout, its absolute one (if any) as the lifetime, so that a
+/// sign-in goes with its session and not before it. A manager reads the
+/// store when [`TokenManager::from_store`] builds it (in a web app, at each
+/// request) and when its access token is due, not at every call: a manager
+/// kept across requests reads it at least once per access-token lifetime,
+/// which the idle timeout must then exceed.
+///
+/// Memory stays bounded by the entries alive: at most once a minute, a
+/// call sweeps out the expired entries (and the leases that ran out, of
+/// removed entries) whose keys nobody asks for again, and the map gives its
+/// memory back once mostly empty. An entry costs the length of its key and
+/// its value plus about 150 bytes of bookkeeping, map included; a sign-in's
+/// value (the JSON of [`StoredTokens`](crate::StoredTokens)) is about 1.5 KB.
+///
+/// ```
+/// use std::time::Duration;
+/// use verys_client::store::MemoryStore;
+///
+/// // As a session layer whose sessions end after 30 minutes of
+/// // inactivity, and 12 hours after sign-in at the latest.
+/// let store = MemoryStore::new()
+///     .idle_timeout(Duration::from_secs(30 * 60))
+///     .max_lifetime(Duration::from_secs(12 * 60 * 60));
+/// # let _ = store;
+/// ```
+///
+/// [`TokenManager`]: crate::TokenManager
+/// [`TokenManager::new`]: crate::TokenManager::new
+/// [`TokenManager::from_store`]: crate::TokenManager::from_store
+#[derive(Debug)]
 pub struct MemoryStore {
-    entries: Mutex<HashMap<String, Slot>>,
+    slots: Mutex<Slots>,
+    idle_timeout: Option<Duration>,
+    max_lifetime: Option<Duration>,
+    /// Its [monotonic](Clock::monotonic) time is the store's.
+    clock: Arc<dyn Clock>,
 }
 
-#[derive(Default)]
+/// How often at most a call sweeps the whole map for expired entries.
+const SWEEP_EVERY: Duration = Duration::from_secs(60);
+
+/// A map of at most this capacity is not shrunk: too small to matter.
+const SHRINK_ABOVE: usize = 32;
+
+#[derive(Debug, Default)]
+struct Slots {
+    map: HashMap<String, Slot>,
+    /// When the next sweep is due.
+    next_sweep: Duration,
+}
+
 struct Slot {
-    entry: Option<Entry>,
-    lease: Option<(String, Instant)>,
+    entry: Option<Stored>,
+    /// Its owner, and until when it is held.
+    lease: Option<(String, Duration)>,
+}
+
+struct Stored {
+    entry: Entry,
+    /// When the sign-in was written (from no entry).
+    created: Duration,
+    /// When it was last read or written.
+    touched: Duration,
+}
+
+impl Slot {
+    fn leased(&self, now: Duration) -> bool {
+        self.lease.as_ref().is_some_and(|(_, until)| *until > now)
+    }
 }
 
 impl std::fmt::Debug for Slot {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Slot")
-            .field("entry", &self.entry)
+            .field("entry", &self.entry.as_ref().map(|stored| &stored.entry))
             .finish_non_exhaustive()
     }
 }
 
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl MemoryStore {
-    /// An empty store.
+    /// An empty store that keeps its entries until they are removed, as
+    /// [`TokenManager::new`](crate::TokenManager::new)'s own; see
+    /// [Expiry](Self#expiry) for the limits a shared one takes.
     pub fn new() -> Self {
-        Self::default()
+        Self {
+            slots: Mutex::default(),
+            idle_timeout: None,
+            max_lifetime: None,
+            clock: Arc::new(SystemClock),
+        }
     }
 
-    fn with_slot<T>(&self, key: &str, f: impl FnOnce(&mut Slot) -> T) -> T {
-        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        f(entries.entry(key.to_owned()).or_default())
+    /// Entries not read or written for `timeout` expire: choose the
+    /// inactivity expiry of the app's sessions, longer than an access
+    /// token's lifetime (see [Expiry](Self#expiry)).
+    #[must_use]
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.idle_timeout = Some(timeout);
+        self
+    }
+
+    /// Entries expire `lifetime` after their sign-in was written, whatever
+    /// reads and refreshes came since: choose the absolute expiry of the
+    /// app's sessions (see [Expiry](Self#expiry)).
+    #[must_use]
+    pub fn max_lifetime(mut self, lifetime: Duration) -> Self {
+        self.max_lifetime = Some(lifetime);
+        self
+    }
+
+    /// The store on `clock`'s monotonic time instead of [`Instant`]'s: the
+    /// tests move it.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The map, swept if a sweep is due, and the time now.
+    fn lock(&self) -> (MutexGuard<'_, Slots>, Duration) {
+        let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+        let now = self.clock.monotonic();
+        if now >= slots.next_sweep {
+            slots.next_sweep = now.saturating_add(SWEEP_EVERY);
+            self.sweep(&mut slots.map, now);
+        }
+        (slots, now)
+    }
+
+    fn expired(&self, stored: &Stored, now: Duration) -> bool {
+        let past = |since: Duration, limit: Option<Duration>| {
+            limit.is_some_and(|limit| now.saturating_sub(since) >= limit)
+        };
+        past(stored.touched, self.idle_timeout) || past(stored.created, self.max_lifetime)
+    }
+
+    /// Drops every expired entry, and every slot with neither an entry nor
+    /// a lease held.
+    fn sweep(&self, map: &mut HashMap<String, Slot>, now: Duration) {
+        map.retain(|_, slot| {
+            if slot
+                .entry
+                .as_ref()
+                .is_some_and(|stored| self.expired(stored, now))
+            {
+                slot.entry = None;
+            }
+            slot.entry.is_some() || slot.leased(now)
+        });
+        shrink(map);
+    }
+
+    /// Drops the entry under `key` if it expired, and its slot with it
+    /// unless a lease is held.
+    fn expire(&self, map: &mut HashMap<String, Slot>, key: &str, now: Duration) {
+        if let Some(slot) = map.get_mut(key)
+            && slot
+                .entry
+                .as_ref()
+                .is_some_and(|stored| self.expired(stored, now))
+        {
+            slot.entry = None;
+            drop_if_empty(map, key, now);
+        }
+    }
+}
+
+/// Drops the slot of `key` if it has neither an entry nor a lease held.
+fn drop_if_empty(map: &mut HashMap<String, Slot>, key: &str, now: Duration) {
+    if map
+        .get(key)
+        .is_some_and(|slot| slot.entry.is_none() && !slot.leased(now))
+    {
+        map.remove(key);
+        shrink(map);
+    }
+}
+
+/// Gives memory back once the map is less than a quarter full, keeping
+/// room for twice what it holds: the capacity at least halves between two
+/// shrinks, so their cost is amortized over the removals.
+fn shrink(map: &mut HashMap<String, Slot>) {
+    if map.capacity() > SHRINK_ABOVE && map.len() * 4 < map.capacity() {
+        map.shrink_to(map.len() * 2);
     }
 }
 
 impl TokenStore for MemoryStore {
     fn load(&self, key: &str) -> Result<Option<Entry>, StoreError> {
-        Ok(self.with_slot(key, |slot| slot.entry.clone()))
+        let (mut slots, now) = self.lock();
+        self.expire(&mut slots.map, key, now);
+        Ok(slots
+            .map
+            .get_mut(key)
+            .and_then(|slot| slot.entry.as_mut())
+            .map(|stored| {
+                stored.touched = now;
+                stored.entry.clone()
+            }))
     }
 
     fn replace(
@@ -260,49 +455,87 @@ impl TokenStore for MemoryStore {
         version: u64,
         value: &str,
     ) -> Result<bool, StoreError> {
-        Ok(self.with_slot(key, |slot| {
-            let current = slot.entry.as_ref().map_or(0, |entry| entry.version) == expected;
-            if current {
-                slot.entry = Some(Entry::new(version, value.to_owned()));
+        let (mut slots, now) = self.lock();
+        let map = &mut slots.map;
+        self.expire(map, key, now);
+        let slot = map.get_mut(key);
+        let stored = slot.as_ref().and_then(|slot| slot.entry.as_ref());
+        if stored.map_or(0, |stored| stored.entry.version) != expected {
+            return Ok(false);
+        }
+        let entry = Entry::new(version, value.to_owned());
+        match slot {
+            Some(Slot {
+                entry: Some(stored),
+                ..
+            }) => {
+                stored.entry = entry;
+                stored.touched = now;
             }
-            current
-        }))
+            Some(slot) => slot.entry = Some(Stored::new(entry, now)),
+            None => {
+                let slot = Slot {
+                    entry: Some(Stored::new(entry, now)),
+                    lease: None,
+                };
+                map.insert(key.to_owned(), slot);
+            }
+        }
+        Ok(true)
     }
 
     fn remove(&self, key: &str) -> Result<(), StoreError> {
-        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(slot) = entries.get_mut(key) {
+        let (mut slots, now) = self.lock();
+        if let Some(slot) = slots.map.get_mut(key) {
             slot.entry = None;
             // A lease in flight stays until it is given back or runs out.
-            if slot.lease.is_none() {
-                entries.remove(key);
-            }
+            drop_if_empty(&mut slots.map, key, now);
         }
         Ok(())
     }
 
     fn try_lease(&self, key: &str, owner: &str, lease: Duration) -> Result<bool, StoreError> {
-        let now = Instant::now();
-        Ok(self.with_slot(key, |slot| {
-            let free = slot.lease.as_ref().is_none_or(|(_, until)| *until <= now);
-            if free {
-                slot.lease = Some((owner.to_owned(), after(now, lease)));
+        let (mut slots, now) = self.lock();
+        let until = now.saturating_add(lease);
+        match slots.map.get_mut(key) {
+            Some(slot) if slot.leased(now) => Ok(false),
+            Some(slot) => {
+                slot.lease = Some((owner.to_owned(), until));
+                Ok(true)
             }
-            free
-        }))
+            None => {
+                let slot = Slot {
+                    entry: None,
+                    lease: Some((owner.to_owned(), until)),
+                };
+                slots.map.insert(key.to_owned(), slot);
+                Ok(true)
+            }
+        }
     }
 
     fn release(&self, key: &str, owner: &str) -> Result<(), StoreError> {
-        self.with_slot(key, |slot| {
-            if slot
+        let (mut slots, now) = self.lock();
+        if let Some(slot) = slots.map.get_mut(key)
+            && slot
                 .lease
                 .as_ref()
                 .is_some_and(|(holder, _)| holder == owner)
-            {
-                slot.lease = None;
-            }
-        });
+        {
+            slot.lease = None;
+            drop_if_empty(&mut slots.map, key, now);
+        }
         Ok(())
+    }
+}
+
+impl Stored {
+    fn new(entry: Entry, now: Duration) -> Self {
+        Self {
+            entry,
+            created: now,
+            touched: now,
+        }
     }
 }
 
