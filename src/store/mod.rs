@@ -584,10 +584,319 @@ impl AsyncTokenStore for MemoryStore {
 #[cfg(all(test, feature = "testing"))]
 mod tests {
     use super::*;
+    use crate::ManualClock;
 
     #[test]
     fn the_memory_store_keeps_the_promises_of_a_store() {
         crate::testing::check_token_store(&MemoryStore::new());
+        crate::testing::check_token_store(
+            &MemoryStore::new()
+                .idle_timeout(Duration::from_secs(60))
+                .max_lifetime(Duration::from_secs(3600)),
+        );
+    }
+
+    const MINUTE: u64 = 60;
+    const HOUR: u64 = 60 * MINUTE;
+
+    /// A store with these limits (in seconds) on a clock the test moves.
+    fn store(idle: Option<u64>, lifetime: Option<u64>) -> (MemoryStore, Arc<ManualClock>) {
+        let clock = Arc::new(ManualClock::new(1_714_564_800));
+        let mut store = MemoryStore::new().with_clock(clock.clone());
+        if let Some(idle) = idle {
+            store = store.idle_timeout(Duration::from_secs(idle));
+        }
+        if let Some(lifetime) = lifetime {
+            store = store.max_lifetime(Duration::from_secs(lifetime));
+        }
+        (store, clock)
+    }
+
+    fn load(store: &MemoryStore, key: &str) -> Option<u64> {
+        TokenStore::load(store, key)
+            .unwrap()
+            .map(|entry| entry.version)
+    }
+
+    fn write(store: &MemoryStore, key: &str, expected: u64, version: u64) -> bool {
+        TokenStore::replace(store, key, expected, version, "tokens").unwrap()
+    }
+
+    /// Slots in the map, and its capacity.
+    fn footprint(store: &MemoryStore) -> (usize, usize) {
+        let slots = store.slots.lock().unwrap();
+        (slots.map.len(), slots.map.capacity())
+    }
+
+    #[test]
+    fn an_entry_not_read_or_written_for_the_idle_timeout_is_gone() {
+        let (store, clock) = store(Some(30 * MINUTE), None);
+        assert!(write(&store, "s", 0, 7));
+        clock.advance(30 * MINUTE - 1);
+        assert_eq!(load(&store, "s"), Some(7), "gone before the idle timeout");
+        // The read kept it: another idle timeout from there, less a second.
+        clock.advance(30 * MINUTE - 1);
+        assert!(write(&store, "s", 7, 8), "gone though it was read");
+        clock.advance(30 * MINUTE - 1);
+        assert_eq!(load(&store, "s"), Some(8), "gone though it was written");
+        clock.advance(30 * MINUTE);
+        assert_eq!(load(&store, "s"), None, "kept at the idle timeout");
+        assert_eq!(footprint(&store).0, 0, "the expired entry kept its slot");
+        assert!(
+            !write(&store, "s", 8, 9),
+            "an expired entry was written over"
+        );
+    }
+
+    #[test]
+    fn an_entry_is_gone_at_its_lifetime_however_often_it_was_used() {
+        let (store, clock) = store(Some(30 * MINUTE), Some(12 * HOUR));
+        assert!(write(&store, "s", 0, 1));
+        let mut version = 1;
+        // Read and refreshed every 20 minutes, for 12 hours less a second.
+        for _ in 0..(12 * 3 - 1) {
+            clock.advance(20 * MINUTE);
+            assert_eq!(load(&store, "s"), Some(version));
+            assert!(write(&store, "s", version, version + 1));
+            version += 1;
+        }
+        clock.advance(20 * MINUTE - 1);
+        assert_eq!(load(&store, "s"), Some(version), "gone before its lifetime");
+        clock.advance(1);
+        assert_eq!(load(&store, "s"), None, "kept past its lifetime");
+    }
+
+    #[test]
+    fn a_write_expecting_an_expired_entry_fails_and_a_new_sign_in_is_written() {
+        let (store, clock) = store(None, Some(HOUR));
+        assert!(write(&store, "s", 0, 41));
+        clock.advance(HOUR);
+        // No read first: the write itself finds the entry expired.
+        assert!(
+            !write(&store, "s", 41, 42),
+            "an expired entry was refreshed"
+        );
+        assert!(write(&store, "s", 0, 900), "a new sign-in was refused");
+        // The new sign-in has a lifetime of its own, from its write.
+        clock.advance(HOUR - 1);
+        assert_eq!(load(&store, "s"), Some(900));
+        clock.advance(1);
+        assert_eq!(load(&store, "s"), None);
+    }
+
+    #[test]
+    fn a_store_without_limits_never_expires() {
+        let (store, clock) = store(None, None);
+        assert!(write(&store, "tokens", 0, 1));
+        TokenStore::try_lease(&store, "other", "a", Duration::from_secs(1)).unwrap();
+        for _ in 0..100 {
+            clock.advance(365 * 24 * HOUR);
+            // Sweeps run: each call after a minute.
+            TokenStore::remove(&store, "none").unwrap();
+        }
+        assert_eq!(load(&store, "tokens"), Some(1));
+        assert!(write(&store, "tokens", 1, 2));
+        assert_eq!(footprint(&store).0, 1, "the run-out lease kept its slot");
+    }
+
+    #[test]
+    fn a_sweep_drops_the_expired_entries_of_keys_never_asked_for_again() {
+        let (store, clock) = store(Some(30 * MINUTE), None);
+        for key in 0..1_000 {
+            assert!(write(&store, &format!("abandoned-{key}"), 0, 1));
+        }
+        // Leases of removed entries, never given back.
+        for key in 0..10 {
+            let key = format!("leased-{key}");
+            assert!(write(&store, &key, 0, 1));
+            assert!(TokenStore::try_lease(&store, &key, "gone", Duration::from_secs(30)).unwrap());
+            TokenStore::remove(&store, &key).unwrap();
+        }
+        assert_eq!(footprint(&store).0, 1_010);
+        clock.advance(30 * MINUTE);
+        // A minute has passed since the last sweep: this write sweeps.
+        assert!(write(&store, "kept", 0, 1));
+        let (len, capacity) = footprint(&store);
+        assert_eq!(len, 1, "the abandoned entries and leases are still there");
+        assert!(
+            capacity <= SHRINK_ABOVE,
+            "capacity {capacity} after the sweep"
+        );
+
+        // At most once a minute: an entry expired since is dropped by the
+        // next sweep, not by every call.
+        clock.advance(30 * MINUTE - 1);
+        assert!(write(&store, "newer", 0, 1));
+        clock.advance(1);
+        assert_eq!(footprint(&store).0, 2);
+        assert_eq!(load(&store, "newer"), Some(1));
+        assert_eq!(
+            footprint(&store).0,
+            2,
+            "a sweep ran within a minute of the last"
+        );
+        clock.advance(30 * MINUTE);
+        assert_eq!(load(&store, "newer"), None);
+        assert_eq!(footprint(&store).0, 0);
+    }
+
+    /// What a manager stores for one sign-in, shaped as Verys's tokens are
+    /// (EdDSA-signed ID and access tokens with every claim of
+    /// `openid profile email` and roles, a 256-bit opaque refresh token):
+    /// `n` makes each one's subject, nonce and tokens its own.
+    fn stored_sign_in(n: u64) -> String {
+        use base64::Engine as _;
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        use serde_json::json;
+
+        let encode = |bytes: &[u8]| URL_SAFE_NO_PAD.encode(bytes);
+        let jwt = |claims: serde_json::Value| {
+            let header = r#"{"alg":"EdDSA","typ":"JWT","kid":"2024-05-01-k7Qm"}"#;
+            let signature = [n.to_le_bytes(); 8].concat();
+            format!(
+                "{}.{}.{}",
+                encode(header.as_bytes()),
+                encode(claims.to_string().as_bytes()),
+                encode(&signature)
+            )
+        };
+        let issuer = "https://id.verys.example";
+        let sub = format!("6f1c2a9e-0b3d-4e7f-9a21-{n:012x}");
+        let nonce = encode(&[n.to_be_bytes(); 4].concat());
+        let now = 1_714_564_800_u64 + n;
+        let roles = ["customer", "beta-tester"];
+        let access_token = jwt(json!({
+            "iss": issuer, "sub": sub, "aud": "https://api.shop.example",
+            "roles": roles, "iat": now, "exp": now + 300,
+            "scopes": ["openid", "profile", "email"],
+        }));
+        let id_token = jwt(json!({
+            "iss": issuer, "sub": sub, "aud": "shop-web", "exp": now + 300,
+            "iat": now, "auth_time": now - 12, "nonce": nonce,
+            "at_hash": encode(&n.to_be_bytes().repeat(2)),
+            "email": "ada.lovelace@example.com", "email_verified": true,
+            "given_name": "Ada", "family_name": "Lovelace", "name": "Ada Lovelace",
+            "origination": "verys", "roles": roles,
+        }));
+        json!({"tokens": {
+            "id_token": id_token, "access_token": access_token,
+            "expires_at": now + 300, "lifetime": 300,
+            "refresh_token": encode(&[n.to_le_bytes(); 4].concat()),
+            "scopes": ["openid", "profile", "email"], "nonce": nonce,
+        }})
+        .to_string()
+    }
+
+    /// A session key as a session layer makes them: 128 random bits.
+    fn session_key(n: u64) -> String {
+        format!("{n:022}")
+    }
+
+    /// The bytes one stored sign-in costs, from the layout: its key's and
+    /// value's heap bytes, and its share of the map, at the map's fullest
+    /// (7/8) and emptiest (7/16, just after it grew) load.
+    #[test]
+    fn a_stored_sign_in_costs_its_key_value_and_a_slot() {
+        let value = stored_sign_in(1);
+        let key = session_key(1);
+        let session: coordination::Session = serde_json::from_str(&value).unwrap();
+        assert!(matches!(session, coordination::Session::Tokens(_)));
+        // A bucket: the key's and slot's inline parts, and a control byte.
+        let bucket = std::mem::size_of::<(String, Slot)>() + 1;
+        let (full, emptiest) = (bucket * 8 / 7, bucket * 16 / 7);
+        let heap = key.len() + value.len();
+        println!(
+            "one stored sign-in: value {} B, key {} B, bucket {bucket} B: \
+             {} to {} B",
+            value.len(),
+            key.len(),
+            heap + full,
+            heap + emptiest
+        );
+        assert!((1_000..=2_000).contains(&value.len()), "{}", value.len());
+        // The figure the documentation gives: about 150 bytes besides key
+        // and value.
+        assert!(full <= 160, "{full}");
+    }
+
+    #[test]
+    fn a_hundred_thousand_sign_ins_and_sign_outs_give_the_memory_back() {
+        const SIGN_INS: u64 = 100_000;
+        let (store, clock) = store(Some(30 * MINUTE), Some(12 * HOUR));
+        // The store copies the value: one serves every sign-in.
+        let value = stored_sign_in(1);
+        // Signed out.
+        for n in 0..SIGN_INS {
+            assert!(TokenStore::replace(&store, &session_key(n), 0, n + 1, &value).unwrap());
+        }
+        let (len, peak) = footprint(&store);
+        assert_eq!(len, 100_000);
+        for n in 0..SIGN_INS {
+            TokenStore::remove(&store, &session_key(n)).unwrap();
+        }
+        let (len, capacity) = footprint(&store);
+        println!(
+            "100,000 sign-ins: capacity {peak}; signed out: {len} entries, capacity {capacity}"
+        );
+        assert_eq!(len, 0);
+        assert!(
+            capacity <= SHRINK_ABOVE,
+            "capacity {capacity} after the sign-outs"
+        );
+
+        // Abandoned: their sessions expire, their keys are never used again.
+        for n in SIGN_INS..2 * SIGN_INS {
+            assert!(TokenStore::replace(&store, &session_key(n), 0, n + 1, &value).unwrap());
+        }
+        clock.advance(30 * MINUTE);
+        assert!(write(&store, "another", 0, 1));
+        let (len, capacity) = footprint(&store);
+        println!("100,000 abandoned, then a write: {len} entries, capacity {capacity}");
+        assert_eq!(len, 1);
+        assert!(
+            capacity <= SHRINK_ABOVE,
+            "capacity {capacity} after the sweep"
+        );
+    }
+
+    /// The process's resident memory, in bytes.
+    fn resident() -> u64 {
+        let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
+        let pages: u64 = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
+        pages * 4096
+    }
+
+    /// By hand, alone: `cargo test --all-features --lib resident_memory --
+    /// --ignored --nocapture`.
+    #[test]
+    #[ignore = "measures the process's memory: run alone, by hand"]
+    fn resident_memory_of_a_hundred_thousand_sign_ins() {
+        let store = MemoryStore::new().idle_timeout(Duration::from_secs(1800));
+        let values: Vec<String> = (0..100_000).map(stored_sign_in).collect();
+        let keys: Vec<String> = (0..100_000).map(session_key).collect();
+        let before = resident();
+        let mib = |bytes: u64| bytes as f64 / f64::from(1 << 20);
+        // Twice: the allocator keeps what the first round freed, and the
+        // second reuses it.
+        for round in 1..=2 {
+            for (n, (key, value)) in (1..).zip(keys.iter().zip(&values)) {
+                TokenStore::replace(&store, key, 0, n, value).unwrap();
+            }
+            let peak = resident();
+            for key in &keys {
+                TokenStore::remove(&store, key).unwrap();
+            }
+            let after = resident();
+            println!(
+                "round {round}: resident before {:.1} MiB, 100,000 sign-ins {:.1} MiB \
+                 (+{:.0} B each), signed out {:.1} MiB; capacity {}",
+                mib(before),
+                mib(peak),
+                (peak - before) as f64 / 100_000.0,
+                mib(after),
+                footprint(&store).1
+            );
+        }
     }
 
     /// A lease of any length, the longest included, is held until it is
