@@ -639,7 +639,12 @@ mod tests {
         assert!(write(&store, "s", 7, 8), "gone though it was read");
         clock.advance(30 * MINUTE - 1);
         assert_eq!(load(&store, "s"), Some(8), "gone though it was written");
-        clock.advance(30 * MINUTE);
+        // A call for another key sweeps a second before the limit: the
+        // entry itself is found expired at it, with no sweep due.
+        clock.advance(30 * MINUTE - 1);
+        assert_eq!(load(&store, "other"), None);
+        assert_eq!(footprint(&store).0, 1);
+        clock.advance(1);
         assert_eq!(load(&store, "s"), None, "kept at the idle timeout");
         assert_eq!(footprint(&store).0, 0, "the expired entry kept its slot");
         assert!(
@@ -670,8 +675,11 @@ mod tests {
     fn a_write_expecting_an_expired_entry_fails_and_a_new_sign_in_is_written() {
         let (store, clock) = store(None, Some(HOUR));
         assert!(write(&store, "s", 0, 41));
-        clock.advance(HOUR);
-        // No read first: the write itself finds the entry expired.
+        // A sweep a second before the lifetime; at it, no read first: the
+        // write itself finds the entry expired.
+        clock.advance(HOUR - 1);
+        assert_eq!(load(&store, "other"), None);
+        clock.advance(1);
         assert!(
             !write(&store, "s", 41, 42),
             "an expired entry was refreshed"
