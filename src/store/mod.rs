@@ -801,7 +801,8 @@ mod tests {
         .to_string()
     }
 
-    /// A session key as a session layer makes them: 128 random bits.
+    /// A session key of the length a session layer's makes (22 characters:
+    /// 128 bits in base64).
     fn session_key(n: u64) -> String {
         format!("{n:022}")
     }
