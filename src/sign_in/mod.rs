@@ -162,12 +162,20 @@ struct Paths {
 /// How many sign-ins' managers an instance keeps by default.
 const CAPACITY: usize = 10_000;
 
+/// How long the default store keeps a sign-in no request read or refreshed.
+const DEFAULT_IDLE: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// How long the default store keeps a sign-in at most.
+const DEFAULT_LIFETIME: std::time::Duration = std::time::Duration::from_secs(30 * 24 * 3600);
+
 impl<K: ClientKind> SignIn<K> {
     /// The sign-in of `client`, keeping tokens in a [`MemoryStore`] of its
-    /// own (one instance; see [`store`](Self::store) for several), on the
-    /// default paths: `/login`, the path of the client's redirect URI
-    /// (`/auth/callback` for a client configured with `host`), `/logout`
-    /// and `/auth/signed-out`.
+    /// own (one instance; see [`store`](Self::store) for several) whose
+    /// sign-ins expire after 24 hours without a request that reads or
+    /// refreshes them and 30 days after they were made, so that abandoned
+    /// ones do not pile up; on the default paths: `/login`, the path of the
+    /// client's redirect URI (`/auth/callback` for a client configured with
+    /// `host`), `/logout` and `/auth/signed-out`.
     pub fn new(client: Client<K, Async>) -> Self {
         let callback = match url::Url::parse(&client.config.redirect_uri) {
             Ok(url) => url.path().to_owned(),
@@ -176,7 +184,11 @@ impl<K: ClientKind> SignIn<K> {
         };
         let mut sign_in = Self {
             shared: Arc::new(Shared {
-                store: Arc::new(MemoryStore::new()),
+                store: Arc::new(
+                    MemoryStore::new()
+                        .idle_timeout(DEFAULT_IDLE)
+                        .max_lifetime(DEFAULT_LIFETIME),
+                ),
                 managers: quick_cache::sync::Cache::new(CAPACITY),
                 paths: Paths {
                     login: "/login".to_owned(),
