@@ -39,6 +39,7 @@ scenarios!(
     a_refresh_holds_the_lease_until_its_tokens_are_stored,
     an_ended_sign_in_is_not_refreshed_again_after_a_store_failure,
     callers_waiting_for_a_refused_refresh_share_it_without_reading_the_store,
+    a_stored_sign_in_keeps_the_lifetime_its_access_token_was_granted_for,
 );
 
 /// The discovered endpoints are the ones used: a document whose token,
@@ -952,59 +953,20 @@ fn a_refresh_holds_the_lease_until_its_tokens_are_stored<F: Flavor>() {
 /// margin) is refreshed at half its life. Stored with `with_store` and
 /// read back by another manager with `from_store`, it keeps that lifetime:
 /// the second manager too refreshes 10 s after issue, not at once.
-#[test]
-fn a_stored_sign_in_keeps_the_lifetime_its_access_token_was_granted_for() {
-    use verys_client::store::{MemoryStore, TokenStore};
+fn a_stored_sign_in_keeps_the_lifetime_its_access_token_was_granted_for<F: Flavor>() {
     let server = VerysServer::start();
     server.set_token_lifetime(Some(20));
     let clock = manual_clock();
-    let client = confidential_builder(&server)
-        .clock(clock.clone())
-        .build()
-        .unwrap();
-    let tokens = sign_in::<common::BlockingFlavor, _>(&server, &client);
-    let store: Arc<dyn TokenStore> = Arc::new(MemoryStore::new());
-    let first = TokenManager::with_store(client.clone(), Arc::clone(&store), "s", tokens).unwrap();
-    let second = TokenManager::from_store(client, store, "s").unwrap();
+    let client = F::build(confidential_builder(&server).clock(clock.clone())).unwrap();
+    let tokens = sign_in::<F, _>(&server, &client);
+    let store = Arc::new(MemoryStore::new());
+    let first = F::managed_with_store(client.clone(), Arc::clone(&store), "s", tokens).unwrap();
+    let second = F::managed_from_store(client, store, "s").unwrap();
     refreshed_at_half_its_life(
         &server,
         &clock,
         [first.next_refresh_at(), second.next_refresh_at()],
-        || second.access_token().map(drop),
-    );
-}
-
-/// The same with the async manager and store.
-#[cfg(feature = "async")]
-#[test]
-fn an_async_stored_sign_in_keeps_the_lifetime_its_access_token_was_granted_for() {
-    use verys_client::store::{AsyncTokenStore, MemoryStore};
-    let server = VerysServer::start();
-    server.set_token_lifetime(Some(20));
-    let clock = manual_clock();
-    let client = confidential_builder(&server)
-        .clock(clock.clone())
-        .build_async()
-        .unwrap();
-    let tokens = sign_in::<common::AsyncFlavor, _>(&server, &client);
-    let store: Arc<dyn AsyncTokenStore> = Arc::new(MemoryStore::new());
-    let runtime = common::runtime();
-    let first = runtime
-        .block_on(TokenManager::with_store_async(
-            client.clone(),
-            Arc::clone(&store),
-            "s",
-            tokens,
-        ))
-        .unwrap();
-    let second = runtime
-        .block_on(TokenManager::from_store_async(client, store, "s"))
-        .unwrap();
-    refreshed_at_half_its_life(
-        &server,
-        &clock,
-        [first.next_refresh_at(), second.next_refresh_at()],
-        || runtime.block_on(second.access_token()).map(drop),
+        || F::managed_access_token(&second).map(drop),
     );
 }
 
