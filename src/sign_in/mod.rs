@@ -525,3 +525,48 @@ impl IntoResponse for Rejection {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sign_in() -> SignIn {
+        let client = Client::builder("https://verys.example", "app")
+            .client_secret("secret")
+            .redirect_uri("https://app.example/oidc/back")
+            .build_async()
+            .unwrap();
+        SignIn::new(client)
+    }
+
+    /// The callback is the path of the client's redirect URI, and Verys's
+    /// return from a sign-out an absolute URL on its origin.
+    #[test]
+    fn the_paths_follow_the_client_and_the_settings() {
+        let sign_in = sign_in().login_path("/in").logout_path("/out");
+        let paths = &sign_in.shared.paths;
+        assert_eq!(paths.callback, "/oidc/back");
+        assert_eq!(paths.signed_out_url, "https://app.example/auth/signed-out");
+        assert_eq!((paths.login.as_str(), paths.logout.as_str()), ("/in", "/out"));
+        let moved = sign_in.signed_out_path("/bye");
+        assert_eq!(moved.shared.paths.signed_out_url, "https://app.example/bye");
+        let uri: Uri = "/reports/7?tab=2&x=a%20b".parse().unwrap();
+        assert_eq!(
+            moved.login_url(&uri),
+            "/in?return_to=%2Freports%2F7%3Ftab%3D2%26x%3Da%2520b"
+        );
+    }
+
+    /// A setting changed on a copy of a value whose routes were already
+    /// made leaves those routes' value as it was.
+    #[test]
+    fn a_setting_on_a_shared_value_changes_a_copy() {
+        let first = sign_in();
+        let _routes: Router = first.routes();
+        let second = first.clone().login_path("/elsewhere").capacity(3);
+        assert_eq!(first.shared.paths.login, "/login");
+        assert_eq!(second.shared.paths.login, "/elsewhere");
+        assert_eq!(second.shared.managers.capacity(), 3);
+        assert_eq!(first.shared.managers.capacity(), CAPACITY as u64);
+    }
+}
