@@ -1,5 +1,6 @@
 //! `GET|POST /authorize`: the authorization-code request, with the login and the consent of a
-//! browser session taken for granted.
+//! browser session taken for granted, or (with the login page on) a login form whose `POST` back
+//! logs the user in.
 
 use super::directory::{self, Client};
 use super::faults::RawResponse;
@@ -10,7 +11,8 @@ use super::wire::{self, Params};
 
 const REQUIRED: &[&str] = &["response_type", "client_id", "redirect_uri", "scope"];
 
-pub(super) fn handle(shared: &Shared, params: &Params) -> RawResponse {
+/// `may_show_page`: a `GET`, which the login page (when on) answers instead of logging in.
+pub(super) fn handle(shared: &Shared, params: &Params, may_show_page: bool) -> RawResponse {
     if let Some(missing) = params.missing(REQUIRED) {
         return wire::error(
             422,
@@ -44,6 +46,7 @@ pub(super) fn handle(shared: &Shared, params: &Params) -> RawResponse {
     }
     match check(&client, params) {
         Err((error, description)) => refuse(error, &description),
+        Ok(_) if may_show_page && shared.lock().login_page => login_page(params),
         Ok(request) => {
             let user = match params.get("login_hint") {
                 None => directory::user_by_email(seed::USER_EMAIL),
@@ -72,6 +75,40 @@ pub(super) fn handle(shared: &Shared, params: &Params) -> RawResponse {
             wire::redirect_with_state(redirect_uri, &[("code", code.as_str())], state_param)
         }
     }
+}
+
+/// The form a browser without a session at Verys gets: the request's parameters, the user's
+/// email (`login_hint`'s, else Ada's) to edit, posted back to `/authorize`.
+fn login_page(params: &Params) -> RawResponse {
+    let mut fields = String::new();
+    for (name, value) in params
+        .pairs()
+        .iter()
+        .filter(|(name, _)| name != "login_hint")
+    {
+        fields.push_str(&format!(
+            "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
+            escape(name),
+            escape(value)
+        ));
+    }
+    let email = params.get("login_hint").unwrap_or(seed::USER_EMAIL);
+    let body = format!(
+        "<!doctype html><title>Sign in to Verys</title><form method=\"post\" action=\"/authorize\">\
+         {fields}<label>Email <input name=\"login_hint\" value=\"{}\"></label>\
+         <button>Sign in</button></form>",
+        escape(email)
+    );
+    RawResponse::new(200, "text/html; charset=utf-8", body)
+}
+
+/// Text as an HTML attribute value or element content.
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
 }
 
 struct Accepted {

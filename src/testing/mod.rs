@@ -227,7 +227,28 @@ impl VerysServer {
     /// If no port can be bound on `127.0.0.1`, or the server's runtime cannot be started: a test
     /// cannot go on without its server.
     pub fn start() -> VerysServer {
-        Self::serve(None)
+        Self::serve(None, "127.0.0.1")
+    }
+
+    /// Starts a server like [`start`](Self::start), on `127.0.0.1`, whose issuer names it
+    /// `http://localhost:PORT`: every endpoint, redirect and token `iss` uses that name. A browser
+    /// sees `localhost` and `127.0.0.1` as two sites, so an application on `127.0.0.1` returning
+    /// from this Verys gets a cross-site navigation, as it would from a real provider, and
+    /// `SameSite` rules apply (`tests/browser.rs`). The name must resolve to `127.0.0.1` on the
+    /// machine (it does wherever `localhost` is the loopback, tried after `::1` if need be).
+    ///
+    /// ```
+    /// use verys_client::testing::VerysServer;
+    ///
+    /// let server = VerysServer::start_localhost();
+    /// assert!(server.issuer().starts_with("http://localhost:"));
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// As [`start`](Self::start).
+    pub fn start_localhost() -> VerysServer {
+        Self::serve(None, "localhost")
     }
 
     /// Starts a server that speaks only HTTPS, on `127.0.0.1` with a port chosen by the operating
@@ -264,10 +285,11 @@ impl VerysServer {
     ///
     /// As [`start`](Self::start).
     pub fn start_tls() -> VerysServer {
-        Self::serve(Some(tls::Tls::generate()))
+        Self::serve(Some(tls::Tls::generate()), "127.0.0.1")
     }
 
-    fn serve(tls: Option<tls::Tls>) -> VerysServer {
+    /// Serves on `127.0.0.1`, the issuer naming the server `host`.
+    fn serve(tls: Option<tls::Tls>, host: &str) -> VerysServer {
         let listener = TcpListener::bind("127.0.0.1:0")
             .unwrap_or_else(|e| panic!("VerysServer: cannot bind 127.0.0.1:0: {e}"));
         let port = listener
@@ -275,7 +297,7 @@ impl VerysServer {
             .unwrap_or_else(|e| panic!("VerysServer: the listener has no address: {e}"))
             .port();
         let scheme = if tls.is_some() { "https" } else { "http" };
-        let shared = Arc::new(Shared::new(format!("{scheme}://127.0.0.1:{port}")));
+        let shared = Arc::new(Shared::new(format!("{scheme}://{host}:{port}")));
         let (acceptor, ca) = match tls {
             Some(tls) => (Some(tls.acceptor), Some((tls.ca_pem, tls.ca_der))),
             None => (None, None),
@@ -300,7 +322,8 @@ impl VerysServer {
         self.ca.as_ref().map(|(_, der)| der.as_slice())
     }
 
-    /// The issuer, `http://127.0.0.1:PORT` (`https://` for [`start_tls`](Self::start_tls))
+    /// The issuer, `http://127.0.0.1:PORT` (`https://` for [`start_tls`](Self::start_tls),
+    /// `http://localhost:PORT` for [`start_localhost`](Self::start_localhost))
     /// without a trailing slash: the base URL of every endpoint and the `iss` of every token.
     pub fn issuer(&self) -> String {
         self.shared.issuer.clone()
@@ -467,6 +490,19 @@ impl VerysServer {
             Some(delay) => state.faults.delays.insert(path.to_owned(), delay),
             None => state.faults.delays.remove(path),
         };
+    }
+
+    /// While `true`, `GET /authorize` answers a valid request with a login page, as a real Verys
+    /// does for a browser without a session there: an HTML form with the request's parameters
+    /// and the user's email (`login_hint`'s, else Ada's; any seeded user's may be typed in),
+    /// whose button ("Sign in") posts them back to `/authorize`, which logs that user in and
+    /// redirects as usual. The return to the application is then a navigation started by
+    /// Verys's page, from Verys's site: a browser does not send the application's
+    /// `SameSite=Strict` cookies with it (`tests/browser.rs`). Invalid requests are answered as
+    /// without the page. [`login`](Self::login) and [`Browser`], which fill in no form, get the
+    /// page too (`login` panics on it): this is for a real browser.
+    pub fn set_login_page(&self, show: bool) {
+        self.shared.lock().login_page = show;
     }
 
     /// Shifts the server's "now" by `seconds` (replacing any earlier shift): the `iat`, `exp` and

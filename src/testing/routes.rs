@@ -76,8 +76,12 @@ fn dispatch(shared: &Shared, rq: &Incoming) -> RawResponse {
             _ => wire::method_not_allowed("GET"),
         },
         "/authorize" => match method {
-            "GET" => authorize::handle(shared, &rq.query()),
-            "POST" => authorize::handle(shared, &rq.form().unwrap_or_else(wire::Params::empty)),
+            "GET" => authorize::handle(shared, &rq.query(), true),
+            "POST" => authorize::handle(
+                shared,
+                &rq.form().unwrap_or_else(wire::Params::empty),
+                false,
+            ),
             _ => wire::method_not_allowed("GET, POST"),
         },
         "/token" => match method {

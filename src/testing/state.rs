@@ -54,6 +54,8 @@ pub(super) struct State {
     pub keys: Keyring,
     pub faults: Faults,
     pub clock_offset: i64,
+    /// `GET /authorize` answers a login form rather than logging the user in at once.
+    pub login_page: bool,
     pub codes: HashMap<String, AuthCode>,
     pub refresh_tokens: HashMap<String, RefreshGrant>,
     pub external_tokens: Vec<ExternalToken>,
@@ -66,6 +68,7 @@ impl State {
             keys: Keyring::new(),
             faults: Faults::default(),
             clock_offset: 0,
+            login_page: false,
             codes: HashMap::new(),
             refresh_tokens: HashMap::new(),
             external_tokens: ExternalToken::seeded(),
