@@ -16,13 +16,15 @@
 //! `tests/examples.rs` walks this app the way a browser would, against the embedded Verys, and
 //! `tests/browser.rs` in a real Chromium.
 
+use std::sync::Arc;
+
 use axum::Router;
 use axum::response::Html;
 use axum::routing::get;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{MemoryStore, SessionManagerLayer};
 use verys_client::sign_in::{SignIn, SignedIn};
-use verys_client::{Client, Error};
+use verys_client::{Client, Clock, Error, SystemClock};
 
 /// What the app needs to know about itself and its Verys.
 pub struct Config {
@@ -36,6 +38,8 @@ pub struct Config {
     pub app_url: String,
     /// The session cookie's `SameSite`: `Lax` (a `Strict` cookie does not come back from Verys).
     pub same_site: SameSite,
+    /// The clock of token expiry; `None`: the system's (a test moves a `ManualClock`).
+    pub clock: Option<Arc<dyn Clock>>,
 }
 
 /// The app, ready to serve. Every client setting is checked here, before the first request.
@@ -44,6 +48,7 @@ pub fn app(config: Config) -> Result<Router, Error> {
         .client_secret(config.client_secret)
         .host(&config.app_url)
         .scopes(["openid", "profile", "email"])
+        .clock(config.clock.unwrap_or_else(|| Arc::new(SystemClock)))
         .build_async()?;
     let sign_in = SignIn::new(client);
     let sessions = SessionManagerLayer::new(MemoryStore::default())
@@ -106,6 +111,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         client_secret: var("VERYS_CLIENT_SECRET")?,
         app_url: var("APP_URL")?,
         same_site: SameSite::Lax,
+        clock: None,
     })?;
     let address = std::env::var("APP_ADDR").unwrap_or_else(|_| "127.0.0.1:3000".into());
     let listener = tokio::net::TcpListener::bind(&address).await?;

@@ -73,6 +73,7 @@ mod axum_app_walk {
             client_secret: SECRET.into(),
             app_url: base.clone(),
             same_site: tower_sessions::cookie::SameSite::Lax,
+            clock: None,
         })
         .unwrap();
         serve(&runtime, listener, app);
