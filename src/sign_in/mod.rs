@@ -547,7 +547,10 @@ mod tests {
         let paths = &sign_in.shared.paths;
         assert_eq!(paths.callback, "/oidc/back");
         assert_eq!(paths.signed_out_url, "https://app.example/auth/signed-out");
-        assert_eq!((paths.login.as_str(), paths.logout.as_str()), ("/in", "/out"));
+        assert_eq!(
+            (paths.login.as_str(), paths.logout.as_str()),
+            ("/in", "/out")
+        );
         let moved = sign_in.signed_out_path("/bye");
         assert_eq!(moved.shared.paths.signed_out_url, "https://app.example/bye");
         let uri: Uri = "/reports/7?tab=2&x=a%20b".parse().unwrap();
