@@ -143,6 +143,16 @@ pub use verify::access::AccessClaims;
 pub use verify::claims::Audience;
 pub use verify::id_token::IdTokenClaims;
 
+/// The `http` crate whose types make the [`transport`] seam:
+/// [`http::Request<Vec<u8>>`](http::Request) in,
+/// [`http::Response<Vec<u8>>`](http::Response) out.
+///
+/// An HTTP client of yours names them as `verys_client::http::Request`
+/// (`use verys_client::http;`), always the `http` this crate was built with,
+/// without a guess of which version to depend on; a stack built on another
+/// major of `http` converts at the closure it gives the seam.
+pub use http;
+
 /// The README's examples, compiled as doc tests so they cannot rot (with
 /// the features they use, as `cargo test --all-features` has them).
 #[cfg(all(
