@@ -24,7 +24,7 @@ const SMALL_CACHE: usize = 64;
 fn verify(c: &mut Criterion) {
     let mut secrets = [[0u8; 32]; 2];
     for secret in &mut secrets {
-        rand::Rng::fill(&mut rand::rng(), secret);
+        rand::Rng::fill_bytes(&mut rand::rng(), secret);
     }
     // Tokens alternate between two keys, so the header is read for every one.
     let tokens = Tokens::new(&secrets, TOKENS);

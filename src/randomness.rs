@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use rand::RngCore as _;
+use rand::Rng as _;
 
 /// A source of random bytes for the values an attacker must not guess.
 ///
@@ -18,8 +18,9 @@ pub trait Randomness: Send + Sync + fmt::Debug + 'static {
     fn fill(&self, bytes: &mut [u8]);
 }
 
-/// The default: `rand`'s thread-local generator, a ChaCha stream cipher
-/// seeded from the operating system and reseeded as it goes.
+/// The default: `rand`'s thread-local generator ([`rand::rng`]), a ChaCha12
+/// stream cipher seeded from the operating system (`getrandom`) and reseeded
+/// from it after every 64 KiB of output.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SystemRandomness;
 
