@@ -538,7 +538,9 @@ impl VerifierBuilder {
     }
 
     /// reqwest for an async verifier, from your builder; see
-    /// [`ClientBuilder::reqwest_client`](crate::ClientBuilder::reqwest_client).
+    /// [`ClientBuilder::reqwest_client`](crate::ClientBuilder::reqwest_client),
+    /// also for a client of another reqwest major, which goes to
+    /// [`async_http_client`](Self::async_http_client) as a closure.
     #[cfg(feature = "async")]
     #[cfg_attr(docsrs, doc(cfg(feature = "async")))]
     pub fn reqwest_client(mut self, builder: reqwest::ClientBuilder) -> Self {

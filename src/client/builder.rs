@@ -315,13 +315,80 @@ impl<K: ClientKind> ClientBuilder<K> {
     /// redirects turned off and this builder's connect timeout. Default: a
     /// builder of the crate's own.
     ///
+    /// The builder is of the reqwest this crate depends on, 0.12. With
+    /// another major of reqwest (0.13, say), give your client to
+    /// [`async_http_client`](Self::async_http_client) as a closure instead:
+    /// it takes an [`http::Request<Vec<u8>>`](http::Request) (reqwest 0.12
+    /// and 0.13 both speak `http` 1, re-exported as `verys_client::http`)
+    /// and returns an `http::Response<Vec<u8>>`, and must keep what
+    /// [`Reqwest`](crate::transport::Reqwest) keeps for you: no redirect
+    /// followed (set on your client), the request's
+    /// [`Limits`](crate::transport::Limits) (the overall timeout per
+    /// request, the connect timeout on your client, the body read no further
+    /// than `max_response_bytes`):
+    ///
+    /// ```
+    /// # use reqwest_webdriver as reqwest; // reqwest 0.13, a dev-dependency
+    /// use std::time::Duration;
+    /// use verys_client::transport::Limits;
+    /// use verys_client::{Client, TransportError, TransportErrorKind, http};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let own = reqwest::Client::builder()
+    ///     .redirect(reqwest::redirect::Policy::none())
+    ///     .connect_timeout(Duration::from_secs(10))
+    ///     .build()?;
+    /// let send = move |request: http::Request<Vec<u8>>| {
+    ///     let own = own.clone();
+    ///     async move {
+    ///         let limits = request.extensions().get::<Limits>().copied().unwrap_or_default();
+    ///         // reqwest's message without the URL, which may carry a token id.
+    ///         let failed = |error: reqwest::Error| {
+    ///             let kind = if error.is_timeout() {
+    ///                 TransportErrorKind::Timeout
+    ///             } else if error.is_connect() {
+    ///                 TransportErrorKind::Connect
+    ///             } else {
+    ///                 TransportErrorKind::Other
+    ///             };
+    ///             TransportError::new(kind, error.without_url().to_string())
+    ///         };
+    ///         let mut request = reqwest::Request::try_from(request).map_err(failed)?;
+    ///         *request.timeout_mut() = Some(limits.timeout);
+    ///         let mut response = own.execute(request).await.map_err(failed)?;
+    ///         let mut body = Vec::new();
+    ///         while let Some(chunk) = response.chunk().await.map_err(failed)? {
+    ///             if (body.len() + chunk.len()) as u64 > limits.max_response_bytes {
+    ///                 return Err(TransportError::new(
+    ///                     TransportErrorKind::BodyTooLarge,
+    ///                     format!("over {} bytes", limits.max_response_bytes),
+    ///                 ));
+    ///             }
+    ///             body.extend_from_slice(&chunk);
+    ///         }
+    ///         let mut answer = http::Response::new(body);
+    ///         *answer.status_mut() = response.status();
+    ///         *answer.headers_mut() = std::mem::take(response.headers_mut());
+    ///         Ok(answer)
+    ///     }
+    /// };
+    /// let client = Client::builder("https://auth.verys.example.com", "your-client-id")
+    ///     .host("https://app.example.com")
+    ///     .client_secret("your-client-secret")
+    ///     .async_http_client(send)
+    ///     .build_async()?;
+    /// # let _ = client; Ok(()) }
+    /// ```
+    ///
     /// # Security warning
     ///
     /// reqwest's redirect policy belongs to a built client and cannot be
     /// changed for one request, so the crate takes the builder, never a
     /// built `reqwest::Client`: one configured to follow redirects would
     /// re-send a token request, secret included, wherever a redirect
-    /// pointed.
+    /// pointed. A client of yours given to
+    /// [`async_http_client`](Self::async_http_client) must be built with
+    /// redirects off, as above.
     #[cfg(feature = "async")]
     #[cfg_attr(docsrs, doc(cfg(feature = "async")))]
     pub fn reqwest_client(mut self, builder: reqwest::ClientBuilder) -> Self {
