@@ -14,7 +14,7 @@ use tower_sessions::cookie::SameSite;
 use tower_sessions::{MemoryStore, SessionManagerLayer};
 use verys_client::Client;
 use verys_client::sign_in::{SignIn, SignedIn};
-use verys_client::testing::{ClientRegistration, VerysServer};
+use verys_testing::{ClientRegistration, VerysServer};
 
 const APP: &str = "http://127.0.0.1:9";
 

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use criterion::{BatchSize, Criterion, SamplingMode, criterion_group, criterion_main};
 use support::{Cycle, Fresh, Tokens, spread_over_stack, verify_access_token};
 use verys_client::Client;
-use verys_client::testing::{VerysServer, seed};
+use verys_testing::{VerysServer, seed};
 
 /// Distinct tokens of each kind, taken in turn.
 const TOKENS: usize = 512;

@@ -6,7 +6,7 @@
 //! cargo run --example cli_login -- --issuer https://auth.verys.example.com --client-id cli --open
 //!
 //! # Without a browser, against an embedded Verys that logs its seeded user in.
-//! cargo run --example cli_login --features testing -- --embedded
+//! cargo run --example cli_login -- --embedded
 //! ```
 //!
 //! Options: `--issuer URL` (or `VERYS_ISSUER`), `--client-id ID` (or `VERYS_CLIENT_ID`),
@@ -249,9 +249,8 @@ fn open_in_browser(url: &str) {
         .spawn();
 }
 
-#[cfg(feature = "testing")]
 fn run_embedded(timeout: Duration, out: &mut dyn Write) -> Result<Tokens, Box<dyn Error>> {
-    use verys_client::testing::{VerysServer, seed};
+    use verys_testing::{VerysServer, seed};
 
     let verys = std::sync::Arc::new(VerysServer::start());
     writeln!(out, "Embedded Verys at {}", verys.issuer())?;
@@ -269,7 +268,6 @@ fn run_embedded(timeout: Duration, out: &mut dyn Write) -> Result<Tokens, Box<dy
     })
 }
 
-#[cfg(feature = "testing")]
 fn follow(url: &str) -> Result<(), ureq::Error> {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(Duration::from_secs(30)))
@@ -280,11 +278,6 @@ fn follow(url: &str) -> Result<(), ureq::Error> {
         .into();
     agent.get(url).call()?.body_mut().read_to_string()?;
     Ok(())
-}
-
-#[cfg(not(feature = "testing"))]
-fn run_embedded(_timeout: Duration, _out: &mut dyn Write) -> Result<Tokens, Box<dyn Error>> {
-    Err("--embedded needs the embedded Verys: run with --features testing".into())
 }
 
 /// `in 4 min (Unix time 1795716319)`: a calendar date would need a date

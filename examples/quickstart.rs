@@ -1,14 +1,14 @@
 //! The whole Verys sign-in flow against the embedded Verys, step by step.
 //!
 //! ```text
-//! cargo run --example quickstart --features testing
+//! cargo run --example quickstart
 //! ```
 //!
 //! In a real application the issuer is your Verys URL, the login happens in
 //! the user's browser, and the callback arrives at your redirect URI; here the
 //! embedded server plays Verys and logs its seeded user in without a browser.
 
-use verys_client::testing::{VerysServer, seed};
+use verys_testing::{VerysServer, seed};
 use verys_client::{Client, Error};
 
 fn main() -> Result<(), Error> {

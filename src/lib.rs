@@ -4,12 +4,12 @@
 //! # Quickstart
 //!
 //! A confidential web application signs a user in. Here the embedded Verys of
-//! the `testing` feature plays the identity provider and its browser:
+//! the [`verys-testing`](https://docs.rs/verys-testing) crate plays the
+//! identity provider and its browser:
 //!
 //! ```
-//! # #[cfg(feature = "testing")] {
 //! use verys_client::Client;
-//! use verys_client::testing::{VerysServer, seed};
+//! use verys_testing::{VerysServer, seed};
 //!
 //! # fn main() -> Result<(), verys_client::Error> {
 //! let verys = VerysServer::start(); // your Verys URL in production
@@ -33,7 +33,6 @@
 //! # let _ = tokens;
 //! # Ok(()) }
 //! # main().unwrap();
-//! # }
 //! ```
 //!
 //! A public client (a CLI, a native app) is built the same way without
@@ -75,7 +74,10 @@
 //! | `axum-sign-in` | `verys_client::sign_in`: the routes of a web sign-in and the `SignedIn` extractor (with `axum`) | axum (without its server), tower-sessions 0.14 |
 //! | `tracing` | a span per back-channel operation, events for requests, refusals, JWKS fetches and refreshes | tracing |
 //! | `redis` | [`store::redis::RedisStore`], one sign-in shared by every replica of a service | redis |
-//! | `testing` | [`testing::VerysServer`], an embedded Verys over HTTP or HTTPS, and [`testing::Browser`] | hyper on tokio, rcgen, tokio-rustls, cookie_store, ureq |
+//!
+//! The embedded Verys of this crate's tests, an identity provider on
+//! `127.0.0.1` for the tests of your application, is the
+//! [`verys-testing`](https://docs.rs/verys-testing) crate, a dev-dependency.
 //!
 //! Every back-channel request goes through the [`transport`] seam, where a
 //! `ureq::Agent`, a `reqwest::ClientBuilder` or a closure of yours plugs in.
@@ -104,10 +106,6 @@ mod trace;
 pub mod transport;
 mod verifier;
 mod verify;
-
-#[cfg(feature = "testing")]
-#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
-pub mod testing;
 
 #[cfg(fuzzing)]
 #[doc(hidden)]
@@ -158,7 +156,6 @@ pub use http;
 #[cfg(all(
     doctest,
     feature = "axum-sign-in",
-    feature = "testing",
     feature = "tracing",
     feature = "redis"
 ))]

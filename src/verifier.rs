@@ -39,9 +39,8 @@ use crate::verify::jwt::{self, Jws};
 /// no I/O and waits on no other verification.
 ///
 /// ```
-/// # #[cfg(feature = "testing")] {
 /// use verys_client::Verifier;
-/// use verys_client::testing::VerysServer;
+/// use verys_testing::VerysServer;
 ///
 /// let verys = VerysServer::start();
 /// let token = verys.issue_access_token("user-1", &verys.issuer(), &["api.read"], 300);
@@ -50,7 +49,6 @@ use crate::verify::jwt::{self, Jws};
 /// assert_eq!(claims.sub(), "user-1");
 /// assert!(claims.require_scope("api.read").is_ok());
 /// assert!(claims.require_scope("api.write").is_err());
-/// # }
 /// ```
 pub struct Verifier<T: Transport = Blocking> {
     shared: Arc<Shared>,

@@ -24,7 +24,7 @@ use thirtyfour::prelude::*;
 use thirtyfour::{ChromiumLikeCapabilities, SameSite as BrowserSameSite};
 use tower_sessions::cookie::SameSite;
 use verys_client::ManualClock;
-use verys_client::testing::{ClientRegistration, VerysServer, seed};
+use verys_testing::{ClientRegistration, VerysServer, seed};
 
 // The example is compiled into this test, so its router runs in process; its `main` is not called.
 #[allow(dead_code)]

@@ -8,7 +8,7 @@ use std::sync::{Arc, Barrier};
 
 use common::{BlockingFlavor, confidential_builder, manual_clock, sign_in};
 use verys_client::Tokens;
-use verys_client::testing::VerysServer;
+use verys_testing::VerysServer;
 
 const VERIFIERS: usize = 64;
 

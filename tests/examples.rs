@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use verys_client::testing::{Browser, ClientRegistration, IdTokenFault, Page, VerysServer, seed};
+use verys_testing::{Browser, ClientRegistration, IdTokenFault, Page, VerysServer, seed};
 use verys_client::{Async, Verifier};
 
 // The examples are compiled into this test, so their routers run in process. Their `main`s,

@@ -8,7 +8,7 @@ use axum_core::extract::FromRequestParts;
 use axum_core::response::IntoResponse;
 use http::{StatusCode, header};
 use verys_client::axum::{Rejection, Scope, Scoped};
-use verys_client::testing::{VerysServer, seed};
+use verys_testing::{VerysServer, seed};
 use verys_client::{Async, Verifier};
 
 /// The scope the route under test requires.

@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::{Flavor, callback, confidential_builder, manual_clock, public_builder, sign_in};
-use verys_client::testing::{IdTokenFault, RawResponse, VerysServer, seed};
+use verys_testing::{IdTokenFault, RawResponse, VerysServer, seed};
 use verys_client::{ClientAuthMethod, Error, PendingAuth, Public, TokenRule, TransportErrorKind};
 
 scenarios!(

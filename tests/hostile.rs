@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use common::{Flavor, callback, confidential_builder};
-use verys_client::testing::{RawResponse, VerysServer, seed};
+use verys_testing::{RawResponse, VerysServer, seed};
 use verys_client::{CallbackReceived, Client, Error, Public, TokenRule, TransportErrorKind};
 
 scenarios!(

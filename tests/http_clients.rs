@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use common::proxy::Proxy;
 use common::{Flavor, UserHttp, confidential_builder, sign_in};
-use verys_client::testing::{RawResponse, VerysServer, seed};
+use verys_testing::{RawResponse, VerysServer, seed};
 use verys_client::{Error, TransportErrorKind, Verifier};
 
 scenarios!(

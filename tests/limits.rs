@@ -17,7 +17,7 @@ use std::sync::Arc;
 use ureq::RequestExt as _;
 
 use common::{Canned, Flavor, confidential_builder, sign_in};
-use verys_client::testing::{VerysServer, seed};
+use verys_testing::{VerysServer, seed};
 use verys_client::{
     Client, Confidential, Error, TransportError, TransportErrorKind, Verifier, VerifierBuilder,
 };

@@ -25,7 +25,7 @@ fn runner(cases: u32) -> TestRunner {
 use serde_json::{Map, Value, json};
 use sha2::{Digest as _, Sha512};
 
-use verys_client::testing::{RawResponse, VerysServer, seed};
+use verys_testing::{RawResponse, VerysServer, seed};
 use verys_client::{Client, Confidential, Error, Tokens};
 
 const ACCESS_TOKEN: &str = "property-access-token";

@@ -15,7 +15,7 @@ use common::redis::RedisServer;
 use common::{Flavor, sign_in, sign_in_as};
 use verys_client::store::redis::RedisStore;
 use verys_client::store::{Entry, TokenStore};
-use verys_client::testing::{VerysServer, seed};
+use verys_testing::{VerysServer, seed};
 use verys_client::{
     Client, Confidential, Error, ManualClock, StoreError, StoreErrorKind, TokenManager, Tokens,
     Verifier,
@@ -462,7 +462,7 @@ fn a_refresh_refused_after_another_replicas_rotation_reads_it_back() {
 fn the_redis_store_keeps_versions_and_leases() {
     let redis = RedisServer::start();
     let store = RedisStore::open(&redis.url()).unwrap().with_prefix("probe");
-    verys_client::testing::check_token_store(&store);
+    verys_testing::check_token_store(&store);
 
     // A session key that ends like another's lease is a session of its own.
     assert!(TokenStore::replace(&store, "k:lease", 0, 1, "a").unwrap());

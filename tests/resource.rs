@@ -4,7 +4,7 @@
 mod common;
 
 use common::{Flavor, confidential_builder, manual_clock, sign_in};
-use verys_client::testing::{VerysServer, seed};
+use verys_testing::{VerysServer, seed};
 use verys_client::{Error, TokenRule, Verifier};
 
 scenarios!(

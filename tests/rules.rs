@@ -30,7 +30,7 @@ use serde_json::{Value, json};
 use sha2::{Digest as _, Sha512};
 
 use common::{Flavor, callback, confidential_builder};
-use verys_client::testing::{IdTokenFault, RawResponse, VerysServer, seed};
+use verys_testing::{IdTokenFault, RawResponse, VerysServer, seed};
 use verys_client::{Error, TokenRule, Tokens};
 
 scenarios!(

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::{Flavor, confidential_builder, manual_clock, public_builder, sign_in, sign_in_as};
 use verys_client::store::{MemoryStore, TokenStore};
-use verys_client::testing::{RawResponse, VerysServer, seed};
+use verys_testing::{RawResponse, VerysServer, seed};
 use verys_client::{Error, TokenManager};
 
 scenarios!(
@@ -1069,5 +1069,15 @@ fn callers_waiting_for_a_refused_refresh_share_it_without_reading_the_store<F: F
     assert_eq!(
         loads, 3,
         "the one way through the store: read, read under the lease, read after the refusal"
+    );
+}
+
+#[test]
+fn the_memory_store_keeps_the_promises_of_a_store() {
+    verys_testing::check_token_store(&MemoryStore::new());
+    verys_testing::check_token_store(
+        &MemoryStore::new()
+            .idle_timeout(Duration::from_secs(60))
+            .max_lifetime(Duration::from_secs(3600)),
     );
 }

@@ -19,7 +19,7 @@ use tower_sessions::{SessionManagerLayer, SessionStore};
 use verys_client::sign_in::{SignIn, SignedIn};
 use verys_client::store::redis::RedisStore;
 use verys_client::store::{AsyncTokenStore, Entry, MemoryStore};
-use verys_client::testing::{Browser, ClientRegistration, VerysServer, seed};
+use verys_testing::{Browser, ClientRegistration, VerysServer, seed};
 use verys_client::transport::BoxFuture;
 use verys_client::{Client, ManualClock, StoreError};
 

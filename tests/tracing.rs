@@ -8,7 +8,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use common::{BlockingFlavor, Flavor, confidential_builder, manual_clock};
-use verys_client::testing::{IdTokenFault, VerysServer, seed};
+use verys_testing::{IdTokenFault, VerysServer, seed};
 use verys_client::{ClientAuthMethod, Error, TokenManager, Verifier};
 
 /// Everything every subscriber call wrote, for the whole test binary.

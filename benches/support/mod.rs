@@ -15,7 +15,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256, Sha512};
-use verys_client::testing::{VerysServer, seed};
+use verys_testing::{VerysServer, seed};
 use verys_client::{AccessClaims, Client, IdTokenClaims, Public, Verifier};
 
 pub const CLIENT_ID: &str = "bench-client";

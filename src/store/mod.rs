@@ -40,8 +40,8 @@
 //! uses one of its own, which never expires its entry; one holding a web
 //! app's sessions takes [limits](MemoryStore#expiry) that let the sign-ins
 //! of ended and abandoned sessions go. A store of your own implements [`TokenStore`] (and
-//! `AsyncTokenStore` for the async client); with the `testing` feature,
-//! `testing::check_token_store` checks in its tests that it keeps the
+//! `AsyncTokenStore` for the async client); the
+//! [`verys-testing`](https://docs.rs/verys-testing) crate's `check_token_store` checks in its tests that it keeps the
 //! promises of steps 0, 3 and 4, and [`TokenStore::remove`]'s.
 //!
 //! [`TokenManager::new`]: crate::TokenManager::new
@@ -587,20 +587,10 @@ impl AsyncTokenStore for MemoryStore {
     }
 }
 
-#[cfg(all(test, feature = "testing"))]
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::ManualClock;
-
-    #[test]
-    fn the_memory_store_keeps_the_promises_of_a_store() {
-        crate::testing::check_token_store(&MemoryStore::new());
-        crate::testing::check_token_store(
-            &MemoryStore::new()
-                .idle_timeout(Duration::from_secs(60))
-                .max_lifetime(Duration::from_secs(3600)),
-        );
-    }
 
     const MINUTE: u64 = 60;
     const HOUR: u64 = 60 * MINUTE;

@@ -10,7 +10,7 @@ pub mod redis;
 use std::sync::{Arc, Mutex};
 
 use verys_client::store::TokenStore;
-use verys_client::testing::{VerysServer, seed};
+use verys_testing::{VerysServer, seed};
 use verys_client::{
     AccessClaims, AccessToken, CallbackReceived, Client, ClientBuilder, ClientKind, Clock,
     Confidential, Error, ExchangedToken, ExternalToken, IdTokenClaims, Public, RefreshToken,

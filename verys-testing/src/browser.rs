@@ -19,7 +19,7 @@ const MAX_REDIRECTS: usize = 20;
 /// the user chosen with [`as_user`](Self::as_user) (Ada by default).
 ///
 /// ```
-/// use verys_client::testing::{Browser, VerysServer, seed};
+/// use verys_testing::{Browser, VerysServer, seed};
 ///
 /// let verys = VerysServer::start();
 /// let browser = Browser::new(&verys).as_user(seed::OTHER_USER_EMAIL);

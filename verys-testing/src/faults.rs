@@ -67,7 +67,7 @@ pub enum IdTokenFault {
 ///
 /// ```
 /// use std::sync::Arc;
-/// use verys_client::testing::IdTokenFault;
+/// use verys_testing::IdTokenFault;
 ///
 /// let fault = IdTokenFault::Custom(Arc::new(|_header, claims| {
 ///     claims["email"] = "mallory@example.com".into();
@@ -213,7 +213,7 @@ fn remove(object: &mut Value, name: &str) {
 /// one (a proxy's HTML error page, a truncated body, a wrong content type...).
 ///
 /// ```
-/// use verys_client::testing::RawResponse;
+/// use verys_testing::RawResponse;
 ///
 /// let bad_gateway = RawResponse::new(502, "text/html", "<html>Bad Gateway</html>")
 ///     .header("Retry-After", "5");

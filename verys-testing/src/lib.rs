@@ -9,7 +9,7 @@
 //! redirects, canned responses, slow answers and a skewed clock.
 //!
 //! ```
-//! use verys_client::testing::{VerysServer, seed};
+//! use verys_testing::{VerysServer, seed};
 //!
 //! let server = VerysServer::start();
 //! let authorize_url = format!(
@@ -31,10 +31,9 @@
 //! way a user's browser does, cookies and redirects included:
 //!
 //! ```
-//! # #[cfg(feature = "async")] {
 //! use axum::{Router, extract::State, http::Uri, response::Redirect, routing::get};
 //! use tower_sessions::{MemoryStore, Session, SessionManagerLayer, cookie::SameSite};
-//! use verys_client::testing::{Browser, ClientRegistration, VerysServer};
+//! use verys_testing::{Browser, ClientRegistration, VerysServer};
 //! use verys_client::{AsyncClient, Client, Confidential, PendingAuth};
 //!
 //! // The application under test, with its own sign-in routes.
@@ -90,7 +89,6 @@
 //! let page = Browser::new(&verys).get(&login);
 //! assert_eq!(page.body(), "Hello, Ada Lovelace");
 //! assert_eq!(page.visited().len(), 4);
-//! # }
 //! ```
 //!
 //! # Behaviour worth knowing
@@ -178,11 +176,11 @@ pub struct ReceivedTokenRequest {
     /// The `grant_type` form parameter, if there was one.
     pub grant_type: Option<String>,
     /// How the request presented a client secret: an `Authorization` header
-    /// ([`ClientAuthMethod::ClientSecretBasic`](crate::ClientAuthMethod::ClientSecretBasic),
+    /// ([`ClientAuthMethod::ClientSecretBasic`](verys_client::ClientAuthMethod::ClientSecretBasic),
     /// whatever its form), a `client_secret` form field
-    /// ([`ClientSecretPost`](crate::ClientAuthMethod::ClientSecretPost)), or neither (`None`,
+    /// ([`ClientSecretPost`](verys_client::ClientAuthMethod::ClientSecretPost)), or neither (`None`,
     /// a public client).
-    pub authentication: Option<crate::ClientAuthMethod>,
+    pub authentication: Option<verys_client::ClientAuthMethod>,
     /// Every form parameter, in order, decoded.
     pub form: Vec<(String, String)>,
 }
@@ -238,7 +236,7 @@ impl VerysServer {
     /// machine (it does wherever `localhost` is the loopback, tried after `::1` if need be).
     ///
     /// ```
-    /// use verys_client::testing::VerysServer;
+    /// use verys_testing::VerysServer;
     ///
     /// let server = VerysServer::start_localhost();
     /// assert!(server.issuer().starts_with("http://localhost:"));
@@ -258,7 +256,7 @@ impl VerysServer {
     /// the DER form), and no client trusts it otherwise.
     ///
     /// ```
-    /// use verys_client::testing::{VerysServer, seed};
+    /// use verys_testing::{VerysServer, seed};
     ///
     /// let server = VerysServer::start_tls();
     /// let ca = ureq::tls::Certificate::from_der(server.ca_certificate_der().unwrap()).to_owned();
@@ -533,7 +531,7 @@ impl VerysServer {
     /// unpadded again.
     ///
     /// ```
-    /// use verys_client::testing::VerysServer;
+    /// use verys_testing::VerysServer;
     ///
     /// let server = VerysServer::start();
     /// server.pad_responses("/.well-known/openid-configuration", Some(4096));
@@ -581,7 +579,7 @@ impl VerysServer {
     /// apply. For resource-server tests.
     ///
     /// ```
-    /// use verys_client::testing::{VerysServer, seed};
+    /// use verys_testing::{VerysServer, seed};
     ///
     /// let server = VerysServer::start();
     /// let token = server.issue_access_token(seed::USER_SUB, &server.issuer(), &["openid"], 300);
@@ -618,7 +616,7 @@ impl VerysServer {
     ///
     /// ```
     /// use verys_client::ClientAuthMethod;
-    /// use verys_client::testing::{VerysServer, seed};
+    /// use verys_testing::{VerysServer, seed};
     ///
     /// let server = VerysServer::start();
     /// let client = verys_client::Client::builder(server.issuer(), seed::CONFIDENTIAL_CLIENT_ID)

@@ -8,7 +8,7 @@ use super::seed;
 /// application under test, with its own redirect URIs.
 ///
 /// ```
-/// use verys_client::testing::{ClientRegistration, VerysServer};
+/// use verys_testing::{ClientRegistration, VerysServer};
 ///
 /// let verys = VerysServer::start();
 /// verys.register_client(

@@ -11,7 +11,7 @@ use super::seed;
 use super::state::Shared;
 use super::wire::{self, Incoming};
 use super::{authorize, federation, session, token, userinfo};
-use crate::ClientAuthMethod;
+use verys_client::ClientAuthMethod;
 
 const JWKS_PATH: &str = "/.well-known/jwks.json";
 

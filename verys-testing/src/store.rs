@@ -3,12 +3,12 @@
 
 use std::time::{Duration, Instant};
 
-use crate::store::{Entry, TokenStore};
+use verys_client::store::{Entry, TokenStore};
 
 /// The key [`check_token_store`] writes under.
 const KEY: &str = "verys-client-store-check";
 
-/// Checks that `store` keeps the promises [`TokenManager`](crate::TokenManager)
+/// Checks that `store` keeps the promises [`TokenManager`](verys_client::TokenManager)
 /// relies on to refresh once across replicas: a write needs the version it
 /// read (so a stale writer cannot overwrite newer tokens) and keeps the
 /// version it names, to the last digit; a removed entry is gone, for a
@@ -19,15 +19,15 @@ const KEY: &str = "verys-client-store-check";
 /// waits up to 10 s for a lease of 1 ms to run out.
 ///
 /// ```
-/// verys_client::testing::check_token_store(&verys_client::store::MemoryStore::new());
+/// verys_testing::check_token_store(&verys_client::store::MemoryStore::new());
 /// ```
 ///
 /// # Panics
 ///
 /// When the store breaks a promise (the message names it) or fails with a
-/// [`StoreError`](crate::StoreError).
+/// [`StoreError`](verys_client::StoreError).
 pub fn check_token_store<S: TokenStore + ?Sized>(store: &S) {
-    let ok = |step: &str, result: Result<bool, crate::StoreError>| {
+    let ok = |step: &str, result: Result<bool, verys_client::StoreError>| {
         result.unwrap_or_else(|error| panic!("{step}: {error}"))
     };
     let load = || {

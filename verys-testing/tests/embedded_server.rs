@@ -1,7 +1,5 @@
 //! The embedded Verys, driven over real HTTP with a plain `ureq` agent and checked against
 //! `verys-protocol.md` with an independent verifier (ed25519-dalek directly).
-#![cfg(feature = "testing")]
-
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
@@ -10,7 +8,7 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use ed25519_dalek::{Signature, VerifyingKey};
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256, Sha512};
-use verys_client::testing::{ClientRegistration, IdTokenFault, RawResponse, VerysServer, seed};
+use verys_testing::{ClientRegistration, IdTokenFault, RawResponse, VerysServer, seed};
 
 const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
