@@ -27,7 +27,7 @@ use verys_client::sign_in::{SignIn, SignedIn};
 use verys_client::{Client, Clock, Error, SystemClock};
 
 /// What the app needs to know about itself and its Verys.
-pub struct Config {
+pub(crate) struct Config {
     /// The Verys URL.
     pub issuer: String,
     /// This app's client id at Verys.
@@ -43,7 +43,7 @@ pub struct Config {
 }
 
 /// The app, ready to serve. Every client setting is checked here, before the first request.
-pub fn app(config: Config) -> Result<Router, Error> {
+pub(crate) fn app(config: Config) -> Result<Router, Error> {
     let client = Client::builder(config.issuer, config.client_id)
         .client_secret(config.client_secret)
         .host(&config.app_url)

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use verys_client::{Client, Tokens};
 
 /// The command line, parsed.
-pub struct Options {
+pub(crate) struct Options {
     /// The Verys URL; unused with `embedded`.
     pub issuer: Option<String>,
     /// The public client's id; unused with `embedded`.
@@ -44,7 +44,7 @@ const USAGE: &str =
 impl Options {
     /// Parses the arguments after the program name; `VERYS_ISSUER` and `VERYS_CLIENT_ID` fill
     /// in for missing options.
-    pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Options, String> {
+    pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Options, String> {
         let mut options = Options {
             issuer: std::env::var("VERYS_ISSUER").ok(),
             client_id: std::env::var("VERYS_CLIENT_ID").ok(),
@@ -75,7 +75,7 @@ impl Options {
 }
 
 /// Signs in as the options say and prints the outcome to `out`.
-pub fn run(options: Options, out: &mut dyn Write) -> Result<Tokens, Box<dyn Error>> {
+pub(crate) fn run(options: Options, out: &mut dyn Write) -> Result<Tokens, Box<dyn Error>> {
     if options.embedded {
         return run_embedded(options.timeout, out);
     }
@@ -97,7 +97,7 @@ pub fn run(options: Options, out: &mut dyn Write) -> Result<Tokens, Box<dyn Erro
 ///
 /// `browser` is handed the authorization URL once the listener is ready; it must not wait for
 /// the sign-in to finish (this function is the one waiting).
-pub fn sign_in(
+pub(crate) fn sign_in(
     issuer: &str,
     client_id: &str,
     timeout: Duration,

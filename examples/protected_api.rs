@@ -25,7 +25,7 @@ use verys_client::axum::{Scope, Scoped};
 use verys_client::{Async, Verifier};
 
 /// The scope every call to this API needs.
-pub struct ApiRead;
+pub(crate) struct ApiRead;
 
 impl Scope for ApiRead {
     const NAME: &'static str = "api.read";
@@ -33,7 +33,7 @@ impl Scope for ApiRead {
 
 /// The API's routes. The verifier is shared by every request: it caches the issuer's keys and
 /// the tokens it has already verified, so a client that repeats its token costs a lookup.
-pub fn router(verifier: Verifier<Async>) -> Router {
+pub(crate) fn router(verifier: Verifier<Async>) -> Router {
     Router::new().route("/api/me", get(me)).with_state(verifier)
 }
 

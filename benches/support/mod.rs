@@ -18,8 +18,8 @@ use sha2::{Digest, Sha256, Sha512};
 use verys_testing::{VerysServer, seed};
 use verys_client::{AccessClaims, Client, IdTokenClaims, Public, Verifier};
 
-pub const CLIENT_ID: &str = "bench-client";
-pub const NONCE: &str = "n-0123456789abcdef0123456789abcdef0123456";
+pub(crate) const CLIENT_ID: &str = "bench-client";
+pub(crate) const NONCE: &str = "n-0123456789abcdef0123456789abcdef0123456";
 
 /// Runs `routine` `iters` times with its stack frames shifted `N` bytes
 /// deeper than at [`spread_over_stack`]'s call.
@@ -47,7 +47,7 @@ fn shifted<const N: usize, R>(routine: &mut impl FnMut() -> R, iters: u64) -> Du
 /// same check a few frames deeper, would each win or lose that lottery once
 /// per run. Measured over every position, both report what a call costs on
 /// average over the call sites of a service.
-pub fn spread_over_stack<R>(iters: u64, mut routine: impl FnMut() -> R) -> Duration {
+pub(crate) fn spread_over_stack<R>(iters: u64, mut routine: impl FnMut() -> R) -> Duration {
     macro_rules! positions {
         ($($k:literal)*) => {
             Duration::ZERO $(+ shifted::<{ $k * 128 }, R>(
@@ -60,13 +60,13 @@ pub fn spread_over_stack<R>(iters: u64, mut routine: impl FnMut() -> R) -> Durat
 }
 
 /// A key generated for the bench, published by the embedded Verys as its JWKS.
-pub struct BenchKey {
+pub(crate) struct BenchKey {
     pub signing: SigningKey,
     kid: String,
 }
 
 impl BenchKey {
-    pub fn new(secret: [u8; 32]) -> Self {
+    pub(crate) fn new(secret: [u8; 32]) -> Self {
         let signing = SigningKey::from_bytes(&secret);
         let x = URL_SAFE_NO_PAD.encode(signing.verifying_key().as_bytes());
         let thumbprint = format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{x}"}}"#);
@@ -74,12 +74,12 @@ impl BenchKey {
         Self { signing, kid }
     }
 
-    pub fn jwk(&self) -> Value {
+    pub(crate) fn jwk(&self) -> Value {
         let x = URL_SAFE_NO_PAD.encode(self.signing.verifying_key().as_bytes());
         json!({"kty": "OKP", "crv": "Ed25519", "x": x, "use": "sig", "alg": "EdDSA", "kid": self.kid})
     }
 
-    pub fn sign(&self, claims: &Value) -> String {
+    pub(crate) fn sign(&self, claims: &Value) -> String {
         let header = json!({"alg": "EdDSA", "typ": "JWT", "kid": self.kid});
         let input = format!(
             "{}.{}",
@@ -92,11 +92,11 @@ impl BenchKey {
 }
 
 /// A JWKS publishing `keys`.
-pub fn jwks(keys: &[&BenchKey]) -> String {
+pub(crate) fn jwks(keys: &[&BenchKey]) -> String {
     json!({"keys": keys.iter().map(|key| key.jwk()).collect::<Vec<_>>()}).to_string()
 }
 
-pub fn now() -> u64 {
+pub(crate) fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
@@ -110,7 +110,7 @@ fn subject(n: usize) -> String {
 
 /// An ID token shaped like Verys's: every claim of the `openid profile
 /// email` scopes, roles, nonce and at_hash.
-pub fn id_token_claims(issuer: &str, n: usize) -> Value {
+pub(crate) fn id_token_claims(issuer: &str, n: usize) -> Value {
     let digest = Sha512::digest(b"an-access-token");
     json!({
         "iss": issuer, "sub": subject(n), "aud": CLIENT_ID,
@@ -123,7 +123,7 @@ pub fn id_token_claims(issuer: &str, n: usize) -> Value {
 }
 
 /// An access token shaped like Verys's.
-pub fn access_token_claims(issuer: &str, n: usize) -> Value {
+pub(crate) fn access_token_claims(issuer: &str, n: usize) -> Value {
     json!({
         "iss": issuer, "sub": subject(n), "aud": issuer, "roles": ["admin", "reader"],
         "iat": now(), "exp": now() + 3600, "scopes": ["openid", "profile", "email", "api.read"],
@@ -132,14 +132,14 @@ pub fn access_token_claims(issuer: &str, n: usize) -> Value {
 
 /// What the floor verifies for one token: its signing input, the decoded
 /// signature and the key.
-pub struct Floor {
+pub(crate) struct Floor {
     key: VerifyingKey,
     input: Vec<u8>,
     signature: Signature,
 }
 
 impl Floor {
-    pub fn of(token: &str, key: &BenchKey) -> Self {
+    pub(crate) fn of(token: &str, key: &BenchKey) -> Self {
         let dot = token.rfind('.').unwrap();
         let mut bytes = [0u8; 64];
         URL_SAFE_NO_PAD
@@ -153,7 +153,7 @@ impl Floor {
     }
 
     /// The bare signature check, as the crate makes it.
-    pub fn check(&self) {
+    pub(crate) fn check(&self) {
         ed25519_dalek::Verifier::verify(
             &self.key,
             black_box(&self.input),
@@ -163,7 +163,7 @@ impl Floor {
     }
 
     /// The same with `verify_strict`, to price the other signature policy.
-    pub fn check_strict(&self) {
+    pub(crate) fn check_strict(&self) {
         self.key
             .verify_strict(black_box(&self.input), black_box(&self.signature))
             .unwrap();
@@ -172,17 +172,17 @@ impl Floor {
 
 /// Tokens taken in turn: each is verified again only after every other one
 /// has been, which no cache of the size the benches give can answer.
-pub struct Cycle<T> {
+pub(crate) struct Cycle<T> {
     pub items: Vec<T>,
     next: usize,
 }
 
 impl<T> Cycle<T> {
-    pub fn new(items: Vec<T>) -> Self {
+    pub(crate) fn new(items: Vec<T>) -> Self {
         Self { items, next: 0 }
     }
 
-    pub fn next(&mut self) -> &T {
+    pub(crate) fn next(&mut self) -> &T {
         self.next = (self.next + 1) % self.items.len();
         &self.items[self.next]
     }
@@ -193,20 +193,20 @@ impl<T> Cycle<T> {
 /// never found remembered: every verification pays the miss and the insert.
 /// (A cache that keeps what it saw first, as quick_cache's does, would
 /// otherwise answer a steady share of a cycle of tokens.)
-pub struct Fresh {
+pub(crate) struct Fresh {
     verifier: Verifier,
     count: usize,
 }
 
 /// Verifications between two forgettings: fewer than the tokens of a cycle.
-pub const FRESH_RUN: usize = 256;
+pub(crate) const FRESH_RUN: usize = 256;
 
 impl Fresh {
-    pub fn new(verifier: Verifier) -> Self {
+    pub(crate) fn new(verifier: Verifier) -> Self {
         Self { verifier, count: 0 }
     }
 
-    pub fn verifier(&mut self) -> &Verifier {
+    pub(crate) fn verifier(&mut self) -> &Verifier {
         self.count += 1;
         if self.count == FRESH_RUN {
             self.count = 0;
@@ -219,7 +219,7 @@ impl Fresh {
 
 /// Distinct tokens of both kinds signed by one or two bench keys (taken in
 /// turn), the embedded Verys publishing the keys, and what verifies them.
-pub struct Tokens {
+pub(crate) struct Tokens {
     /// Serves the JWKS; kept alive for the client and verifiers.
     pub verys: VerysServer,
     pub client: Client<Public>,
@@ -232,7 +232,7 @@ pub struct Tokens {
 impl Tokens {
     /// `count` tokens of each kind, signed in turn by keys made from
     /// `secrets`; every key is cached before this returns.
-    pub fn new(secrets: &[[u8; 32]], count: usize) -> Self {
+    pub(crate) fn new(secrets: &[[u8; 32]], count: usize) -> Self {
         let keys: Vec<BenchKey> = secrets.iter().map(|s| BenchKey::new(*s)).collect();
         let verys = VerysServer::start();
         verys.set_jwks_body(Some(jwks(&keys.iter().collect::<Vec<_>>())));
@@ -274,7 +274,7 @@ impl Tokens {
 
     /// A verifier of the access tokens remembering at most `capacity` of
     /// them, its keys cached.
-    pub fn verifier(&self, capacity: usize) -> Verifier {
+    pub(crate) fn verifier(&self, capacity: usize) -> Verifier {
         let verifier = Verifier::builder(self.verys.issuer())
             .cache_capacity(capacity)
             .build()
@@ -286,7 +286,7 @@ impl Tokens {
     }
 
     /// The crate's whole public path for an ID token.
-    pub fn verify_id_token(&self, token: &str) -> IdTokenClaims {
+    pub(crate) fn verify_id_token(&self, token: &str) -> IdTokenClaims {
         self.client
             .verify_id_token(black_box(token), Some(NONCE))
             .unwrap()
@@ -294,6 +294,6 @@ impl Tokens {
 }
 
 /// The crate's whole public path for an access token.
-pub fn verify_access_token(verifier: &Verifier, token: &str) -> AccessClaims {
+pub(crate) fn verify_access_token(verifier: &Verifier, token: &str) -> AccessClaims {
     verifier.verify(black_box(token)).unwrap()
 }

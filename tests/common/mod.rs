@@ -4,8 +4,8 @@
 
 #![allow(dead_code)]
 
-pub mod proxy;
-pub mod redis;
+pub(crate) mod proxy;
+pub(crate) mod redis;
 
 use std::sync::{Arc, Mutex};
 
@@ -21,7 +21,7 @@ use verys_client::{
 /// A token store both managers can use: the blocking one's, and with the
 /// `async` feature the async one's too.
 #[cfg(feature = "async")]
-pub trait Store: TokenStore + verys_client::store::AsyncTokenStore + 'static {}
+pub(crate) trait Store: TokenStore + verys_client::store::AsyncTokenStore + 'static {}
 #[cfg(feature = "async")]
 impl<S: TokenStore + verys_client::store::AsyncTokenStore + 'static> Store for S {}
 /// A token store both managers can use: the blocking one's, and with the
@@ -33,7 +33,7 @@ impl<S: TokenStore + 'static> Store for S {}
 
 /// The I/O methods of a client, in one calling convention for both
 /// transports. The async flavor blocks on a shared multi-threaded runtime.
-pub trait Flavor {
+pub(crate) trait Flavor {
     type T: Transport;
     fn build<K: ClientKind>(builder: ClientBuilder<K>) -> Result<Client<K, Self::T>, Error>;
     fn exchange_code<K: ClientKind>(
@@ -113,7 +113,7 @@ pub trait Flavor {
 
 /// How a user configured their own HTTP client.
 #[derive(Default)]
-pub struct UserHttp {
+pub(crate) struct UserHttp {
     /// The certificate authority to trust besides none (ureq) or the
     /// built-in roots (reqwest), DER and PEM.
     pub ca: Option<(Vec<u8>, String)>,
@@ -127,7 +127,7 @@ pub struct UserHttp {
 
 impl UserHttp {
     /// Trusting the embedded server's CA.
-    pub fn trusting(server: &VerysServer) -> Self {
+    pub(crate) fn trusting(server: &VerysServer) -> Self {
         Self {
             ca: Some((
                 server.ca_certificate_der().unwrap().to_vec(),
@@ -195,11 +195,11 @@ impl UserHttp {
 }
 
 /// A socket-free HTTP client: a function answering every request.
-pub type Canned = Arc<
+pub(crate) type Canned = Arc<
     dyn Fn(http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, TransportError> + Send + Sync,
 >;
 
-pub struct BlockingFlavor;
+pub(crate) struct BlockingFlavor;
 
 impl Flavor for BlockingFlavor {
     type T = verys_client::Blocking;
@@ -308,7 +308,7 @@ impl Flavor for BlockingFlavor {
 }
 
 #[cfg(feature = "async")]
-pub fn runtime() -> &'static tokio::runtime::Runtime {
+pub(crate) fn runtime() -> &'static tokio::runtime::Runtime {
     static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
     RUNTIME.get_or_init(|| {
         tokio::runtime::Builder::new_multi_thread()
@@ -320,7 +320,7 @@ pub fn runtime() -> &'static tokio::runtime::Runtime {
 }
 
 #[cfg(feature = "async")]
-pub struct AsyncFlavor;
+pub(crate) struct AsyncFlavor;
 
 #[cfg(feature = "async")]
 impl Flavor for AsyncFlavor {
@@ -457,13 +457,13 @@ macro_rules! scenarios {
     };
 }
 
-pub fn public_builder(server: &VerysServer) -> ClientBuilder<Public> {
+pub(crate) fn public_builder(server: &VerysServer) -> ClientBuilder<Public> {
     Client::builder(server.issuer(), seed::PUBLIC_CLIENT_ID)
         .redirect_uri(seed::REDIRECT_URI)
         .scopes(["openid", "profile", "email", "github", "gitlab", "api.read"])
 }
 
-pub fn confidential_builder(server: &VerysServer) -> ClientBuilder<Confidential> {
+pub(crate) fn confidential_builder(server: &VerysServer) -> ClientBuilder<Confidential> {
     Client::builder(server.issuer(), seed::CONFIDENTIAL_CLIENT_ID)
         .redirect_uri(seed::REDIRECT_URI)
         .scopes(["openid", "profile", "email", "github", "gitlab", "api.read"])
@@ -472,7 +472,7 @@ pub fn confidential_builder(server: &VerysServer) -> ClientBuilder<Confidential>
 
 /// Logs the seeded user in through the embedded server and returns the
 /// checked callback.
-pub fn callback<K: ClientKind, T: Transport>(
+pub(crate) fn callback<K: ClientKind, T: Transport>(
     server: &VerysServer,
     client: &Client<K, T>,
 ) -> CallbackReceived<K> {
@@ -484,12 +484,12 @@ pub fn callback<K: ClientKind, T: Transport>(
 }
 
 /// A full sign-in.
-pub fn sign_in<F: Flavor, K: ClientKind>(server: &VerysServer, client: &Client<K, F::T>) -> Tokens {
+pub(crate) fn sign_in<F: Flavor, K: ClientKind>(server: &VerysServer, client: &Client<K, F::T>) -> Tokens {
     F::exchange_code(client, callback(server, client)).expect("sign-in")
 }
 
 /// A full sign-in of the seeded user with the e-mail address `email`.
-pub fn sign_in_as<F: Flavor, K: ClientKind>(
+pub(crate) fn sign_in_as<F: Flavor, K: ClientKind>(
     server: &VerysServer,
     client: &Client<K, F::T>,
     email: &str,
@@ -500,18 +500,18 @@ pub fn sign_in_as<F: Flavor, K: ClientKind>(
 }
 
 /// A clock that starts at the system's time and can be moved.
-pub fn manual_clock() -> Arc<verys_client::ManualClock> {
+pub(crate) fn manual_clock() -> Arc<verys_client::ManualClock> {
     Arc::new(verys_client::ManualClock::at_system_time())
 }
 
-pub fn now(clock: &dyn Clock) -> u64 {
+pub(crate) fn now(clock: &dyn Clock) -> u64 {
     clock.now()
 }
 
 /// An HTTP client whose error quotes the client secret as the request
 /// carries it, the `Basic` credentials or the form's `client_secret` pair
 /// (percent-encoded), and records that spelling in `quoted`.
-pub fn quoting_the_client_secret(quoted: Arc<Mutex<String>>) -> Canned {
+pub(crate) fn quoting_the_client_secret(quoted: Arc<Mutex<String>>) -> Canned {
     Arc::new(move |request: http::Request<Vec<u8>>| {
         let basic = request
             .headers()

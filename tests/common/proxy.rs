@@ -13,14 +13,14 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
 
-pub struct Proxy {
+pub(crate) struct Proxy {
     url: String,
     tunnels: Arc<Mutex<Vec<String>>>,
     runtime: Option<tokio::runtime::Runtime>,
 }
 
 impl Proxy {
-    pub fn start() -> Proxy {
+    pub(crate) fn start() -> Proxy {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
@@ -52,12 +52,12 @@ impl Proxy {
     }
 
     /// `http://127.0.0.1:PORT`, the proxy's URL for a client's configuration.
-    pub fn url(&self) -> &str {
+    pub(crate) fn url(&self) -> &str {
         &self.url
     }
 
     /// The `host:port` of every tunnel opened so far.
-    pub fn tunnels(&self) -> Vec<String> {
+    pub(crate) fn tunnels(&self) -> Vec<String> {
         self.tunnels.lock().unwrap().clone()
     }
 }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-pub struct RedisServer {
+pub(crate) struct RedisServer {
     port: u16,
     dir: PathBuf,
     child: Option<Child>,
@@ -18,7 +18,7 @@ impl RedisServer {
     ///
     /// If `redis-server` is not installed (`.ci/run` installs Debian's package) or does not
     /// start.
-    pub fn start() -> RedisServer {
+    pub(crate) fn start() -> RedisServer {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|listener| listener.local_addr())
             .expect("a free port")
@@ -63,12 +63,12 @@ impl RedisServer {
         }
     }
 
-    pub fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("redis://127.0.0.1:{}/", self.port)
     }
 
     /// Kills the server (`SIGKILL` by its PID) and waits for it to be gone.
-    pub fn kill(&mut self) {
+    pub(crate) fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
@@ -76,7 +76,7 @@ impl RedisServer {
     }
 
     /// Starts the server again on the same port and data.
-    pub fn restart(&mut self) {
+    pub(crate) fn restart(&mut self) {
         self.kill();
         self.spawn();
     }

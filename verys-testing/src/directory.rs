@@ -21,20 +21,20 @@ pub(super) struct Client {
 }
 
 impl Client {
-    pub fn is_public(&self) -> bool {
+    pub(crate) fn is_public(&self) -> bool {
         self.secret.is_none()
     }
 
     /// Exact match against the registered URIs, plus RFC 8252 loopback URIs for public clients
     /// because native apps pick a free port at run time.
-    pub fn accepts_redirect_uri(&self, uri: &str) -> bool {
+    pub(crate) fn accepts_redirect_uri(&self, uri: &str) -> bool {
         self.redirect_uris
             .iter()
             .any(|registered| registered == uri)
             || (self.is_public() && is_loopback_uri(uri))
     }
 
-    pub fn allows_scope(&self, scope: &str) -> bool {
+    pub(crate) fn allows_scope(&self, scope: &str) -> bool {
         self.scopes.iter().any(|allowed| allowed == scope)
     }
 }
@@ -100,7 +100,7 @@ pub(super) struct User {
 }
 
 impl User {
-    pub fn name(&self) -> String {
+    pub(crate) fn name(&self) -> String {
         format!("{} {}", self.given_name, self.family_name)
     }
 }

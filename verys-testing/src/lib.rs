@@ -136,6 +136,9 @@
 //!   short and its connection closed without an answer). It never panics, and may happen inside
 //!   an async runtime.
 
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
 mod authorize;
 mod browser;
 mod claims;

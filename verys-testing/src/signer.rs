@@ -20,7 +20,7 @@ pub(super) struct Key {
 }
 
 impl Key {
-    pub fn generate() -> Key {
+    pub(crate) fn generate() -> Key {
         let signing = SigningKey::from_bytes(&rand::random::<[u8; 32]>());
         let x = b64(signing.verifying_key().to_bytes());
         // RFC 7638: the required members only, sorted, no whitespace.
@@ -29,11 +29,11 @@ impl Key {
         Key { signing, kid }
     }
 
-    pub fn kid(&self) -> &str {
+    pub(crate) fn kid(&self) -> &str {
         &self.kid
     }
 
-    pub fn public_bytes(&self) -> [u8; 32] {
+    pub(crate) fn public_bytes(&self) -> [u8; 32] {
         self.signing.verifying_key().to_bytes()
     }
 
@@ -41,7 +41,7 @@ impl Key {
         self.signing.verifying_key()
     }
 
-    pub fn sign(&self, message: &[u8]) -> [u8; 64] {
+    pub(crate) fn sign(&self, message: &[u8]) -> [u8; 64] {
         self.signing.sign(message).to_bytes()
     }
 
@@ -63,30 +63,30 @@ pub(super) struct Keyring {
 }
 
 impl Keyring {
-    pub fn new() -> Keyring {
+    pub(crate) fn new() -> Keyring {
         Keyring {
             published: vec![Key::generate()],
         }
     }
 
-    pub fn current(&self) -> &Key {
+    pub(crate) fn current(&self) -> &Key {
         &self.published[0]
     }
 
     /// Replaces the signing key; `keep_old` leaves the previous keys published, the way a
     /// provider overlaps keys so that tokens already issued keep verifying.
-    pub fn rotate(&mut self, keep_old: bool) {
+    pub(crate) fn rotate(&mut self, keep_old: bool) {
         if !keep_old {
             self.published.clear();
         }
         self.published.insert(0, Key::generate());
     }
 
-    pub fn find(&self, kid: &str) -> Option<&Key> {
+    pub(crate) fn find(&self, kid: &str) -> Option<&Key> {
         self.published.iter().find(|k| k.kid == kid)
     }
 
-    pub fn jwks(&self) -> Value {
+    pub(crate) fn jwks(&self) -> Value {
         json!({ "keys": self.published.iter().map(Key::jwk).collect::<Vec<_>>() })
     }
 }

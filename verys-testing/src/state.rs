@@ -20,7 +20,7 @@ pub(super) struct Shared {
 }
 
 impl Shared {
-    pub fn new(issuer: String) -> Shared {
+    pub(crate) fn new(issuer: String) -> Shared {
         Shared {
             issuer,
             state: Mutex::new(State::new()),
@@ -29,13 +29,13 @@ impl Shared {
     }
 
     /// The registered client with this id.
-    pub fn client(&self, id: &str) -> Option<Client> {
+    pub(crate) fn client(&self, id: &str) -> Option<Client> {
         let clients = self.clients.read().unwrap_or_else(PoisonError::into_inner);
         clients.iter().find(|client| client.id == id).cloned()
     }
 
     /// Registers `client`, replacing a client with its id.
-    pub fn register(&self, client: Client) {
+    pub(crate) fn register(&self, client: Client) {
         let mut clients = self.clients.write().unwrap_or_else(PoisonError::into_inner);
         clients.retain(|registered| registered.id != client.id);
         clients.push(client);
@@ -43,7 +43,7 @@ impl Shared {
 
     /// A panicking handler must not take the whole server down with a poisoned lock: the state
     /// is plain data, still usable.
-    pub fn lock(&self) -> MutexGuard<'_, State> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
         self.state
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -76,12 +76,12 @@ impl State {
         }
     }
 
-    pub fn now(&self) -> i64 {
+    pub(crate) fn now(&self) -> i64 {
         clock::now(self.clock_offset)
     }
 
     /// Revokes every refresh token `sub` holds for `client_id` (code replay, logout).
-    pub fn revoke_refresh_tokens(&mut self, sub: &str, client_id: &str) {
+    pub(crate) fn revoke_refresh_tokens(&mut self, sub: &str, client_id: &str) {
         for grant in self.refresh_tokens.values_mut() {
             if grant.sub == sub && grant.client_id == client_id {
                 grant.revoked = true;

@@ -24,7 +24,7 @@ impl Tls {
     /// # Panics
     ///
     /// If rcgen or rustls refuse what they are given, which only a bug here can cause.
-    pub fn generate() -> Tls {
+    pub(crate) fn generate() -> Tls {
         let ca_key = KeyPair::generate().expect("VerysServer: cannot generate the CA key");
         let mut ca = CertificateParams::new(Vec::new()).expect("CA parameters");
         ca.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));

@@ -26,7 +26,7 @@ pub(super) struct Incoming {
 impl Incoming {
     /// Reads the request in full. A body that cannot be read still yields the request (the
     /// counters want it) together with the error reply to send instead of routing it.
-    pub async fn read(request: Request<Body>) -> (Incoming, Option<RawResponse>) {
+    pub(crate) async fn read(request: Request<Body>) -> (Incoming, Option<RawResponse>) {
         let (parts, mut body) = request.into_parts();
         // An absolute-form target (`GET http://host/path`) routes by its path too.
         let path = parts.uri.path().to_owned();
@@ -66,20 +66,20 @@ impl Incoming {
         (incoming, problem)
     }
 
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
     }
 
-    pub fn query(&self) -> Params {
+    pub(crate) fn query(&self) -> Params {
         Params::parse(self.query.as_bytes())
     }
 
     /// The form body, or `None` when the body is not declared as a form: reading a JSON or
     /// multipart body as a form would silently lose every field.
-    pub fn form(&self) -> Option<Params> {
+    pub(crate) fn form(&self) -> Option<Params> {
         let content_type = self.header("Content-Type")?;
         let essence = content_type.split(';').next().unwrap_or("").trim();
         essence
@@ -89,7 +89,7 @@ impl Incoming {
 
     /// The `Bearer` token of the `Authorization` header: `Ok(None)` without the header,
     /// `Err(())` with another scheme or no token.
-    pub fn bearer(&self) -> Result<Option<&str>, ()> {
+    pub(crate) fn bearer(&self) -> Result<Option<&str>, ()> {
         let Some(value) = self.header("Authorization") else {
             return Ok(None);
         };
@@ -128,16 +128,16 @@ impl Params {
         )
     }
 
-    pub fn empty() -> Params {
+    pub(crate) fn empty() -> Params {
         Params(Vec::new())
     }
 
     /// Every parameter, in order.
-    pub fn pairs(&self) -> &[(String, String)] {
+    pub(crate) fn pairs(&self) -> &[(String, String)] {
         &self.0
     }
 
-    pub fn get(&self, name: &str) -> Option<&str> {
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
         self.0
             .iter()
             .find(|(k, _)| k == name)
@@ -145,7 +145,7 @@ impl Params {
     }
 
     /// RFC 6749 3.1/3.2: parameters must not be repeated; the first repeated name, if any.
-    pub fn repeated(&self) -> Option<&str> {
+    pub(crate) fn repeated(&self) -> Option<&str> {
         self.0
             .iter()
             .enumerate()
@@ -154,7 +154,7 @@ impl Params {
     }
 
     /// FastAPI-style check of required parameters: the names missing, comma separated.
-    pub fn missing(&self, required: &[&str]) -> Option<String> {
+    pub(crate) fn missing(&self, required: &[&str]) -> Option<String> {
         let missing: Vec<&str> = required
             .iter()
             .copied()
