@@ -8,8 +8,8 @@
 //! the user's browser, and the callback arrives at your redirect URI; here the
 //! embedded server plays Verys and logs its seeded user in without a browser.
 
-use verys_testing::{VerysServer, seed};
 use verys_client::{Client, Error};
+use verys_testing::{VerysServer, seed};
 
 fn main() -> Result<(), Error> {
     let verys = VerysServer::start();

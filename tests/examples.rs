@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use verys_testing::{Browser, ClientRegistration, IdTokenFault, Page, VerysServer, seed};
 use verys_client::{Async, Verifier};
+use verys_testing::{Browser, ClientRegistration, IdTokenFault, Page, VerysServer, seed};
 
 // The examples are compiled into this test, so their routers run in process. Their `main`s,
 // and what only `main` uses, are not called here.

@@ -8,8 +8,8 @@ use axum_core::extract::FromRequestParts;
 use axum_core::response::IntoResponse;
 use http::{StatusCode, header};
 use verys_client::axum::{Rejection, Scope, Scoped};
-use verys_testing::{VerysServer, seed};
 use verys_client::{Async, Verifier};
+use verys_testing::{VerysServer, seed};
 
 /// The scope the route under test requires.
 struct NotesRead;

@@ -7,8 +7,8 @@ mod common;
 use std::time::Duration;
 
 use common::{Flavor, callback, confidential_builder, manual_clock, public_builder, sign_in};
-use verys_testing::{IdTokenFault, RawResponse, VerysServer, seed};
 use verys_client::{ClientAuthMethod, Error, PendingAuth, Public, TokenRule, TransportErrorKind};
+use verys_testing::{IdTokenFault, RawResponse, VerysServer, seed};
 
 scenarios!(
     public_client_signs_in_with_pkce_and_no_secret,

@@ -21,8 +21,8 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use common::{Flavor, callback, confidential_builder};
-use verys_testing::{RawResponse, VerysServer, seed};
 use verys_client::{CallbackReceived, Client, Error, Public, TokenRule, TransportErrorKind};
+use verys_testing::{RawResponse, VerysServer, seed};
 
 scenarios!(
     token_endpoint_that_never_answers_times_out,

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use common::proxy::Proxy;
 use common::{Flavor, UserHttp, confidential_builder, sign_in};
-use verys_testing::{RawResponse, VerysServer, seed};
 use verys_client::{Error, TransportErrorKind, Verifier};
+use verys_testing::{RawResponse, VerysServer, seed};
 
 scenarios!(
     signs_in_refreshes_and_verifies_over_https_with_the_users_client,

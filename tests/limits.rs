@@ -17,10 +17,10 @@ use std::sync::Arc;
 use ureq::RequestExt as _;
 
 use common::{Canned, Flavor, confidential_builder, sign_in};
-use verys_testing::{VerysServer, seed};
 use verys_client::{
     Client, Confidential, Error, TransportError, TransportErrorKind, Verifier, VerifierBuilder,
 };
+use verys_testing::{VerysServer, seed};
 
 scenarios!(
     discovery_of_exactly_the_limit_is_read_and_one_byte_more_refused,

@@ -25,8 +25,8 @@ fn runner(cases: u32) -> TestRunner {
 use serde_json::{Map, Value, json};
 use sha2::{Digest as _, Sha512};
 
-use verys_testing::{RawResponse, VerysServer, seed};
 use verys_client::{Client, Confidential, Error, Tokens};
+use verys_testing::{RawResponse, VerysServer, seed};
 
 const ACCESS_TOKEN: &str = "property-access-token";
 

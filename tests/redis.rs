@@ -15,11 +15,11 @@ use common::redis::RedisServer;
 use common::{Flavor, sign_in, sign_in_as};
 use verys_client::store::redis::RedisStore;
 use verys_client::store::{Entry, TokenStore};
-use verys_testing::{VerysServer, seed};
 use verys_client::{
     Client, Confidential, Error, ManualClock, StoreError, StoreErrorKind, TokenManager, Tokens,
     Verifier,
 };
+use verys_testing::{VerysServer, seed};
 
 const KEY: &str = "session-1";
 

@@ -4,8 +4,8 @@
 mod common;
 
 use common::{Flavor, confidential_builder, manual_clock, sign_in};
-use verys_testing::{VerysServer, seed};
 use verys_client::{Error, TokenRule, Verifier};
+use verys_testing::{VerysServer, seed};
 
 scenarios!(
     access_token_of_a_sign_in_verifies_with_typed_claims,

@@ -30,8 +30,8 @@ use serde_json::{Value, json};
 use sha2::{Digest as _, Sha512};
 
 use common::{Flavor, callback, confidential_builder};
-use verys_testing::{IdTokenFault, RawResponse, VerysServer, seed};
 use verys_client::{Error, TokenRule, Tokens};
+use verys_testing::{IdTokenFault, RawResponse, VerysServer, seed};
 
 scenarios!(
     forged_token_breaking_no_rule_is_accepted,

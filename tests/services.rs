@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use common::{Flavor, confidential_builder, manual_clock, public_builder, sign_in, sign_in_as};
 use verys_client::store::{MemoryStore, TokenStore};
-use verys_testing::{RawResponse, VerysServer, seed};
 use verys_client::{Error, TokenManager};
+use verys_testing::{RawResponse, VerysServer, seed};
 
 scenarios!(
     discovery_builds_a_client_with_the_discovered_endpoints,

@@ -19,9 +19,9 @@ use tower_sessions::{SessionManagerLayer, SessionStore};
 use verys_client::sign_in::{SignIn, SignedIn};
 use verys_client::store::redis::RedisStore;
 use verys_client::store::{AsyncTokenStore, Entry, MemoryStore};
-use verys_testing::{Browser, ClientRegistration, VerysServer, seed};
 use verys_client::transport::BoxFuture;
 use verys_client::{Client, ManualClock, StoreError};
+use verys_testing::{Browser, ClientRegistration, VerysServer, seed};
 
 const CLIENT_ID: &str = "web-app";
 const SECRET: &str = "web-app-secret";

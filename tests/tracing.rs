@@ -8,8 +8,8 @@ use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use common::{BlockingFlavor, Flavor, confidential_builder, manual_clock};
-use verys_testing::{IdTokenFault, VerysServer, seed};
 use verys_client::{ClientAuthMethod, Error, TokenManager, Verifier};
+use verys_testing::{IdTokenFault, VerysServer, seed};
 
 /// Everything every subscriber call wrote, for the whole test binary.
 fn output() -> &'static Arc<Mutex<Vec<u8>>> {

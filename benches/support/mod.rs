@@ -15,8 +15,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256, Sha512};
-use verys_testing::{VerysServer, seed};
 use verys_client::{AccessClaims, Client, IdTokenClaims, Public, Verifier};
+use verys_testing::{VerysServer, seed};
 
 pub(crate) const CLIENT_ID: &str = "bench-client";
 pub(crate) const NONCE: &str = "n-0123456789abcdef0123456789abcdef0123456";

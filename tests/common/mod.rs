@@ -10,13 +10,13 @@ pub(crate) mod redis;
 use std::sync::{Arc, Mutex};
 
 use verys_client::store::TokenStore;
-use verys_testing::{VerysServer, seed};
 use verys_client::{
     AccessClaims, AccessToken, CallbackReceived, Client, ClientBuilder, ClientKind, Clock,
     Confidential, Error, ExchangedToken, ExternalToken, IdTokenClaims, Public, RefreshToken,
     StoredTokens, TokenManager, Tokens, Transport, TransportError, TransportErrorKind, UserInfo,
     Verifier, VerifierBuilder,
 };
+use verys_testing::{VerysServer, seed};
 
 /// A token store both managers can use: the blocking one's, and with the
 /// `async` feature the async one's too.
@@ -484,7 +484,10 @@ pub(crate) fn callback<K: ClientKind, T: Transport>(
 }
 
 /// A full sign-in.
-pub(crate) fn sign_in<F: Flavor, K: ClientKind>(server: &VerysServer, client: &Client<K, F::T>) -> Tokens {
+pub(crate) fn sign_in<F: Flavor, K: ClientKind>(
+    server: &VerysServer,
+    client: &Client<K, F::T>,
+) -> Tokens {
     F::exchange_code(client, callback(server, client)).expect("sign-in")
 }
 

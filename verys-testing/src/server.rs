@@ -74,7 +74,11 @@ impl Server {
     /// # Panics
     ///
     /// If the runtime cannot be started or the listener cannot be registered with it.
-    pub(crate) fn start(listener: StdListener, shared: Arc<Shared>, tls: Option<TlsAcceptor>) -> Server {
+    pub(crate) fn start(
+        listener: StdListener,
+        shared: Arc<Shared>,
+        tls: Option<TlsAcceptor>,
+    ) -> Server {
         listener
             .set_nonblocking(true)
             .unwrap_or_else(|e| panic!("VerysServer: cannot make the listener non-blocking: {e}"));
