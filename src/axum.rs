@@ -61,8 +61,8 @@ use http::request::Parts;
 use http::{HeaderValue, StatusCode, header};
 
 use crate::error::Error;
+use crate::resource_server::{BearerHeader, Verifier, parse_bearer};
 use crate::transport::Async;
-use crate::verifier::{BearerHeader, Verifier, parse_bearer};
 use crate::verify::access::AccessClaims;
 
 /// The claims of the request's verified bearer token: extracting it is the

@@ -76,7 +76,7 @@ pub fn jwt(data: &str) {
 
 /// The JWKS document parser, with its key filters.
 pub fn jwks(data: &[u8]) {
-    let _ = crate::verify::jwks::KeySet::parse(data);
+    let _ = crate::verify::keys::KeySet::parse(data);
 }
 
 /// The callback parser and checks of [`crate::PendingAuth::receive`]. Every

@@ -11,7 +11,7 @@
 //! use verys_client::Client;
 //! use verys_testing::{VerysServer, seed};
 //!
-//! # fn main() -> Result<(), verys_client::Error> {
+//! # fn run() -> Result<(), verys_client::Error> {
 //! let verys = VerysServer::start(); // your Verys URL in production
 //! let client = Client::builder(verys.issuer(), seed::CONFIDENTIAL_CLIENT_ID)
 //!     .redirect_uri(seed::REDIRECT_URI)
@@ -32,7 +32,7 @@
 //! let tokens = client.refresh(&tokens)?;
 //! # let _ = tokens;
 //! # Ok(()) }
-//! # main().unwrap();
+//! # run().unwrap();
 //! ```
 //!
 //! A public client (a CLI, a native app) is built the same way without
@@ -93,9 +93,11 @@ mod client;
 mod clock;
 mod error;
 mod flow;
+mod kind;
 mod manager;
 mod protocol;
 mod randomness;
+mod resource_server;
 mod services;
 #[cfg(feature = "axum-sign-in")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum-sign-in")))]
@@ -104,7 +106,6 @@ mod single_flight;
 pub mod store;
 mod trace;
 pub mod transport;
-mod verifier;
 mod verify;
 
 #[cfg(fuzzing)]
@@ -124,11 +125,12 @@ pub use error::{
     UnknownName,
 };
 pub use flow::callback::CallbackUrl;
-pub use flow::kind::{ClientAuthMethod, ClientKind, Confidential, Public};
 pub use flow::tokens::{AccessToken, ExchangedToken, RefreshToken, StoredTokens, Tokens};
 pub use flow::{AuthorizationRequest, CallbackReceived, PendingAuth, Prompt};
+pub use kind::{ClientAuthMethod, ClientKind, Confidential, Public};
 pub use manager::TokenManager;
 pub use randomness::{Randomness, SystemRandomness};
+pub use resource_server::{Verifier, VerifierBuilder, bearer_token};
 pub use services::federation::{ExternalToken, PendingLink};
 pub use services::logout::PendingLogout;
 pub use services::userinfo::UserInfo;
@@ -136,7 +138,6 @@ pub use services::userinfo::UserInfo;
 #[cfg_attr(docsrs, doc(cfg(feature = "async")))]
 pub use transport::Async;
 pub use transport::Blocking;
-pub use verifier::{Verifier, VerifierBuilder, bearer_token};
 pub use verify::access::AccessClaims;
 pub use verify::claims::Audience;
 pub use verify::id_token::IdTokenClaims;

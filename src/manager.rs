@@ -6,9 +6,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::client::{Client, Transport};
 use crate::error::Error;
-use crate::flow::kind::ClientKind;
 use crate::flow::pkce::random_value;
 use crate::flow::tokens::{AccessToken, RefreshToken, Tokens};
+use crate::kind::ClientKind;
 use crate::single_flight::Gate;
 use crate::store::coordination::{
     Coordination, Fresh, NewSignIn, Session, Step, WriteStep, first_version, stored_sign_in,

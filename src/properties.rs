@@ -17,7 +17,7 @@ use crate::flow::tokens::{AccessToken, Tokens};
 use crate::verify::access::{self, AccessRules};
 use crate::verify::claims::CommonRules;
 use crate::verify::id_token::{IdTokenClaims, IdTokenRules};
-use crate::verify::jwks::KeySet;
+use crate::verify::keys::KeySet;
 use crate::{Client, Public};
 
 /// Any JSON value, a few levels deep, with the names the parsers look at
@@ -292,7 +292,7 @@ proptest! {
     fn timestamp_parser_never_panics(
         text in "[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}.{0,8}|.*",
     ) {
-        let _ = crate::services::timestamp::parse_rfc3339(&text);
+        let _ = crate::services::federation::parse_rfc3339(&text);
     }
 
     #[test]

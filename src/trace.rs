@@ -15,7 +15,6 @@ mod imp {
     use std::time::Instant;
 
     use crate::error::Error;
-    use crate::transport::HttpResponse;
 
     /// The target of every span and event, so that one directive
     /// (`verys_client=debug`) selects them.
@@ -45,15 +44,17 @@ mod imp {
             self.sent = Some((without_query(url), Instant::now()));
         }
 
-        pub(crate) fn answered(&mut self, outcome: &Result<HttpResponse, Error>) {
+        /// The answer to the request last sent: its status, or why there
+        /// is none.
+        pub(crate) fn answered(&mut self, outcome: Result<u16, &Error>) {
             let Some((url, at)) = self.sent.take() else {
                 return;
             };
             let elapsed_ms = millis(at);
             match outcome {
-                Ok(response) => tracing::debug!(
+                Ok(status) => tracing::debug!(
                     target: target!(), parent: &self.span,
-                    %url, status = response.status, elapsed_ms, "answered"
+                    %url, status, elapsed_ms, "answered"
                 ),
                 Err(error) => tracing::warn!(
                     target: target!(), parent: &self.span,
@@ -121,7 +122,6 @@ mod imp {
 #[cfg(not(feature = "tracing"))]
 mod imp {
     use crate::error::Error;
-    use crate::transport::HttpResponse;
 
     pub(crate) struct Operation;
 
@@ -130,7 +130,7 @@ mod imp {
             Self
         }
         pub(crate) fn sending(&mut self, _: &str) {}
-        pub(crate) fn answered(&mut self, _: &Result<HttpResponse, Error>) {}
+        pub(crate) fn answered(&mut self, _: Result<u16, &Error>) {}
         pub(crate) fn finished<T>(&self, _: &Result<T, Error>) {}
     }
 

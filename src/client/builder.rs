@@ -7,20 +7,22 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
-use url::{Host, Url};
+use url::Url;
 
 use crate::client::Client;
-use crate::client::config::{Config, Endpoints};
+use crate::client::discovery::{Discovered, EndpointPolicy};
 use crate::clock::{Clock, SystemClock};
 use crate::error::Error;
-use crate::flow::kind::{ClientAuthMethod, ClientKind, Confidential, Public};
+use crate::kind::{ClientAuthMethod, ClientKind, Confidential, Public};
 use crate::protocol::Call;
+use crate::protocol::config::{Config, Endpoints};
+use crate::protocol::config::{parse_http_url, valid_scope};
+use crate::protocol::jwks::{JwksCache, JwksPolicy};
+use crate::protocol::wire::Limits;
 use crate::randomness::{Randomness, SystemRandomness};
-use crate::services::discovery::{Discovered, EndpointPolicy};
 #[cfg(feature = "async")]
 use crate::transport::AsyncHttpClient;
-use crate::transport::{Clients, Limits, SyncHttpClient};
-use crate::verify::jwks::{JwksCache, JwksPolicy};
+use crate::transport::{Clients, SyncHttpClient};
 
 /// Configures a [`Client`] (or, with the `async` feature, an [`AsyncClient`](crate::AsyncClient)).
 ///
@@ -585,47 +587,7 @@ fn discovered(config: &Config, policy: EndpointPolicy) -> Call<Discovered> {
     let issuer_text = config.issuer.clone();
     Call::new(
         "discovery",
-        crate::services::discovery::request(&policy.issuer),
-        move |response, _| crate::services::discovery::decode(response, &policy, &issuer_text),
+        crate::client::discovery::request(&policy.issuer),
+        move |response, _| crate::client::discovery::decode(response, &policy, &issuer_text),
     )
-}
-
-/// A URL with an `http` or `https` scheme and a host, without credentials;
-/// `http` only to this machine unless `http_to_any_host`.
-pub(crate) fn parse_http_url(text: &str, what: &str, http_to_any_host: bool) -> Result<Url, Error> {
-    let url =
-        Url::parse(text).map_err(|error| Error::Config(format!("{what} is not a url: {error}")))?;
-    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
-        return Err(Error::Config(format!(
-            "{what} must be an http or https url"
-        )));
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(Error::Config(format!("{what} must not hold credentials")));
-    }
-    if url.scheme() == "http" && !http_to_any_host && !is_loopback(&url) {
-        return Err(Error::Config(format!(
-            "{what} uses plain http to another host than this machine, where secrets and codes \
-             would travel in clear: use https (or danger_allow_http_to_any_host)"
-        )));
-    }
-    Ok(url)
-}
-
-/// Whether `url` names this machine: `localhost`, `127.0.0.0/8` or `[::1]`.
-pub(crate) fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
-        Some(Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    }
-}
-
-/// RFC 6749 3.3 `scope-token`: printable ASCII without space, `"` or `\`.
-pub(crate) fn valid_scope(scope: &str) -> bool {
-    !scope.is_empty()
-        && scope
-            .bytes()
-            .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
 }

@@ -9,13 +9,14 @@
 //! [OpenID Connect Discovery 1.0]: https://openid.net/specs/openid-connect-discovery-1_0.html
 
 use serde::Deserialize;
+use std::sync::Arc;
 use url::Url;
 
-use crate::client::builder::is_loopback;
-use crate::client::config::{Endpoints, endpoint};
 use crate::error::Error;
 use crate::protocol;
-use crate::transport::{HttpRequest, HttpResponse};
+use crate::protocol::config::{Config, Endpoints, endpoint, is_loopback};
+use crate::protocol::jwks::JwksCache;
+use crate::protocol::wire::{HttpRequest, HttpResponse};
 
 #[derive(Deserialize)]
 struct Document {
@@ -145,6 +146,20 @@ pub(crate) fn decode(
         endpoints,
         issuer_parameter: document.authorization_response_iss_parameter_supported,
     })
+}
+
+impl Config {
+    /// Takes what a discovery document says: its endpoints (the JWKS cache
+    /// starts afresh at the discovered `jwks_uri`) and whether callbacks
+    /// carry `iss`.
+    pub(crate) fn adopt(&mut self, document: Discovered) {
+        self.jwks = Arc::new(JwksCache::new(
+            document.endpoints.jwks.clone(),
+            self.jwks_policy,
+        ));
+        self.endpoints = document.endpoints;
+        self.require_issuer_parameter |= document.issuer_parameter;
+    }
 }
 
 #[cfg(test)]

@@ -1,8 +1,9 @@
 //! [`Client`]: the flow methods every client has, and the blocking client;
-//! its builder, the async client's methods and the configuration they share.
+//! its builder, its construction from a discovery document, and the async
+//! client's methods.
 
 pub(crate) mod builder;
-pub(crate) mod config;
+pub(crate) mod discovery;
 #[cfg(feature = "async")]
 pub(crate) mod nonblocking;
 
@@ -10,12 +11,12 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use crate::client::config::Config;
 use crate::error::Error;
-use crate::flow::kind::ClientKind;
 use crate::flow::tokens::{AccessToken, ExchangedToken, RefreshToken, StoredTokens, Tokens};
-use crate::flow::{AuthorizationRequest, CallbackReceived, PendingAuth};
-use crate::protocol::{self, Operation};
+use crate::flow::{AuthorizationRequest, CallbackReceived, PendingAuth, grant, id_tokens};
+use crate::kind::ClientKind;
+use crate::protocol::Operation;
+use crate::protocol::config::Config;
 use crate::services::federation::{self, ExternalToken, PendingLink};
 use crate::services::logout::PendingLogout;
 use crate::services::revocation;
@@ -148,7 +149,7 @@ impl<K: ClientKind> Client<K, Blocking> {
     /// [`Error::NoUsableKey`] when its key cannot be had; and
     /// the request's own errors ([`Error::Transport`], and [`Error::InvalidResponse`] for an answer that is not what the protocol says).
     pub fn exchange_code(&self, received: CallbackReceived<K>) -> Result<Tokens, Error> {
-        self.run(protocol::code_grant(&self.config, received))
+        self.run(grant::code_grant(&self.config, received))
     }
 
     /// Refreshes `tokens`. Verys rotates refresh tokens: the returned
@@ -166,7 +167,7 @@ impl<K: ClientKind> Client<K, Blocking> {
     /// ([`TokenRule::Changed`](crate::TokenRule::Changed)); the key errors and
     /// the request's own errors ([`Error::Transport`], and [`Error::InvalidResponse`] for an answer that is not what the protocol says), as for `exchange_code`.
     pub fn refresh(&self, tokens: &Tokens) -> Result<Tokens, Error> {
-        self.run(protocol::refresh_grant(&self.config, tokens))
+        self.run(grant::refresh_grant(&self.config, tokens))
     }
 
     /// Exchanges an access token for one whose audience is the client
@@ -182,7 +183,7 @@ impl<K: ClientKind> Client<K, Blocking> {
         access_token: &AccessToken,
         audience: &str,
     ) -> Result<ExchangedToken, Error> {
-        self.run(Ok(protocol::token_exchange(
+        self.run(Ok(grant::token_exchange(
             &self.config,
             access_token,
             audience,
@@ -205,7 +206,7 @@ impl<K: ClientKind> Client<K, Blocking> {
         id_token: &str,
         nonce: Option<&str>,
     ) -> Result<IdTokenClaims, Error> {
-        self.run(Ok(protocol::IdTokenCheck::new(
+        self.run(Ok(id_tokens::IdTokenCheck::new(
             &self.config,
             id_token,
             nonce,
@@ -264,7 +265,7 @@ impl<K: ClientKind> Client<K, Blocking> {
     /// stored access token by `at_hash`; [`Error::NonceMismatch`]; and the key
     /// errors, as for `verify_id_token`.
     pub fn restore_tokens(&self, stored: StoredTokens) -> Result<Tokens, Error> {
-        self.run(Ok(protocol::Restore::new(&self.config, stored)))
+        self.run(Ok(id_tokens::Restore::new(&self.config, stored)))
     }
 
     /// Lists the user's federated external tokens that the access token's

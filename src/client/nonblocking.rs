@@ -2,10 +2,10 @@
 
 use crate::client::Client;
 use crate::error::Error;
-use crate::flow::CallbackReceived;
-use crate::flow::kind::ClientKind;
 use crate::flow::tokens::{AccessToken, ExchangedToken, RefreshToken, StoredTokens, Tokens};
-use crate::protocol::{self, Operation};
+use crate::flow::{CallbackReceived, grant, id_tokens};
+use crate::kind::ClientKind;
+use crate::protocol::Operation;
 use crate::services::federation::{self, ExternalToken};
 use crate::services::revocation;
 use crate::services::userinfo::{self, UserInfo};
@@ -44,7 +44,7 @@ impl<K: ClientKind> Client<K, Async> {
     ///
     /// As the blocking client's `exchange_code`.
     pub async fn exchange_code(&self, received: CallbackReceived<K>) -> Result<Tokens, Error> {
-        self.run(protocol::code_grant(&self.config, received)).await
+        self.run(grant::code_grant(&self.config, received)).await
     }
 
     /// Refreshes `tokens`. Verys rotates refresh tokens: the returned
@@ -56,8 +56,7 @@ impl<K: ClientKind> Client<K, Async> {
     ///
     /// As the blocking client's `refresh`.
     pub async fn refresh(&self, tokens: &Tokens) -> Result<Tokens, Error> {
-        self.run(protocol::refresh_grant(&self.config, tokens))
-            .await
+        self.run(grant::refresh_grant(&self.config, tokens)).await
     }
 
     /// Exchanges an access token for one whose audience is the client
@@ -71,7 +70,7 @@ impl<K: ClientKind> Client<K, Async> {
         access_token: &AccessToken,
         audience: &str,
     ) -> Result<ExchangedToken, Error> {
-        let op = protocol::token_exchange(&self.config, access_token, audience);
+        let op = grant::token_exchange(&self.config, access_token, audience);
         self.run(Ok(op)).await
     }
 
@@ -89,7 +88,7 @@ impl<K: ClientKind> Client<K, Async> {
         id_token: &str,
         nonce: Option<&str>,
     ) -> Result<IdTokenClaims, Error> {
-        let op = protocol::IdTokenCheck::new(&self.config, id_token, nonce);
+        let op = id_tokens::IdTokenCheck::new(&self.config, id_token, nonce);
         self.run(Ok(op)).await
     }
 
@@ -138,7 +137,7 @@ impl<K: ClientKind> Client<K, Async> {
     ///
     /// As the blocking client's `restore_tokens`.
     pub async fn restore_tokens(&self, stored: StoredTokens) -> Result<Tokens, Error> {
-        self.run(Ok(protocol::Restore::new(&self.config, stored)))
+        self.run(Ok(id_tokens::Restore::new(&self.config, stored)))
             .await
     }
 

@@ -7,13 +7,14 @@ use secrecy::ExposeSecret;
 use serde::Deserialize;
 use std::sync::Arc;
 
-use super::{Call, Operation, Step, read_answer, server_error, unexpected};
-use crate::client::config::Config;
 use crate::error::Error;
 use crate::flow::CallbackReceived;
-use crate::flow::kind::ClientKind;
 use crate::flow::tokens::{AccessToken, ExchangedToken, RefreshToken, Tokens};
-use crate::transport::HttpResponse;
+use crate::kind::ClientKind;
+use crate::protocol::config::Config;
+use crate::protocol::jwks::KeyError;
+use crate::protocol::wire::HttpResponse;
+use crate::protocol::{Call, Operation, Step, read_answer, server_error, unexpected};
 use crate::verify::id_token::{IdTokenClaims, IdTokenRules, NonceRule};
 use crate::verify::jwt;
 
@@ -59,13 +60,17 @@ pub(crate) enum GrantKind {
 /// ID token with the key its `kid` names.
 pub(crate) struct Grant {
     config: Arc<Config>,
-    request: Option<crate::transport::HttpRequest>,
+    request: Option<crate::protocol::wire::HttpRequest>,
     kind: GrantKind,
     response: Option<TokenResponse>,
 }
 
 impl Grant {
-    fn new(config: Arc<Config>, request: crate::transport::HttpRequest, kind: GrantKind) -> Self {
+    fn new(
+        config: Arc<Config>,
+        request: crate::protocol::wire::HttpRequest,
+        kind: GrantKind,
+    ) -> Self {
         Self {
             config,
             request: Some(request),
@@ -179,10 +184,10 @@ impl Operation for Grant {
     }
     fn on_key(
         &mut self,
-        key: Result<VerifyingKey, Error>,
+        key: Result<VerifyingKey, KeyError>,
         now: u64,
     ) -> Result<Step<Tokens>, Error> {
-        self.verify(&key?, now)
+        self.verify(&key.map_err(|e| e.of(Error::InvalidIdToken))?, now)
     }
 }
 

@@ -3,11 +3,12 @@
 
 use ed25519_dalek::VerifyingKey;
 
-use super::{Operation, Step, unexpected};
-use crate::client::config::Config;
 use crate::error::Error;
 use crate::flow::tokens::{StoredTokens, Tokens};
-use crate::transport::HttpResponse;
+use crate::protocol::config::Config;
+use crate::protocol::jwks::KeyError;
+use crate::protocol::wire::HttpResponse;
+use crate::protocol::{Operation, Step, unexpected};
 use crate::verify::id_token::{IdTokenClaims, IdTokenRules, NonceRule};
 use crate::verify::jwt::{self, Jws};
 
@@ -48,7 +49,7 @@ impl Operation for IdTokenCheck<'_> {
     }
     fn on_key(
         &mut self,
-        key: Result<VerifyingKey, Error>,
+        key: Result<VerifyingKey, KeyError>,
         now: u64,
     ) -> Result<Step<IdTokenClaims>, Error> {
         let jws = self.jws.take().ok_or_else(|| unexpected("a key"))?;
@@ -57,7 +58,8 @@ impl Operation for IdTokenCheck<'_> {
             None => NonceRule::AbsentOrEquals(None),
         };
         let rules = self.config.id_token_rules(now, nonce);
-        IdTokenClaims::verify(jws, &key?, &rules).map(Step::Done)
+        IdTokenClaims::verify(jws, &key.map_err(|e| e.of(Error::InvalidIdToken))?, &rules)
+            .map(Step::Done)
     }
 }
 
@@ -95,7 +97,7 @@ impl Operation for Restore<'_> {
     }
     fn on_key(
         &mut self,
-        key: Result<VerifyingKey, Error>,
+        key: Result<VerifyingKey, KeyError>,
         now: u64,
     ) -> Result<Step<Tokens>, Error> {
         let stored = self.stored.take().ok_or_else(|| unexpected("a key"))?;
@@ -108,7 +110,8 @@ impl Operation for Restore<'_> {
         };
         rules.common.check_expiry = false;
         let jws = jwt::parse(stored.id_token()).map_err(Error::InvalidIdToken)?;
-        let claims = IdTokenClaims::verify(jws, &key?, &rules)?;
+        let claims =
+            IdTokenClaims::verify(jws, &key.map_err(|e| e.of(Error::InvalidIdToken))?, &rules)?;
         Ok(Step::Done(stored.into_tokens(claims)))
     }
 }

@@ -8,10 +8,12 @@
 //! them, so cannot lose or mix them up.
 //!
 //! Beside the states: callback parsing, the random values of a request and
-//! PKCE, the two client kinds, and the tokens a flow ends with.
+//! PKCE, the grants that end a flow (code, refresh, token exchange), the ID
+//! token checks outside a grant, and the tokens a flow ends with.
 
 pub(crate) mod callback;
-pub(crate) mod kind;
+pub(crate) mod grant;
+pub(crate) mod id_tokens;
 pub(crate) mod pkce;
 pub(crate) mod tokens;
 
@@ -21,11 +23,11 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::time::Duration;
 
-use crate::client::config::Config;
 use crate::error::Error;
 use crate::flow::callback::{CallbackParams, CallbackUrl};
-use crate::flow::kind::{ClientKind, Confidential, Public};
 use crate::flow::pkce::{PkceVerifier, random_value};
+use crate::kind::{ClientKind, Confidential, Public};
+use crate::protocol::config::Config;
 
 /// The `prompt` parameter of an authorization request
 /// ([OpenID Connect Core 3.1.2.1](https://openid.net/specs/openid-connect-core-1_0.html#AuthRequest)),
@@ -139,7 +141,7 @@ impl<'a, K: ClientKind> AuthorizationRequest<'a, K> {
     pub fn scope(mut self, scope: impl Into<String>) -> Self {
         let scope = scope.into();
         let new = !self.config.scopes.contains(&scope) && !self.extra_scopes.contains(&scope);
-        if crate::client::builder::valid_scope(&scope) && new {
+        if crate::protocol::config::valid_scope(&scope) && new {
             self.extra_scopes.push(scope);
         }
         self

@@ -1,20 +1,21 @@
-//! What a client was built with, shared by the blocking and async clients and
-//! by every operation they start.
+//! The settings every layer reads: what a client was built with, shared by
+//! the blocking and async clients and by every operation they start, and
+//! the rules its URLs and scopes follow.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use secrecy::{ExposeSecret, SecretString};
 use std::sync::Arc;
-use url::{Url, form_urlencoded};
+use url::{Host, Url, form_urlencoded};
 
+use super::jwks::{JwksCache, JwksPolicy};
+use super::wire::{HttpRequest, Limits, Method};
 use crate::clock::Clock;
-use crate::flow::kind::ClientAuthMethod;
+use crate::error::Error;
+use crate::kind::ClientAuthMethod;
 use crate::randomness::Randomness;
-use crate::services::discovery::Discovered;
-use crate::transport::{HttpRequest, Limits, Method};
 use crate::verify::claims::CommonRules;
 use crate::verify::id_token::{IdTokenRules, NonceRule};
-use crate::verify::jwks::{JwksCache, JwksPolicy};
 
 /// The Verys endpoints, all hanging off the issuer.
 #[derive(Debug, Clone)]
@@ -89,18 +90,6 @@ pub(crate) struct Config {
 }
 
 impl Config {
-    /// Takes what a discovery document says: its endpoints (the JWKS cache
-    /// starts afresh at the discovered `jwks_uri`) and whether callbacks
-    /// carry `iss`.
-    pub(crate) fn adopt(&mut self, document: Discovered) {
-        self.jwks = Arc::new(JwksCache::new(
-            document.endpoints.jwks.clone(),
-            self.jwks_policy,
-        ));
-        self.endpoints = document.endpoints;
-        self.require_issuer_parameter |= document.issuer_parameter;
-    }
-
     /// The rules an ID token for this client must pass at `now`, with the
     /// nonce rule of its flow; an operation adds what it knows beyond that
     /// (the access token, `max_age`, the tokens being refreshed).
@@ -198,4 +187,44 @@ impl Config {
             secrets,
         }
     }
+}
+
+/// A URL with an `http` or `https` scheme and a host, without credentials;
+/// `http` only to this machine unless `http_to_any_host`.
+pub(crate) fn parse_http_url(text: &str, what: &str, http_to_any_host: bool) -> Result<Url, Error> {
+    let url =
+        Url::parse(text).map_err(|error| Error::Config(format!("{what} is not a url: {error}")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(Error::Config(format!(
+            "{what} must be an http or https url"
+        )));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(Error::Config(format!("{what} must not hold credentials")));
+    }
+    if url.scheme() == "http" && !http_to_any_host && !is_loopback(&url) {
+        return Err(Error::Config(format!(
+            "{what} uses plain http to another host than this machine, where secrets and codes \
+             would travel in clear: use https (or danger_allow_http_to_any_host)"
+        )));
+    }
+    Ok(url)
+}
+
+/// Whether `url` names this machine: `localhost`, `127.0.0.0/8` or `[::1]`.
+pub(crate) fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
+        Some(Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// RFC 6749 3.3 `scope-token`: printable ASCII without space, `"` or `\`.
+pub(crate) fn valid_scope(scope: &str) -> bool {
+    !scope.is_empty()
+        && scope
+            .bytes()
+            .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
 }

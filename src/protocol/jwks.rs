@@ -1,5 +1,5 @@
-//! The JWKS: parsing Verys's key set, and a cache of its keys by `kid` that
-//! one whole service can share.
+//! The cache of Verys's keys by `kid` that one whole service can share (the
+//! key set itself is parsed by `verify::keys`).
 //!
 //! The cache does no I/O itself. [`JwksCache::lookup`] answers from memory on
 //! the hot path (a shared read lock, never an exclusive one); when it cannot,
@@ -16,128 +16,14 @@
 //! Verys. If a refetch fails while the needed key is still known, the known
 //! key keeps serving.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ed25519_dalek::VerifyingKey;
-use serde::Deserialize;
-use sha2::{Digest, Sha256};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError, RwLock};
 
+use super::wire::{HttpRequest, HttpResponse};
 use crate::error::{Error, TokenRule};
 use crate::single_flight::Gate;
-use crate::transport::{HttpRequest, HttpResponse};
-
-/// More keys than this in one JWKS is not a key set but an attack on the
-/// client's memory and time.
-const MAX_KEYS: usize = 100;
-
-/// One entry of a JWKS, as far as the rules look at it.
-#[derive(Deserialize)]
-struct Jwk {
-    kty: Option<String>,
-    crv: Option<String>,
-    x: Option<String>,
-    #[serde(rename = "use")]
-    usage: Option<String>,
-    alg: Option<String>,
-    kid: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct JwkSet {
-    keys: Vec<serde_json::Value>,
-}
-
-/// A key id's entry: a key, or several different keys claiming the same id.
-#[derive(Clone, Copy)]
-enum Slot {
-    Key(VerifyingKey),
-    Ambiguous,
-}
-
-/// The usable keys of one JWKS document, sorted by `kid`: at most
-/// [`MAX_KEYS`], so a binary search, which costs less per token than
-/// hashing the `kid`.
-#[derive(Default)]
-pub(crate) struct KeySet {
-    keys: Vec<(String, Slot)>,
-}
-
-impl KeySet {
-    /// Parses a JWKS document, keeping only keys this client may use:
-    /// `kty` `OKP`, `crv` `Ed25519`, `use` absent or `sig`, `alg` absent or
-    /// EdDSA, a 32-byte `x` that is a valid and not weak (small-order) point.
-    /// A document with none of them is a key set all the same: the issuer
-    /// says it publishes no key this client may use.
-    pub(crate) fn parse(body: &[u8]) -> Result<Self, Error> {
-        let set: JwkSet = serde_json::from_slice(body).map_err(|error| {
-            Error::JwksFetch(format!(
-                "not a jwks document: {}",
-                crate::error::json_reason(&error)
-            ))
-        })?;
-        if set.keys.len() > MAX_KEYS {
-            return Err(Error::JwksFetch(format!(
-                "the jwks lists {} keys, more than the {MAX_KEYS} accepted",
-                set.keys.len()
-            )));
-        }
-        let mut keys: Vec<(String, Slot)> = Vec::new();
-        for value in set.keys {
-            let Some((kid, key)) = usable_key(value) else {
-                continue;
-            };
-            match keys.binary_search_by(|(other, _)| other.as_str().cmp(&kid)) {
-                Ok(at) => {
-                    let slot = &mut keys[at].1;
-                    if !matches!(slot, Slot::Key(existing) if *existing == key) {
-                        *slot = Slot::Ambiguous;
-                    }
-                }
-                Err(at) => keys.insert(at, (kid, Slot::Key(key))),
-            }
-        }
-        Ok(Self { keys })
-    }
-
-    fn get(&self, kid: &str) -> Option<Slot> {
-        let at = self
-            .keys
-            .binary_search_by(|(other, _)| other.as_str().cmp(kid))
-            .ok()?;
-        Some(self.keys[at].1)
-    }
-}
-
-fn usable_key(value: serde_json::Value) -> Option<(String, VerifyingKey)> {
-    let jwk: Jwk = serde_json::from_value(value).ok()?;
-    let usable = jwk.kty.as_deref() == Some("OKP")
-        && jwk.crv.as_deref() == Some("Ed25519")
-        && matches!(jwk.usage.as_deref(), None | Some("sig"))
-        && matches!(jwk.alg.as_deref(), None | Some("EdDSA" | "Ed25519"));
-    if !usable {
-        return None;
-    }
-    let x = jwk.x?;
-    let mut bytes = [0u8; 32];
-    if URL_SAFE_NO_PAD.decode_slice(&x, &mut bytes).ok()? != 32 {
-        return None;
-    }
-    let key = VerifyingKey::from_bytes(&bytes).ok()?;
-    if key.is_weak() {
-        return None;
-    }
-    let kid = jwk.kid.unwrap_or_else(|| thumbprint(&x));
-    Some((kid, key))
-}
-
-/// The RFC 7638 thumbprint of an Ed25519 JWK, which Verys uses as `kid`; it
-/// names keys that come without one.
-pub(crate) fn thumbprint(x: &str) -> String {
-    let canonical = format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{x}"}}"#);
-    URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()))
-}
+use crate::verify::keys::{KeySet, Slot};
 
 /// When to fetch the JWKS again.
 #[derive(Debug, Clone, Copy)]
@@ -260,6 +146,31 @@ pub(crate) enum Lookup {
     Refresh(FetchTicket),
 }
 
+/// Why the cache has no key for a `kid`, for the caller to name as a rule of
+/// its own token kind: the cache serves ID tokens and bearer tokens alike.
+#[derive(Debug, Clone)]
+pub(crate) enum KeyError {
+    /// No key of the set has this id.
+    UnknownKeyId,
+    /// Several different keys claim it.
+    AmbiguousKeyId,
+    /// No key at all: the JWKS could not be fetched or read, or publishes
+    /// no usable key.
+    Unavailable(Error),
+}
+
+impl KeyError {
+    /// The error of the caller's token, whose rules `invalid` names
+    /// ([`Error::InvalidIdToken`], [`Error::InvalidAccessToken`]).
+    pub(crate) fn of(self, invalid: fn(TokenRule) -> Error) -> Error {
+        match self {
+            Self::UnknownKeyId => invalid(TokenRule::UnknownKeyId),
+            Self::AmbiguousKeyId => invalid(TokenRule::AmbiguousKeyId),
+            Self::Unavailable(error) => error,
+        }
+    }
+}
+
 /// Keys by `kid`, shared by every client, verifier and thread of a service.
 pub(crate) struct JwksCache {
     uri: String,
@@ -296,7 +207,7 @@ impl JwksCache {
 
     /// Answers from memory: the key, a ticket to fetch, or the reason none
     /// can be had until the budget allows another fetch.
-    pub(crate) fn lookup(&self, kid: &str, now: u64) -> Result<Lookup, Error> {
+    pub(crate) fn lookup(&self, kid: &str, now: u64) -> Result<Lookup, KeyError> {
         let state = self
             .state
             .read()
@@ -366,12 +277,7 @@ impl JwksCache {
             }
             KeySet::parse(&response.body)
         });
-        crate::trace::jwks_stored(
-            &parsed
-                .as_ref()
-                .map(|keys| keys.keys.len())
-                .map_err(Clone::clone),
-        );
+        crate::trace::jwks_stored(&parsed.as_ref().map(|keys| keys.len()).map_err(Clone::clone));
         let mut state = self
             .state
             .write()
@@ -380,10 +286,7 @@ impl JwksCache {
         match parsed {
             Ok(keys) => {
                 // Removed: a key no longer published under its id.
-                let removed = state.keys.keys.iter().any(|(kid, slot)| match slot {
-                    Slot::Key(key) => !matches!(keys.get(kid), Some(Slot::Key(now)) if now == *key),
-                    Slot::Ambiguous => false,
-                });
+                let removed = state.keys.loses_a_key_in(&keys);
                 if removed {
                     // Inside the write lock: a reader that sees the new count
                     // takes the read lock only after it is released, and
@@ -393,7 +296,7 @@ impl JwksCache {
                 // A well-formed set is the issuer's word, even without a
                 // usable key: keys it stopped publishing (a leaked key
                 // withdrawn) must not keep serving.
-                state.last_error = keys.keys.is_empty().then_some(Error::NoUsableKey);
+                state.last_error = keys.is_empty().then_some(Error::NoUsableKey);
                 state.keys = keys;
                 state.fetched_at = Some(now);
                 self.fresh_until
@@ -428,7 +331,7 @@ impl JwksCache {
 
     /// The final answer after a fetch (or after waiting for someone else's):
     /// the key if known, even if stale, or why there is none.
-    pub(crate) fn resolve(&self, kid: &str) -> Result<VerifyingKey, Error> {
+    pub(crate) fn resolve(&self, kid: &str) -> Result<VerifyingKey, KeyError> {
         let state = self
             .state
             .read()
@@ -438,7 +341,7 @@ impl JwksCache {
 
     /// [`Self::lookup`] when a fetch may follow, [`Self::resolve`] when it
     /// may not (after a fetch, or for a caller that does no I/O).
-    pub(crate) fn key(&self, kid: &str, now: u64, may_fetch: bool) -> Result<Lookup, Error> {
+    pub(crate) fn key(&self, kid: &str, now: u64, may_fetch: bool) -> Result<Lookup, KeyError> {
         if may_fetch {
             self.lookup(kid, now)
         } else {
@@ -448,12 +351,12 @@ impl JwksCache {
 
     /// The answer without a fetch: the key if known, even if old, or why
     /// there is none.
-    fn settle(state: &CacheState, found: Option<Slot>) -> Result<VerifyingKey, Error> {
+    fn settle(state: &CacheState, found: Option<Slot>) -> Result<VerifyingKey, KeyError> {
         match (found, &state.last_error) {
             (Some(Slot::Key(key)), _) => Ok(key),
-            (Some(Slot::Ambiguous), _) => Err(Error::InvalidIdToken(TokenRule::AmbiguousKeyId)),
-            (None, Some(error)) => Err(error.clone()),
-            (None, None) => Err(Error::InvalidIdToken(TokenRule::UnknownKeyId)),
+            (Some(Slot::Ambiguous), _) => Err(KeyError::AmbiguousKeyId),
+            (None, Some(error)) => Err(KeyError::Unavailable(error.clone())),
+            (None, None) => Err(KeyError::UnknownKeyId),
         }
     }
 
@@ -466,40 +369,10 @@ impl JwksCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ed25519_dalek::SigningKey;
-
-    fn jwk(seed: u8, kid: &str) -> serde_json::Value {
-        let x = URL_SAFE_NO_PAD.encode(
-            SigningKey::from_bytes(&[seed; 32])
-                .verifying_key()
-                .as_bytes(),
-        );
-        serde_json::json!({"kty": "OKP", "crv": "Ed25519", "x": x, "use": "sig", "alg": "EdDSA", "kid": kid})
-    }
-
-    fn body(keys: Vec<serde_json::Value>) -> Vec<u8> {
-        serde_json::json!({ "keys": keys }).to_string().into_bytes()
-    }
+    use crate::verify::keys::tests::{body, jwk};
 
     fn ok(keys: Vec<serde_json::Value>) -> Result<HttpResponse, Error> {
         Ok(HttpResponse::new(200, Some("application/json"), body(keys)))
-    }
-
-    #[test]
-    fn keeps_only_usable_keys() {
-        let mut rsa = jwk(1, "rsa");
-        rsa["kty"] = "RSA".into();
-        let mut enc = jwk(2, "enc");
-        enc["use"] = "enc".into();
-        let mut x448 = jwk(3, "x448");
-        x448["crv"] = "Ed448".into();
-        let mut short = jwk(4, "short");
-        short["x"] = "AAAA".into();
-        let weak = serde_json::json!({"kty": "OKP", "crv": "Ed25519", "kid": "weak",
-            "x": URL_SAFE_NO_PAD.encode([1u8].iter().chain([0u8; 31].iter()).copied().collect::<Vec<u8>>())});
-        let set = KeySet::parse(&body(vec![rsa, enc, x448, short, weak, jwk(5, "good")])).unwrap();
-        assert_eq!(set.keys.len(), 1);
-        assert!(set.get("good").is_some());
     }
 
     #[test]
@@ -508,7 +381,10 @@ mod tests {
         rsa["kty"] = "RSA".into();
         let cache = JwksCache::new("http://x/jwks".into(), JwksPolicy::default());
         cache.store(ok(vec![rsa]), 0);
-        assert!(matches!(cache.resolve("rsa"), Err(Error::NoUsableKey)));
+        assert!(matches!(
+            cache.resolve("rsa"),
+            Err(KeyError::Unavailable(Error::NoUsableKey))
+        ));
         for unreadable in [&b"<html>"[..], b"{\"keys\": 3}"] {
             assert!(matches!(
                 KeySet::parse(unreadable),
@@ -530,21 +406,12 @@ mod tests {
         assert!(cache.resolve("a").is_ok());
         assert_eq!(cache.removals(), removals);
         cache.store(ok(Vec::new()), 3);
-        assert!(matches!(cache.resolve("a"), Err(Error::NoUsableKey)));
+        assert!(matches!(
+            cache.resolve("a"),
+            Err(KeyError::Unavailable(Error::NoUsableKey))
+        ));
         assert!(!matches!(cache.lookup("a", 4), Ok(Lookup::Found(_))));
         assert_eq!(cache.removals(), removals + 1);
-    }
-
-    #[test]
-    /// RFC 8037 Appendix A.2 and A.3: the example Ed25519 key and its
-    /// RFC 7638 thumbprint, the `kid` of a key that comes without one.
-    fn missing_kid_is_the_rfc7638_thumbprint() {
-        const X: &str = "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo";
-        const THUMBPRINT: &str = "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k";
-        assert_eq!(thumbprint(X), THUMBPRINT);
-        let key = serde_json::json!({"kty": "OKP", "crv": "Ed25519", "x": X});
-        let set = KeySet::parse(&body(vec![key])).unwrap();
-        assert!(set.get(THUMBPRINT).is_some());
     }
 
     #[test]
@@ -553,23 +420,9 @@ mod tests {
         cache.store(ok(vec![jwk(1, "same"), jwk(2, "same"), jwk(3, "other")]), 0);
         assert!(matches!(
             cache.resolve("same"),
-            Err(Error::InvalidIdToken(TokenRule::AmbiguousKeyId))
+            Err(KeyError::AmbiguousKeyId)
         ));
         assert!(cache.resolve("other").is_ok());
-    }
-
-    #[test]
-    fn too_many_keys_are_refused() {
-        let keys = (0..MAX_KEYS).map(|i| jwk(1, &i.to_string())).collect();
-        assert!(
-            KeySet::parse(&body(keys)).is_ok(),
-            "the limit itself is accepted"
-        );
-        let keys = (0..=MAX_KEYS).map(|i| jwk(1, &i.to_string())).collect();
-        assert!(matches!(
-            KeySet::parse(&body(keys)),
-            Err(Error::JwksFetch(_))
-        ));
     }
 
     /// Answers `kid` at `now` as a client would: a fetch (of a JWKS holding
@@ -637,7 +490,7 @@ mod tests {
         assert!(!ask(&cache, "made-up", 103), "the burst is spent");
         assert!(matches!(
             cache.lookup("made-up", 103),
-            Err(Error::InvalidIdToken(TokenRule::UnknownKeyId))
+            Err(KeyError::UnknownKeyId)
         ));
         assert!(!ask(&cache, "made-up", 129));
         assert!(ask(&cache, "made-up", 130), "one more per cooldown");
@@ -724,6 +577,9 @@ mod tests {
         assert!(cache.fetch_request(ticket, 600).is_some());
         cache.store(Ok(HttpResponse::new(500, None, Vec::new())), 600);
         assert!(cache.resolve("a").is_ok());
-        assert!(matches!(cache.resolve("b"), Err(Error::JwksFetch(_))));
+        assert!(matches!(
+            cache.resolve("b"),
+            Err(KeyError::Unavailable(Error::JwksFetch(_)))
+        ));
     }
 }

@@ -10,11 +10,9 @@
 //! ([`Io`]). The blocking and the async transport each own one driver, a loop
 //! of a few lines that performs that I/O; nothing else differs between them.
 
-mod grant;
-mod tokens;
-
-pub(crate) use grant::{code_grant, refresh_grant, token_exchange};
-pub(crate) use tokens::{IdTokenCheck, Restore};
+pub(crate) mod config;
+pub(crate) mod jwks;
+pub(crate) mod wire;
 
 use ed25519_dalek::VerifyingKey;
 use secrecy::SecretString;
@@ -25,8 +23,8 @@ use crate::error::{
     DESCRIPTION_LIMIT, ERROR_CODE_LIMIT, Error, ServerError, json_reason, server_text,
 };
 use crate::trace;
-use crate::transport::{HttpRequest, HttpResponse};
-use crate::verify::jwks::{FetchTicket, JwksCache, Lookup};
+use jwks::{FetchTicket, JwksCache, KeyError, Lookup};
+use wire::{HttpRequest, HttpResponse};
 
 /// What an operation needs next.
 pub(crate) enum Step<T> {
@@ -53,10 +51,11 @@ pub(crate) trait Operation {
         response: HttpResponse,
         now: u64,
     ) -> Result<Step<Self::Output>, Error>;
-    /// The key of the last [`Step::Key`], or why there is none.
+    /// The key of the last [`Step::Key`], or why there is none, which the
+    /// operation names as a rule of its token ([`KeyError::of`]).
     fn on_key(
         &mut self,
-        key: Result<VerifyingKey, Error>,
+        key: Result<VerifyingKey, KeyError>,
         now: u64,
     ) -> Result<Step<Self::Output>, Error> {
         let _ = (key, now);
@@ -138,7 +137,7 @@ impl<'a, O: Operation> Run<'a, O> {
         // Scrubbed before it is traced: the message of a transport error is
         // the HTTP client's, which may be the user's own and quote the request.
         let response = response.map_err(|error| error.without(&self.secrets));
-        self.trace.answered(&response);
+        self.trace.answered(response.as_ref().map(|r| r.status));
         let step = response.and_then(|response| self.op.on_response(response, self.clock.now()));
         self.advance(step)
     }
@@ -158,12 +157,12 @@ impl<'a, O: Operation> Run<'a, O> {
         response: Option<Result<HttpResponse, Error>>,
     ) -> Io<O::Output> {
         if let Some(response) = response {
-            self.trace.answered(&response);
+            self.trace.answered(response.as_ref().map(|r| r.status));
             self.jwks.store(response, self.clock.now());
         }
         let key = match self.kid.take() {
             Some(kid) => self.jwks.resolve(&kid),
-            None => Err(unexpected("keys")),
+            None => Err(KeyError::Unavailable(unexpected("keys"))),
         };
         let step = self.op.on_key(key, self.clock.now());
         self.advance(step)
@@ -248,7 +247,7 @@ impl<T> Operation for Call<T> {
     }
 }
 
-fn unexpected(what: &str) -> Error {
+pub(crate) fn unexpected(what: &str) -> Error {
     Error::InvalidResponse {
         endpoint: "client",
         reason: format!("operation was not waiting for {what}"),

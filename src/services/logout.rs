@@ -3,10 +3,10 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-use crate::client::config::Config;
 use crate::error::Error;
 use crate::flow::callback::{CallbackParams, CallbackUrl};
 use crate::flow::pkce::random_value;
+use crate::protocol::config::Config;
 
 /// A started logout: the URL to send the browser to, and the `state` its
 /// return must carry. `Serialize + Deserialize`, to survive the redirect in a

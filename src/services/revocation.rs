@@ -2,9 +2,9 @@
 //!
 //! [RFC 7009]: https://www.rfc-editor.org/rfc/rfc7009
 
-use crate::client::config::Config;
 use crate::error::Error;
 use crate::flow::tokens::RefreshToken;
+use crate::protocol::config::Config;
 use crate::protocol::{Call, server_error};
 
 /// `POST /token/revoke`. RFC 7009 §2.2: any 200 means the token is revoked

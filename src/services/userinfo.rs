@@ -2,11 +2,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::client::config::Config;
 use crate::error::Error;
 use crate::flow::tokens::Tokens;
+use crate::protocol::config::Config;
+use crate::protocol::wire::{HttpResponse, Method};
 use crate::protocol::{self, Call};
-use crate::transport::{HttpResponse, Method};
 
 /// The userinfo answer, typed.
 #[derive(Debug, Clone, Deserialize, Serialize)]

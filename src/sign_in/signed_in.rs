@@ -9,8 +9,8 @@ use tower_sessions::Session;
 
 use super::{KEY, Rejection, SignIn};
 use crate::client::Client;
-use crate::flow::kind::{ClientKind, Confidential};
 use crate::flow::tokens::{AccessToken, Tokens};
+use crate::kind::{ClientKind, Confidential};
 use crate::transport::Async;
 use crate::verify::id_token::IdTokenClaims;
 

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use super::{HttpRequest, HttpResponse, Limits, SyncHttpClient};
 use crate::clock::Clock;
 use crate::error::Error;
+use crate::protocol::jwks::JwksCache;
 use crate::protocol::{Io, Operation, Run};
-use crate::verify::jwks::JwksCache;
 
 /// The blocking transport: one [`SyncHttpClient`] (ureq's `Agent` unless
 /// the builder was given another) and the limits every request carries.

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use super::{AsyncHttpClient, HttpRequest, HttpResponse, Limits};
 use crate::clock::Clock;
 use crate::error::Error;
+use crate::protocol::jwks::JwksCache;
 use crate::protocol::{Io, Operation, Run};
-use crate::verify::jwks::JwksCache;
 
 /// The async transport: one [`AsyncHttpClient`] ([`Reqwest`](super::Reqwest)
 /// unless the builder was given another) and the limits every request

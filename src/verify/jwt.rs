@@ -17,7 +17,7 @@
 //!
 //! * weak keys (small-order points, which verify signatures for many
 //!   messages) are refused once, when the JWKS is loaded
-//!   ([`crate::verify::jwks`]), so no such key ever reaches this module;
+//!   ([`crate::verify::keys`]), so no such key ever reaches this module;
 //! * non-canonical signatures: `ed25519-dalek`'s `verify` refuses an `s` that
 //!   is not reduced and compares the recomputed `R` with the signature's
 //!   encoding byte for byte, so a signature has a single valid encoding.

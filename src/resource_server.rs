@@ -6,16 +6,17 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use crate::client::config::Endpoints;
 use crate::client::{Client, Transport};
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Error, TokenRule};
-use crate::flow::kind::ClientKind;
+use crate::kind::ClientKind;
+use crate::protocol::config::Endpoints;
+use crate::protocol::jwks::{JwksCache, JwksPolicy, KeyError};
+use crate::protocol::wire::{HttpResponse, Limits};
 use crate::protocol::{Operation, Run, Step};
-use crate::transport::{Blocking, Clients, HttpResponse, Limits, SyncHttpClient};
+use crate::transport::{Blocking, Clients, SyncHttpClient};
 use crate::verify::access::{self, AccessClaims, AccessRules};
 use crate::verify::claims::CommonRules;
-use crate::verify::jwks::{JwksCache, JwksPolicy};
 use crate::verify::jwt::{self, Jws};
 
 /// Verifies Verys access tokens presented to a resource server.
@@ -249,14 +250,12 @@ impl Operation for BearerCheck<'_> {
     }
     fn on_key(
         &mut self,
-        key: Result<VerifyingKey, Error>,
+        key: Result<VerifyingKey, KeyError>,
         now: u64,
     ) -> Result<Step<AccessClaims>, Error> {
-        let key = key.map_err(as_access_error)?;
+        let key = key.map_err(|e| e.of(Error::InvalidAccessToken))?;
         let Some(Pending { jws, removals }) = self.pending.take() else {
-            return Err(as_access_error(Error::InvalidIdToken(
-                TokenRule::UnknownKeyId,
-            )));
+            return Err(Error::InvalidAccessToken(TokenRule::UnknownKeyId));
         };
         let claims = access::verify(jws, &key, &self.shared.rules(now))?;
         if let Some(index) = self.index {
@@ -270,15 +269,6 @@ impl Operation for BearerCheck<'_> {
             );
         }
         Ok(Step::Done(claims))
-    }
-}
-
-/// A JWKS failure reads as an ID token rule in the cache; for a bearer token
-/// it is an access token rule.
-fn as_access_error(error: Error) -> Error {
-    match error {
-        Error::InvalidIdToken(rule) => Error::InvalidAccessToken(rule),
-        other => other,
     }
 }
 
@@ -583,7 +573,7 @@ impl VerifierBuilder {
 
     fn into_shared(self) -> Result<Shared, Error> {
         let issuer =
-            crate::client::builder::parse_http_url(&self.issuer, "issuer", self.http_to_any_host)?;
+            crate::protocol::config::parse_http_url(&self.issuer, "issuer", self.http_to_any_host)?;
         let issuer_text = issuer.as_str().trim_end_matches('/').to_owned();
         let jwks = JwksCache::new(Endpoints::verys(&issuer).jwks, self.jwks);
         Ok(Shared::new(
