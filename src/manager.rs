@@ -88,7 +88,7 @@ pub struct TokenManager<K: ClientKind, T: Transport = Blocking> {
     /// This manager's name in the store's leases.
     owner: String,
     lease: Duration,
-    /// Set by [`TokenManager::with_wait`]; otherwise the lease and 5 s.
+    /// Set by [`TokenManager::wait`]; otherwise the lease and 5 s.
     wait: Option<Duration>,
     margin: Duration,
     on_refresh: Option<OnRefresh>,
@@ -140,7 +140,7 @@ const MEMORY_KEY: &str = "tokens";
 impl<K: ClientKind, T: Transport> TokenManager<K, T> {
     /// Holds `tokens` in this process's memory, refreshed through `client`
     /// when their access token expires within 30 seconds (see
-    /// [`with_margin`](Self::with_margin)).
+    /// [`margin`](Self::margin)).
     pub fn new(client: Client<K, T>, tokens: Tokens) -> Self {
         let memory = MemoryStore::new();
         let value = Session::Tokens(tokens.to_stored()).to_value();
@@ -205,7 +205,7 @@ impl<K: ClientKind, T: Transport> TokenManager<K, T> {
     /// `invalid_grant` then reads the first one's tokens back). Default:
     /// three times the client's timeout (a restore, the token request and a
     /// JWKS fetch) and 5 seconds.
-    pub fn with_lease(mut self, lease: Duration) -> Self {
+    pub fn lease(mut self, lease: Duration) -> Self {
         self.lease = lease;
         self
     }
@@ -214,7 +214,7 @@ impl<K: ClientKind, T: Transport> TokenManager<K, T> {
     /// for, before an [`Error::Store`] of kind `Timeout`: longer than the
     /// lease, to take it over when its holder died. Default: the lease and 5
     /// seconds.
-    pub fn with_wait(mut self, wait: Duration) -> Self {
+    pub fn wait(mut self, wait: Duration) -> Self {
         self.wait = Some(wait);
         self
     }
@@ -223,7 +223,7 @@ impl<K: ClientKind, T: Transport> TokenManager<K, T> {
     /// half the lifetime the server granted it (its `expires_in`) when that
     /// is shorter: a token granted for less than the margin is used for half
     /// its life rather than refreshed on every request. Default: 30 s.
-    pub fn with_margin(mut self, margin: Duration) -> Self {
+    pub fn margin(mut self, margin: Duration) -> Self {
         self.margin = margin;
         self
     }
@@ -242,7 +242,7 @@ impl<K: ClientKind, T: Transport> TokenManager<K, T> {
     }
 
     /// When the held access token enters the margin (see
-    /// [`with_margin`](Self::with_margin)), so that the next
+    /// [`margin`](Self::margin)), so that the next
     /// request for a token refreshes it; `None` if its expiry is unknown (the
     /// server sent no `expires_in`).
     pub fn next_refresh_at(&self) -> Option<SystemTime> {

@@ -102,7 +102,12 @@ fn parse_jwt(token: &str) {
         let _ = jws.kid();
         let claims = jws.claims_unverified();
         if let Ok(claims) = IdTokenClaims::check(claims, &id_rules(1_700_000_000)) {
-            let _ = (claims.iss(), claims.nonce(), claims.email(), claims.roles());
+            let _ = (
+                claims.issuer(),
+                claims.nonce(),
+                claims.email(),
+                claims.roles(),
+            );
             let _ = claims.to_json();
         }
         let _ = access::check(claims, &access_rules(1_700_000_000));

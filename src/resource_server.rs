@@ -24,7 +24,7 @@ use crate::verify::jwt::{self, Jws};
 /// It checks the signature with the issuer's JWKS (`alg` `EdDSA`, key chosen
 /// by `kid`), that the token is an access token and not an ID token, `iss`,
 /// `aud` (the issuer for ordinary tokens, or the service's own client id for
-/// tokens obtained by token exchange: see [`Verifier::with_audience`]),
+/// tokens obtained by token exchange: see [`Verifier::for_audience`]),
 /// `exp` and `iat` with a leeway, and reads `scopes` as a list.
 ///
 /// A resource server sees the same bearer token on every request of a
@@ -295,7 +295,7 @@ impl<T: Transport> Verifier<T> {
     /// A verifier for tokens whose audience is `audience`, such as this
     /// service's own client id for tokens obtained by token exchange. It
     /// shares the JWKS cache and connection pool, not the verified tokens.
-    pub fn with_audience(&self, audience: impl Into<String>) -> Self {
+    pub fn for_audience(&self, audience: impl Into<String>) -> Self {
         let shared = &self.shared;
         Self {
             shared: Arc::new(Shared::new(
@@ -392,7 +392,7 @@ impl<K: ClientKind, T: Transport> Client<K, T> {
     /// A verifier of access tokens issued by this client's Verys, for an API
     /// served next to this client. It shares the client's JWKS cache, clock
     /// and connection pool; tokens must name the issuer as audience (see
-    /// [`Verifier::with_audience`] for exchanged tokens).
+    /// [`Verifier::for_audience`] for exchanged tokens).
     pub fn verifier(&self) -> Verifier<T> {
         Verifier {
             shared: Arc::new(Shared::new(

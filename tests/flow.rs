@@ -92,7 +92,7 @@ fn public_client_signs_in_with_pkce_and_no_secret<F: Flavor>() {
     assert_eq!(claims.given_name(), Some("Ada"));
     assert_eq!(claims.family_name(), Some("Lovelace"));
     assert_eq!(claims.roles(), ["admin", "reader"]);
-    assert!(claims.auth_time().is_some());
+    assert!(claims.authenticated_at().is_some());
     assert_eq!(
         claims.get("origination"),
         Some(serde_json::json!("2024-05-01T12:00:00+00:00"))

@@ -221,7 +221,7 @@ fn any_token_the_server_signs_for_this_client_verifies() {
             prop_assert_eq!(claims.email(), shape.email.as_deref());
             prop_assert_eq!(claims.name(), shape.name.as_deref());
             prop_assert_eq!(&claims.roles(), &shape.roles);
-            prop_assert!(claims.aud().contains(seed::CONFIDENTIAL_CLIENT_ID));
+            prop_assert!(claims.audience().contains(seed::CONFIDENTIAL_CLIENT_ID));
             for (name, value) in &shape.extra {
                 prop_assert_eq!(claims.get(name), Some(value.clone()));
             }

@@ -152,7 +152,7 @@ fn replica() {
             let manager = TokenManager::from_store_async(client, store, KEY)
                 .await
                 .unwrap();
-            let manager = Arc::new(manager.with_lease(lease));
+            let manager = Arc::new(manager.lease(lease));
             println!("READY");
             go();
             let tasks: Vec<_> = (0..threads)
@@ -168,7 +168,7 @@ fn replica() {
     } else {
         let client = builder(issuer).build().unwrap();
         let manager = TokenManager::from_store(client, store, KEY).unwrap();
-        let manager = Arc::new(manager.with_lease(lease));
+        let manager = Arc::new(manager.lease(lease));
         println!("READY");
         go();
         let barrier = Arc::new(Barrier::new(threads));
@@ -367,7 +367,7 @@ fn a_fresh_access_token_costs_no_round_trip_and_redis_going_away_is_a_typed_erro
     let store = Arc::new(Counting {
         inner: RedisStore::open(&redis.url())
             .unwrap()
-            .with_timeout(Duration::from_millis(500)),
+            .timeout(Duration::from_millis(500)),
         calls: AtomicUsize::new(0),
     });
     let manager = TokenManager::from_store(client, store.clone(), KEY).unwrap();
@@ -461,7 +461,7 @@ fn a_refresh_refused_after_another_replicas_rotation_reads_it_back() {
 #[test]
 fn the_redis_store_keeps_versions_and_leases() {
     let redis = RedisServer::start();
-    let store = RedisStore::open(&redis.url()).unwrap().with_prefix("probe");
+    let store = RedisStore::open(&redis.url()).unwrap().prefix("probe");
     verys_testing::check_token_store(&store);
 
     // A session key that ends like another's lease is a session of its own.
@@ -482,7 +482,7 @@ fn the_redis_store_keeps_versions_and_leases() {
 #[test]
 fn the_redis_store_keeps_any_version_and_refuses_what_no_manager_wrote() {
     let redis = RedisServer::start();
-    let store = RedisStore::open(&redis.url()).unwrap().with_prefix("odd");
+    let store = RedisStore::open(&redis.url()).unwrap().prefix("odd");
     let mut raw = redis::Client::open(redis.url())
         .unwrap()
         .get_connection()
@@ -533,7 +533,7 @@ fn the_redis_store_keeps_any_version_and_refuses_what_no_manager_wrote() {
 enum Vanish {
     /// Deleted, as at a sign-out.
     Deleted,
-    /// Expired by Redis (`with_entry_ttl`, as the README recommends).
+    /// Expired by Redis (`entry_ttl`, as the README recommends).
     Expired,
 }
 
@@ -632,8 +632,8 @@ fn the_longest_lease_and_entry_lifetime_are_taken() {
     let redis = RedisServer::start();
     let store = RedisStore::open(&redis.url())
         .unwrap()
-        .with_prefix("long")
-        .with_entry_ttl(Duration::MAX);
+        .prefix("long")
+        .entry_ttl(Duration::MAX);
     assert_eq!(
         TokenStore::try_lease(&store, "k", "a", Duration::MAX),
         Ok(true)
@@ -672,7 +672,7 @@ fn a_manager_with_the_longest_lease_refreshes_through_redis() {
     let store = Arc::new(RedisStore::open(&redis.url()).unwrap());
     let manager = TokenManager::from_store(client, store, KEY)
         .unwrap()
-        .with_lease(Duration::MAX);
+        .lease(Duration::MAX);
     manager.access_token().unwrap();
     assert_eq!(verys.token_requests("refresh_token"), 1);
 }
@@ -685,7 +685,7 @@ fn a_manager_with_the_longest_lease_refreshes_through_redis() {
 fn of_writers_that_read_the_same_version_only_one_replaces_the_entry() {
     const WRITERS: usize = 8;
     let redis = RedisServer::start();
-    let open = || RedisStore::open(&redis.url()).unwrap().with_prefix("race");
+    let open = || RedisStore::open(&redis.url()).unwrap().prefix("race");
     let (first, second) = (open(), open());
     assert!(TokenStore::replace(&first, "k", 0, 1, "sign-in").unwrap());
     let read = |store: &RedisStore| TokenStore::load(store, "k").unwrap().unwrap();

@@ -112,7 +112,7 @@ fn exchanged_token_verifies_for_the_target_audience<F: Flavor>() {
     let client = F::build(confidential_builder(&server)).unwrap();
     let tokens = sign_in::<F, _>(&server, &client);
     let exchanged = F::exchange_token(&client, tokens.access_token(), seed::API_CLIENT_ID).unwrap();
-    let api = client.verifier().with_audience(seed::API_CLIENT_ID);
+    let api = client.verifier().for_audience(seed::API_CLIENT_ID);
     assert_eq!(api.audience(), seed::API_CLIENT_ID);
     let claims = F::verify(&api, exchanged.access_token.expose_secret()).unwrap();
     assert_eq!(claims.sub(), seed::USER_SUB);
@@ -304,9 +304,7 @@ fn an_id_token_for_a_resource_servers_audience_is_not_a_bearer_token<F: Flavor>(
     let client = F::build(confidential_builder(&server)).unwrap();
     let tokens = sign_in::<F, _>(&server, &client);
     let refreshed = F::refresh(&client, &tokens).unwrap();
-    let api = client
-        .verifier()
-        .with_audience(seed::CONFIDENTIAL_CLIENT_ID);
+    let api = client.verifier().for_audience(seed::CONFIDENTIAL_CLIENT_ID);
     for (id_token, claim) in [
         (tokens.id_token(), "it carries nonce"),
         (refreshed.id_token(), "it carries at_hash"),

@@ -767,8 +767,8 @@ fn a_token_managers_debug_shows_its_settings_and_no_token<F: Flavor>() {
         tokens.refresh_token().unwrap().expose_secret().to_owned(),
         tokens.id_token().to_owned(),
     ];
-    let manager = verys_client::TokenManager::new(client, tokens)
-        .with_margin(std::time::Duration::from_secs(45));
+    let manager =
+        verys_client::TokenManager::new(client, tokens).margin(std::time::Duration::from_secs(45));
     let debug = format!("{manager:?}");
     assert!(debug.starts_with("TokenManager {"), "{debug}");
     for shown in [

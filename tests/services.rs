@@ -560,7 +560,7 @@ fn token_manager_reports_each_refresh_once_and_when_the_next_is_due<F: Flavor>()
     let store = Arc::clone(&persisted);
     let manager = Arc::new(
         TokenManager::new(client, tokens)
-            .with_margin(Duration::from_secs(30))
+            .margin(Duration::from_secs(30))
             .on_refresh(move |tokens| {
                 let refresh = tokens.refresh_token().unwrap().expose_secret().to_owned();
                 store.lock().unwrap().push(refresh);

@@ -211,7 +211,7 @@ impl Fresh {
         if self.count == FRESH_RUN {
             self.count = 0;
             // Same issuer, keys and audience; a new, empty cache.
-            self.verifier = self.verifier.with_audience(self.verifier.audience());
+            self.verifier = self.verifier.for_audience(self.verifier.audience());
         }
         &self.verifier
     }

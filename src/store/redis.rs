@@ -32,7 +32,7 @@
 //!   then reading the first one's tokens back. Entries kept across a restart
 //!   need persistence (`appendonly yes`).
 //! - **Expiry**: entries live until replaced, unless
-//!   [`with_entry_ttl`](RedisStore::with_entry_ttl) gives them the session's
+//!   [`entry_ttl`](RedisStore::entry_ttl) gives them the session's
 //!   lifetime.
 
 use std::sync::{Mutex, PoisonError};
@@ -148,20 +148,20 @@ impl RedisStore {
     }
 
     /// The prefix of every key the store writes. Default: `verys`.
-    pub fn with_prefix(mut self, prefix: impl Into<String>) -> Self {
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
         self.prefix = prefix.into();
         self
     }
 
     /// How long connecting, and each command, may take before the caller
     /// gets an [`Error::Store`] of kind `Timeout`. Default: 2 seconds.
-    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+    pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
     }
 
     /// Entries expire this long after their last write; default: never.
-    pub fn with_entry_ttl(mut self, ttl: Duration) -> Self {
+    pub fn entry_ttl(mut self, ttl: Duration) -> Self {
         self.entry_ttl = Some(ttl);
         self
     }

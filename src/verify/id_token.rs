@@ -11,7 +11,9 @@ use serde_json::{Map, Value};
 use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
+use std::time::SystemTime;
 
+use crate::clock::system_time;
 use crate::error::{Error, TokenRule};
 use crate::verify::claims::{Audience, Claims, CommonRules, Core};
 use crate::verify::jwt::{self, Jws};
@@ -279,13 +281,13 @@ impl IdTokenClaims {
         // 12.2: a refreshed ID token speaks of the same user to the same client.
         if let Some(previous) = rules.previous {
             let changed = |what| Err(invalid(TokenRule::Changed(what)));
-            if claims.iss() != previous.iss() {
+            if claims.issuer() != previous.issuer() {
                 return changed("issuer");
             }
             if claims.sub() != previous.sub() {
                 return changed("subject");
             }
-            if claims.aud() != previous.aud() {
+            if claims.audience() != previous.audience() {
                 return changed("audience");
             }
         }
@@ -328,7 +330,7 @@ impl NonceRule<'_> {
 
 impl IdTokenClaims {
     /// Issuer: the Verys base URL.
-    pub fn iss(&self) -> &str {
+    pub fn issuer(&self) -> &str {
         &self.0.iss
     }
 
@@ -338,23 +340,24 @@ impl IdTokenClaims {
     }
 
     /// Audience: this client's id.
-    pub fn aud(&self) -> &Audience {
+    pub fn audience(&self) -> &Audience {
         &self.0.aud
     }
 
-    /// Expiry, in seconds since the Unix epoch.
-    pub fn exp(&self) -> u64 {
-        self.0.exp
+    /// When the token expires (at the latest 9999-12-31, whatever the token
+    /// says).
+    pub fn expires_at(&self) -> SystemTime {
+        system_time(self.0.exp)
     }
 
-    /// Issue time, in seconds since the Unix epoch.
-    pub fn iat(&self) -> u64 {
-        self.0.iat
+    /// When the token was issued (at the latest 9999-12-31).
+    pub fn issued_at(&self) -> SystemTime {
+        system_time(self.0.iat)
     }
 
-    /// When the user authenticated, in seconds since the Unix epoch.
-    pub fn auth_time(&self) -> Option<u64> {
-        self.0.auth_time
+    /// When the user authenticated (`auth_time`; at the latest 9999-12-31).
+    pub fn authenticated_at(&self) -> Option<SystemTime> {
+        self.0.auth_time.map(system_time)
     }
 
     /// The nonce sent with the authorization request (absent after a refresh).
@@ -362,13 +365,13 @@ impl IdTokenClaims {
         self.0.nonce.as_deref()
     }
 
-    /// Authorized party, present when there are several audiences.
-    pub fn azp(&self) -> Option<&str> {
+    /// Authorized party (`azp`), present when there are several audiences.
+    pub fn authorized_party(&self) -> Option<&str> {
         self.0.azp.as_deref()
     }
 
-    /// Hash of the access token issued with this ID token.
-    pub fn at_hash(&self) -> Option<&str> {
+    /// Hash of the access token issued with this ID token (`at_hash`).
+    pub fn access_token_hash(&self) -> Option<&str> {
         self.0.at_hash.as_deref()
     }
 
@@ -627,15 +630,15 @@ mod tests {
             "roles": ["admin", "reader"],
         });
         let verified = check(&claims).unwrap();
-        assert_eq!(verified.iss(), ISSUER);
+        assert_eq!(verified.issuer(), ISSUER);
         assert_eq!(verified.sub(), "u");
-        assert_eq!(verified.aud().as_slice(), [CLIENT]);
-        assert_eq!(verified.exp(), 1_300);
-        assert_eq!(verified.iat(), 990);
-        assert_eq!(verified.auth_time(), Some(950));
+        assert_eq!(verified.audience().as_slice(), [CLIENT]);
+        assert_eq!(verified.expires_at(), system_time(1_300));
+        assert_eq!(verified.issued_at(), system_time(990));
+        assert_eq!(verified.authenticated_at(), Some(system_time(950)));
         assert_eq!(verified.nonce(), Some("n"));
-        assert_eq!(verified.azp(), Some(CLIENT));
-        assert_eq!(verified.at_hash(), Some("h"));
+        assert_eq!(verified.authorized_party(), Some(CLIENT));
+        assert_eq!(verified.access_token_hash(), Some("h"));
         assert_eq!(verified.email(), Some("ada@example.com"));
         assert_eq!(verified.email_verified(), Some(true));
         assert_eq!(verified.name(), Some("Ada Lovelace"));
