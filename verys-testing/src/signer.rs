@@ -6,6 +6,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
 use serde_json::{Value, json};
+use hmac::{Hmac, KeyInit as _, Mac as _};
 use sha2::{Digest as _, Sha256, Sha512};
 
 pub(super) fn b64(bytes: impl AsRef<[u8]>) -> String {
@@ -106,27 +107,11 @@ pub(super) fn sign_jwt(key: &Key, header: &Value, claims: &Value) -> String {
     format!("{input}.{}", b64(signature))
 }
 
-/// HMAC-SHA256 (RFC 2104) by hand: only the `alg: HS256` key-confusion fault needs it, which does
-/// not justify a dependency.
+/// HMAC-SHA256 (RFC 2104), for the `alg: HS256` key-confusion fault.
 pub(super) fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
-    const BLOCK: usize = 64;
-    let mut block = [0u8; BLOCK];
-    if key.len() > BLOCK {
-        block[..32].copy_from_slice(&Sha256::digest(key));
-    } else {
-        block[..key.len()].copy_from_slice(key);
-    }
-    let inner_pad: Vec<u8> = block.iter().map(|b| b ^ 0x36).collect();
-    let outer_pad: Vec<u8> = block.iter().map(|b| b ^ 0x5c).collect();
-    let inner = Sha256::new()
-        .chain_update(&inner_pad)
-        .chain_update(message)
-        .finalize();
-    Sha256::new()
-        .chain_update(&outer_pad)
-        .chain_update(inner)
-        .finalize()
-        .into()
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
+    mac.update(message);
+    mac.finalize().into_bytes().into()
 }
 
 /// OIDC `at_hash` for an EdDSA-signed token: Ed25519 hashes with SHA-512, so the left half of
