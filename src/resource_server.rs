@@ -525,9 +525,12 @@ impl VerifierBuilder {
         self
     }
 
-    /// reqwest for an async verifier, from your builder; see
-    /// [`ClientBuilder::reqwest_client`](crate::ClientBuilder::reqwest_client),
-    /// also for a client of another reqwest major, which goes to
+    /// reqwest 0.13 for an async verifier, from your builder, built as you
+    /// configured it, TLS included; see
+    /// [`ClientBuilder::reqwest_client`](crate::ClientBuilder::reqwest_client)
+    /// for the rustls crypto provider it is built with (the crate installs
+    /// none; without one it is [`Error::Config`](crate::Error::Config) at
+    /// build), and for a client of another reqwest major, which goes to
     /// [`async_http_client`](Self::async_http_client) as a closure.
     #[cfg(feature = "async")]
     #[cfg_attr(docsrs, doc(cfg(feature = "async")))]

@@ -354,7 +354,10 @@ impl Chromedriver {
         ] {
             caps.add_arg(arg).unwrap();
         }
-        let client = reqwest_webdriver::Client::builder()
+        // This reqwest has no crypto provider of its own (the crate enables
+        // `rustls-no-provider`): a user's process installs one, as here.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let client = reqwest::Client::builder()
             .no_proxy()
             .timeout(Duration::from_secs(60))
             .build()

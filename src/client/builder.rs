@@ -315,27 +315,57 @@ impl<K: ClientKind> ClientBuilder<K> {
     /// reqwest for the async client, built from your `reqwest::ClientBuilder`
     /// (proxies, root certificates, a client certificate, pools) with
     /// redirects turned off and this builder's connect timeout. Default: a
-    /// builder of the crate's own.
+    /// client of the crate's own.
     ///
-    /// The builder is of the reqwest this crate depends on, 0.12. With
-    /// another major of reqwest (0.13, say), give your client to
-    /// [`async_http_client`](Self::async_http_client) as a closure instead:
-    /// it takes an [`http::Request<Vec<u8>>`](http::Request) (reqwest 0.12
-    /// and 0.13 both speak `http` 1, re-exported as `verys_client::http`)
-    /// and returns an `http::Response<Vec<u8>>`, and must keep what
-    /// [`Reqwest`](crate::transport::Reqwest) keeps for you: no redirect
-    /// followed (set on your client), the request's
+    /// # TLS and the rustls crypto provider
+    ///
+    /// The crate enables reqwest's `rustls-no-provider` feature only, and
+    /// installs no process-wide rustls provider. Its own client (no builder
+    /// given) has a rustls config of its own, on ring with the webpki roots,
+    /// so it needs no provider from you. Your builder's TLS is left as you
+    /// configured it (`add_root_certificate`, `identity`,
+    /// `danger_accept_invalid_certs`, `tls_backend_preconfigured`…): the
+    /// crate never sets a TLS config on it, which would make reqwest
+    /// silently drop those settings. reqwest builds it with
+    ///
+    /// - the provider of reqwest's `rustls` feature (aws-lc-rs), on when
+    ///   your own reqwest dependency keeps its default features, or
+    /// - the process default you installed before the build, such as
+    ///   `rustls::crypto::ring::default_provider().install_default()`, or
+    /// - a `rustls::ClientConfig` of yours given with
+    ///   `tls_backend_preconfigured` (which then replaces the builder's
+    ///   other TLS settings, as reqwest documents).
+    ///
+    /// Without any of them reqwest cannot build it, and building this client
+    /// is [`Error::Config`](crate::Error::Config) (reqwest panics, and the
+    /// crate catches the panic unless your application aborts on panic).
+    ///
+    /// # Another major of reqwest
+    ///
+    /// The builder is of the reqwest this crate depends on, 0.13. With
+    /// another major of reqwest (0.12, say, or a later one), give your client
+    /// to [`async_http_client`](Self::async_http_client) as a closure
+    /// instead: it takes an [`http::Request<Vec<u8>>`](http::Request)
+    /// (reqwest 0.12 and 0.13 both speak `http` 1, re-exported as
+    /// `verys_client::http`) and returns an `http::Response<Vec<u8>>`, and
+    /// must keep what [`Reqwest`](crate::transport::Reqwest) keeps for you:
+    /// no redirect followed (set on your client), the request's
     /// [`Limits`](crate::transport::Limits) (the overall timeout per
     /// request, the connect timeout on your client, the body read no further
-    /// than `max_response_bytes`):
+    /// than `max_response_bytes`). The closure below is compiled against the
+    /// crate's reqwest 0.13; each reqwest call in it is the same in 0.12
+    /// (`Request::try_from` an `http::Request`, `timeout_mut`, `execute`,
+    /// `chunk`, `Error::without_url`), so on 0.12 it is this closure over
+    /// your own client:
     ///
     /// ```
-    /// # use reqwest_webdriver as reqwest; // reqwest 0.13, a dev-dependency
     /// use std::time::Duration;
     /// use verys_client::transport::Limits;
     /// use verys_client::{Client, TransportError, TransportErrorKind, http};
     ///
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # // reqwest without a provider of its own here: the user's, installed.
+    /// # let _ = rustls::crypto::ring::default_provider().install_default();
     /// let own = reqwest::Client::builder()
     ///     .redirect(reqwest::redirect::Policy::none())
     ///     .connect_timeout(Duration::from_secs(10))

@@ -202,10 +202,8 @@ impl Clients {
         }
         let http: std::sync::Arc<dyn AsyncHttpClient> = match (self.nonblocking, self.reqwest) {
             (Some(http), _) => http,
-            (None, builder) => std::sync::Arc::new(Reqwest::new(
-                builder.unwrap_or_else(::reqwest::Client::builder),
-                limits,
-            )?),
+            (None, Some(builder)) => std::sync::Arc::new(Reqwest::new(builder, limits)?),
+            (None, None) => std::sync::Arc::new(Reqwest::own(limits)?),
         };
         Ok(Async::new(http, limits))
     }

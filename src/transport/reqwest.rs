@@ -9,6 +9,13 @@ use crate::error::{Error, TransportError, TransportErrorKind};
 /// and a built client's cannot be changed for one request, so the crate
 /// takes the builder and never a built client. Timeouts and the body limit
 /// are set per request.
+///
+/// The crate enables reqwest's `rustls-no-provider` and installs no
+/// process-wide rustls provider. Its own client ([`Reqwest::own`]) has a TLS
+/// config of its own, on ring with the webpki roots. A user's builder keeps
+/// its TLS settings: reqwest builds it with the provider of the user's
+/// reqwest (its `rustls` feature, aws-lc-rs) or the process default the
+/// user installed.
 #[derive(Debug, Clone)]
 pub struct Reqwest {
     client: reqwest::Client,
@@ -16,22 +23,73 @@ pub struct Reqwest {
 
 impl Reqwest {
     /// Builds the client from `builder`, with redirects off, the connect
-    /// timeout of `limits` and the crate's user agent.
+    /// timeout of `limits` and the crate's user agent. Its TLS is the
+    /// builder's, untouched: see
+    /// [`ClientBuilder::reqwest_client`](crate::ClientBuilder::reqwest_client).
     ///
     /// # Errors
     ///
     /// [`Error::Config`] when reqwest cannot build it (a TLS setting it
-    /// refuses, say).
+    /// refuses, say), and when reqwest has no rustls crypto provider (see
+    /// [`ClientBuilder::reqwest_client`](crate::ClientBuilder::reqwest_client)),
+    /// which reqwest reports by panicking: the panic is caught, unless
+    /// the application aborts on panic.
     pub fn new(builder: reqwest::ClientBuilder, limits: Limits) -> Result<Self, Error> {
-        let client = builder
+        let builder = builder
             // A back-channel redirect would carry credentials elsewhere.
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(limits.connect_timeout)
-            .user_agent(USER_AGENT)
-            .build()
+            .user_agent(USER_AGENT);
+        // reqwest's `rustls-no-provider` panics at build when neither its
+        // `rustls` feature nor a process default gives it a provider. The
+        // builder is consumed either way: nothing half-built is seen again.
+        let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| builder.build()))
+            .map_err(|_| {
+                Error::Config(
+                    "http client: reqwest has no rustls crypto provider: enable reqwest's \
+                     `rustls` feature, install one process-wide \
+                     (rustls::crypto::CryptoProvider::install_default), or give the \
+                     builder a config of yours (tls_backend_preconfigured)"
+                        .into(),
+                )
+            })?;
+        let client = built
             .map_err(|error| Error::Config(format!("http client: {}", error.without_url())))?;
         Ok(Self { client })
     }
+
+    /// The crate's own client, when no builder is given: reqwest with a
+    /// rustls config on the ring provider (the one ureq and redis use here)
+    /// trusting the webpki roots (the roots of ureq's default), so that no
+    /// process-wide provider is needed or installed.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] when reqwest cannot build it.
+    pub fn own(limits: Limits) -> Result<Self, Error> {
+        Self::new(
+            reqwest::Client::builder().tls_backend_preconfigured(tls_config()?),
+            limits,
+        )
+    }
+}
+
+/// rustls on ring, TLS 1.2 and 1.3, the webpki roots, HTTP/1.1 by ALPN (the
+/// only version the crate's reqwest speaks): what reqwest's own config would
+/// be, on the crate's provider.
+fn tls_config() -> Result<rustls::ClientConfig, Error> {
+    let roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    let mut config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|error| Error::Config(format!("http client: tls: {error}")))?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(config)
 }
 
 impl AsyncHttpClient for Reqwest {

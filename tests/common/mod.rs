@@ -175,6 +175,11 @@ impl UserHttp {
 
     #[cfg(feature = "async")]
     fn reqwest(&self) -> reqwest::ClientBuilder {
+        // A user's reqwest builder is built by reqwest as configured, with
+        // a provider that is the user's to choose: here reqwest has none of
+        // its own (the crate enables `rustls-no-provider`), so the user
+        // installs ring process-wide, as reqwest's documentation says.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let mut builder = reqwest::Client::builder();
         if let Some((_, pem)) = &self.ca {
             builder = builder
