@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use crate::client::back_channel::back_channel_setters;
 use crate::client::{Client, Transport};
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Error, TokenRule};
@@ -14,7 +15,7 @@ use crate::protocol::config::Endpoints;
 use crate::protocol::jwks::{JwksCache, JwksPolicy, KeyError};
 use crate::protocol::wire::{HttpResponse, Limits};
 use crate::protocol::{Operation, Run, Step};
-use crate::transport::{Blocking, Clients, SyncHttpClient};
+use crate::transport::{Blocking, Clients};
 use crate::verify::access::{self, AccessClaims, AccessRules};
 use crate::verify::claims::CommonRules;
 use crate::verify::jwt::{self, Jws};
@@ -449,18 +450,6 @@ impl VerifierBuilder {
         self
     }
 
-    /// Clock skew tolerated on `exp` and `iat`. Default: 60 s.
-    pub fn leeway(mut self, leeway: Duration) -> Self {
-        self.leeway = leeway;
-        self
-    }
-
-    /// The clock the time rules read. Default: the system clock.
-    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = clock;
-        self
-    }
-
     /// How many verified tokens are remembered; 0 remembers none, and
     /// every token is verified in full. Default: 4096.
     pub fn cache_capacity(mut self, capacity: usize) -> Self {
@@ -468,76 +457,7 @@ impl VerifierBuilder {
         self
     }
 
-    /// Time limit for a JWKS fetch. Default: 30 s.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.http.timeout = timeout;
-        self
-    }
-
-    /// The pace of JWKS fetches, whatever key ids tokens name: one fetch
-    /// per `cooldown` on average, after a burst of
-    /// [`jwks_burst`](Self::jwks_burst); at least a second. Default: 30 s.
-    pub fn jwks_cooldown(mut self, cooldown: Duration) -> Self {
-        self.jwks.cooldown = cooldown.as_secs().max(1);
-        self
-    }
-
-    /// Age after which cached keys are fetched again; meanwhile the old key
-    /// keeps serving, and one verification refreshes it. Default: 1 hour.
-    pub fn jwks_max_age(mut self, max_age: Duration) -> Self {
-        self.jwks.max_age = max_age.as_secs();
-        self
-    }
-
-    /// How many JWKS fetches may follow each other before the cooldown
-    /// paces them. Default: 3.
-    pub fn jwks_burst(mut self, burst: u32) -> Self {
-        self.jwks.burst = burst.max(1);
-        self
-    }
-
-    /// **Danger:** allows plain `http` to an issuer other than this machine.
-    /// Anyone on the network path can then serve keys of their own, and the
-    /// verifier would accept tokens they sign. By default `http` is allowed
-    /// only to `localhost`, `127.0.0.0/8` and `[::1]`.
-    pub fn danger_allow_http_to_any_host(mut self) -> Self {
-        self.http_to_any_host = true;
-        self
-    }
-
-    /// The HTTP client of a blocking verifier's JWKS fetches; see
-    /// [`ClientBuilder::http_client`](crate::ClientBuilder::http_client) and
-    /// its security warning.
-    pub fn http_client(mut self, http: impl SyncHttpClient + 'static) -> Self {
-        self.clients.sync = Some(Arc::new(http));
-        self
-    }
-
-    /// The HTTP client of an async verifier's JWKS fetches; see
-    /// [`ClientBuilder::async_http_client`](crate::ClientBuilder::async_http_client).
-    #[cfg(feature = "async")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "async")))]
-    pub fn async_http_client(
-        mut self,
-        http: impl crate::transport::AsyncHttpClient + 'static,
-    ) -> Self {
-        self.clients.nonblocking = Some(Arc::new(http));
-        self
-    }
-
-    /// reqwest 0.13 for an async verifier, from your builder, built as you
-    /// configured it, TLS included; see
-    /// [`ClientBuilder::reqwest_client`](crate::ClientBuilder::reqwest_client)
-    /// for the rustls crypto provider it is built with (the crate installs
-    /// none; without one it is [`Error::Config`](crate::Error::Config) at
-    /// build), and for a client of another reqwest major, which goes to
-    /// [`async_http_client`](Self::async_http_client) as a closure.
-    #[cfg(feature = "async")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "async")))]
-    pub fn reqwest_client(mut self, builder: reqwest::ClientBuilder) -> Self {
-        self.clients.reqwest = Some(builder);
-        self
-    }
+    back_channel_setters!();
 
     /// Checks the configuration and builds a blocking verifier.
     ///

@@ -31,13 +31,15 @@ scenarios!(
     a_revocation_answer_of_exactly_the_limit_is_read_and_one_byte_more_refused,
     federation_answers_of_exactly_the_limit_are_read_and_one_byte_more_refused,
     a_verifiers_key_set_of_exactly_the_default_limit_is_read_and_one_byte_more_refused,
+    a_verifiers_key_set_of_exactly_its_limit_is_read_and_one_byte_more_refused,
 );
 
 /// The client's `max_response_bytes` in these tests: larger than any real
 /// answer of the embedded Verys, so that every one can be padded to it.
 const LIMIT: usize = 8 * 1024;
 
-/// `Limits::default().max_response_bytes`, which a `Verifier` keeps.
+/// `Limits::default().max_response_bytes`, which a `Verifier` keeps unless
+/// told otherwise.
 const DEFAULT_LIMIT: usize = 1024 * 1024;
 
 /// The HTTP stacks a client reads answers with.
@@ -97,7 +99,10 @@ fn client<F: Flavor>(server: &VerysServer, stack: Stack) -> Client<Confidential,
 }
 
 fn verifier<F: Flavor>(server: &VerysServer, stack: Stack) -> Verifier<F::T> {
-    let builder: VerifierBuilder = Verifier::builder(server.issuer());
+    verifier_of::<F>(Verifier::builder(server.issuer()), stack)
+}
+
+fn verifier_of<F: Flavor>(builder: VerifierBuilder, stack: Stack) -> Verifier<F::T> {
     let builder = match stack {
         Stack::Own => builder,
         Stack::Seam => F::canned_verifier(builder, forwarding()),
@@ -277,7 +282,7 @@ fn federation_answers_of_exactly_the_limit_are_read_and_one_byte_more_refused<F:
     }
 }
 
-/// A `Verifier` has no size setting: it keeps the default limit, 1 MiB.
+/// A `Verifier` left at the default limit, 1 MiB.
 fn a_verifiers_key_set_of_exactly_the_default_limit_is_read_and_one_byte_more_refused<F: Flavor>() {
     const PATH: &str = "/.well-known/jwks.json";
     for stack in STACKS {
@@ -290,6 +295,28 @@ fn a_verifiers_key_set_of_exactly_the_default_limit_is_read_and_one_byte_more_re
         });
         padded(&server, PATH, DEFAULT_LIMIT + 1, || {
             assert_too_large(F::verify(&verifier::<F>(&server, stack), &token), stack);
+        });
+        assert_eq!(server.jwks_fetches(), 2, "{stack:?}");
+    }
+}
+
+/// A `Verifier` given a limit of its own (the setter the builders share).
+fn a_verifiers_key_set_of_exactly_its_limit_is_read_and_one_byte_more_refused<F: Flavor>() {
+    const PATH: &str = "/.well-known/jwks.json";
+    for stack in STACKS {
+        let server = VerysServer::start();
+        let token = server.issue_access_token(seed::USER_SUB, &server.issuer(), &["openid"], 300);
+        let verifier = || {
+            let builder = Verifier::builder(server.issuer()).max_response_bytes(LIMIT as u64);
+            verifier_of::<F>(builder, stack)
+        };
+        padded(&server, PATH, LIMIT, || {
+            let claims = F::verify(&verifier(), &token)
+                .unwrap_or_else(|error| panic!("{stack:?}: {error:?}"));
+            assert_eq!(claims.sub(), seed::USER_SUB);
+        });
+        padded(&server, PATH, LIMIT + 1, || {
+            assert_too_large(F::verify(&verifier(), &token), stack);
         });
         assert_eq!(server.jwks_fetches(), 2, "{stack:?}");
     }

@@ -10,6 +10,7 @@ use std::time::Duration;
 use url::Url;
 
 use crate::client::Client;
+use crate::client::back_channel::back_channel_setters;
 use crate::client::discovery::{Discovered, EndpointPolicy};
 use crate::clock::{Clock, SystemClock};
 use crate::error::Error;
@@ -20,9 +21,7 @@ use crate::protocol::config::{parse_http_url, valid_scope};
 use crate::protocol::jwks::{JwksCache, JwksPolicy};
 use crate::protocol::wire::Limits;
 use crate::randomness::{Randomness, SystemRandomness};
-#[cfg(feature = "async")]
-use crate::transport::AsyncHttpClient;
-use crate::transport::{Clients, SyncHttpClient};
+use crate::transport::Clients;
 
 /// Configures a [`Client`] (or, with the `async` feature, an [`AsyncClient`](crate::AsyncClient)).
 ///
@@ -152,12 +151,6 @@ impl<K: ClientKind> ClientBuilder<K> {
         self
     }
 
-    /// Clock skew tolerated on `exp`, `iat` and `auth_time`. Default: 60 s.
-    pub fn leeway(mut self, leeway: Duration) -> Self {
-        self.settings.leeway = leeway;
-        self
-    }
-
     /// Audiences besides this client that an ID token may name. OpenID
     /// Connect Core 3.1.3.7 step 3 has a client refuse an ID token with an
     /// audience it does not trust; by default it trusts none but itself.
@@ -202,70 +195,11 @@ impl<K: ClientKind> ClientBuilder<K> {
         self
     }
 
-    /// **Danger:** allows plain `http` to hosts other than this machine, for
-    /// the issuer and the endpoints. The client secret, codes and tokens then
-    /// travel in clear, and anyone on the network path can read them or
-    /// serve keys of their own. By default `http` is allowed only to
-    /// `localhost`, `127.0.0.0/8` and `[::1]`.
-    pub fn danger_allow_http_to_any_host(mut self) -> Self {
-        self.settings.http_to_any_host = true;
-        self
-    }
-
     /// Refuse ID tokens without `at_hash`. Off by default: OpenID Connect
     /// Core 3.1.3.8 makes it optional in the code flow (Verys always sends
     /// it, and a present `at_hash` is always checked).
     pub fn require_at_hash(mut self, required: bool) -> Self {
         self.settings.require_at_hash = required;
-        self
-    }
-
-    /// Time limit for a whole request, from connecting to reading the last
-    /// byte of the body. Default: 30 s.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.settings.http.timeout = timeout;
-        self
-    }
-
-    /// Time limit for establishing a connection. Default: 10 s.
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.settings.http.connect_timeout = timeout;
-        self
-    }
-
-    /// Largest response body read; a larger one fails with
-    /// [`TransportErrorKind::BodyTooLarge`](crate::TransportErrorKind::BodyTooLarge)
-    /// after reading no more than the limit. Default: 1 MiB.
-    pub fn max_response_bytes(mut self, limit: u64) -> Self {
-        self.settings.http.max_response_bytes = limit;
-        self
-    }
-
-    /// The pace of JWKS fetches, whatever key ids tokens name: one fetch
-    /// per `cooldown` on average, after a burst of
-    /// [`jwks_burst`](Self::jwks_burst); at least a second. Default: 30 s.
-    pub fn jwks_cooldown(mut self, cooldown: Duration) -> Self {
-        self.settings.jwks.cooldown = cooldown.as_secs().max(1);
-        self
-    }
-
-    /// How many JWKS fetches may follow each other before the
-    /// [cooldown](Self::jwks_cooldown) paces them, so that a key rotated just
-    /// after a fetch is fetched at once. Default: 3.
-    pub fn jwks_burst(mut self, burst: u32) -> Self {
-        self.settings.jwks.burst = burst.max(1);
-        self
-    }
-
-    /// Age after which cached keys are fetched again. Default: 1 hour.
-    pub fn jwks_max_age(mut self, max_age: Duration) -> Self {
-        self.settings.jwks.max_age = max_age.as_secs();
-        self
-    }
-
-    /// The clock every time rule reads. Default: the system clock.
-    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.settings.clock = clock;
         self
     }
 
@@ -277,156 +211,7 @@ impl<K: ClientKind> ClientBuilder<K> {
         self
     }
 
-    /// The HTTP client of the blocking client ([`build`](Self::build),
-    /// [`build_discovered`](Self::build_discovered)): a `ureq::Agent` of
-    /// yours (its proxy, private certificate authorities, client
-    /// certificate, pool), a closure, or any [`SyncHttpClient`]. Default: an
-    /// agent of the crate's own (feature `blocking`). The async builds
-    /// refuse it rather than leave it unused.
-    ///
-    /// # Security warning
-    ///
-    /// The client holds the secret, codes and tokens of every request. With
-    /// a `ureq::Agent` the crate sets redirects, timeouts and the size limit
-    /// on every request; another client must keep them itself, as the
-    /// [`transport`](crate::transport) module says.
-    pub fn http_client(mut self, http: impl SyncHttpClient + 'static) -> Self {
-        self.settings.clients.sync = Some(Arc::new(http));
-        self
-    }
-
-    /// The HTTP client of the async client ([`build_async`](Self::build_async),
-    /// [`build_discovered_async`](Self::build_discovered_async)): a closure
-    /// returning a future, or any [`AsyncHttpClient`]. For reqwest, give its
-    /// builder to [`reqwest_client`](Self::reqwest_client) instead. The
-    /// blocking builds refuse it rather than leave it unused.
-    ///
-    /// # Security warning
-    ///
-    /// As for [`http_client`](Self::http_client): the client must not follow
-    /// redirects and must keep the [`Limits`] of each request.
-    #[cfg(feature = "async")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "async")))]
-    pub fn async_http_client(mut self, http: impl AsyncHttpClient + 'static) -> Self {
-        self.settings.clients.nonblocking = Some(Arc::new(http));
-        self
-    }
-
-    /// reqwest for the async client, built from your `reqwest::ClientBuilder`
-    /// (proxies, root certificates, a client certificate, pools) with
-    /// redirects turned off and this builder's connect timeout. Default: a
-    /// client of the crate's own.
-    ///
-    /// # TLS and the rustls crypto provider
-    ///
-    /// The crate enables reqwest's `rustls-no-provider` feature only, and
-    /// installs no process-wide rustls provider. Its own client (no builder
-    /// given) has a rustls config of its own, on ring with the webpki roots,
-    /// so it needs no provider from you. Your builder's TLS is left as you
-    /// configured it (`add_root_certificate`, `identity`,
-    /// `danger_accept_invalid_certs`, `tls_backend_preconfigured`…): the
-    /// crate never sets a TLS config on it, which would make reqwest
-    /// silently drop those settings. reqwest builds it with
-    ///
-    /// - the provider of reqwest's `rustls` feature (aws-lc-rs), on when
-    ///   your own reqwest dependency keeps its default features, or
-    /// - the process default you installed before the build, such as
-    ///   `rustls::crypto::ring::default_provider().install_default()`, or
-    /// - a `rustls::ClientConfig` of yours given with
-    ///   `tls_backend_preconfigured` (which then replaces the builder's
-    ///   other TLS settings, as reqwest documents).
-    ///
-    /// Without any of them reqwest cannot build it, and building this client
-    /// is [`Error::Config`](crate::Error::Config) (reqwest panics, and the
-    /// crate catches the panic unless your application aborts on panic).
-    ///
-    /// # Another major of reqwest
-    ///
-    /// The builder is of the reqwest this crate depends on, 0.13. With
-    /// another major of reqwest (0.12, say, or a later one), give your client
-    /// to [`async_http_client`](Self::async_http_client) as a closure
-    /// instead: it takes an [`http::Request<Vec<u8>>`](http::Request)
-    /// (reqwest 0.12 and 0.13 both speak `http` 1, re-exported as
-    /// `verys_client::http`) and returns an `http::Response<Vec<u8>>`, and
-    /// must keep what [`Reqwest`](crate::transport::Reqwest) keeps for you:
-    /// no redirect followed (set on your client), the request's
-    /// [`Limits`](crate::transport::Limits) (the overall timeout per
-    /// request, the connect timeout on your client, the body read no further
-    /// than `max_response_bytes`). The closure below is compiled against the
-    /// crate's reqwest 0.13; each reqwest call in it is the same in 0.12
-    /// (`Request::try_from` an `http::Request`, `timeout_mut`, `execute`,
-    /// `chunk`, `Error::without_url`), so on 0.12 it is this closure over
-    /// your own client:
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use verys_client::transport::Limits;
-    /// use verys_client::{Client, TransportError, TransportErrorKind, http};
-    ///
-    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// # // reqwest without a provider of its own here: the user's, installed.
-    /// # let _ = rustls::crypto::ring::default_provider().install_default();
-    /// let own = reqwest::Client::builder()
-    ///     .redirect(reqwest::redirect::Policy::none())
-    ///     .connect_timeout(Duration::from_secs(10))
-    ///     .build()?;
-    /// let send = move |request: http::Request<Vec<u8>>| {
-    ///     let own = own.clone();
-    ///     async move {
-    ///         let limits = request.extensions().get::<Limits>().copied().unwrap_or_default();
-    ///         // reqwest's message without the URL, which may carry a token id.
-    ///         let failed = |error: reqwest::Error| {
-    ///             let kind = if error.is_timeout() {
-    ///                 TransportErrorKind::Timeout
-    ///             } else if error.is_connect() {
-    ///                 TransportErrorKind::Connect
-    ///             } else {
-    ///                 TransportErrorKind::Other
-    ///             };
-    ///             TransportError::new(kind, error.without_url().to_string())
-    ///         };
-    ///         let mut request = reqwest::Request::try_from(request).map_err(failed)?;
-    ///         *request.timeout_mut() = Some(limits.timeout);
-    ///         let mut response = own.execute(request).await.map_err(failed)?;
-    ///         let mut body = Vec::new();
-    ///         while let Some(chunk) = response.chunk().await.map_err(failed)? {
-    ///             if (body.len() + chunk.len()) as u64 > limits.max_response_bytes {
-    ///                 return Err(TransportError::new(
-    ///                     TransportErrorKind::BodyTooLarge,
-    ///                     format!("over {} bytes", limits.max_response_bytes),
-    ///                 ));
-    ///             }
-    ///             body.extend_from_slice(&chunk);
-    ///         }
-    ///         let mut answer = http::Response::new(body);
-    ///         *answer.status_mut() = response.status();
-    ///         *answer.headers_mut() = std::mem::take(response.headers_mut());
-    ///         Ok(answer)
-    ///     }
-    /// };
-    /// let client = Client::builder("https://auth.verys.example.com", "your-client-id")
-    ///     .host("https://app.example.com")
-    ///     .client_secret("your-client-secret")
-    ///     .async_http_client(send)
-    ///     .build_async()?;
-    /// # let _ = client; Ok(()) }
-    /// ```
-    ///
-    /// # Security warning
-    ///
-    /// reqwest's redirect policy belongs to a built client and cannot be
-    /// changed for one request, so the crate takes the builder, never a
-    /// built `reqwest::Client`: one configured to follow redirects would
-    /// re-send a token request, secret included, wherever a redirect
-    /// pointed. A client of yours given to
-    /// [`async_http_client`](Self::async_http_client) must be built with
-    /// redirects off, as above.
-    #[cfg(feature = "async")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "async")))]
-    pub fn reqwest_client(mut self, builder: reqwest::ClientBuilder) -> Self {
-        self.settings.clients.reqwest = Some(builder);
-        self
-    }
+    back_channel_setters!(settings);
 
     /// Checks the configuration and builds the blocking client.
     ///

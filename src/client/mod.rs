@@ -2,6 +2,7 @@
 //! its builder, its construction from a discovery document, and the async
 //! client's methods.
 
+pub(crate) mod back_channel;
 pub(crate) mod builder;
 pub(crate) mod discovery;
 #[cfg(feature = "async")]
