@@ -10,3 +10,5 @@ pub(crate) mod id_token;
 pub(crate) mod jwks;
 pub(crate) mod jwt;
 pub(crate) mod object;
+#[cfg(test)]
+mod vectors;
