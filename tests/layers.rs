@@ -5,8 +5,9 @@
 //! The imports are read with `syn` from the sources: `use` trees and every
 //! path in items, types and expressions (`crate::`, `super::`, `self::` and
 //! a child module's name), with the crate root's re-exports followed to the
-//! module that defines the item. Test modules (`#[cfg(test)]`) may reach
-//! anywhere and are not read; nor are paths inside macro invocations.
+//! module that defines the item. Test modules (`#[cfg(test)]`, inline or a
+//! file of their own) may reach anywhere and are not read; nor are paths
+//! inside macro invocations.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -249,11 +250,32 @@ fn name(path: &ModPath) -> String {
     }
 }
 
+/// The modules declared `#[cfg(test)] mod name;`, which only tests compile.
+fn test_modules(modules: &BTreeMap<ModPath, PathBuf>) -> BTreeSet<ModPath> {
+    let mut found = BTreeSet::new();
+    for (module, file) in modules {
+        for item in parse(file).items {
+            if let syn::Item::Mod(declared) = item
+                && declared.content.is_none()
+                && test_only(&declared.attrs)
+            {
+                let mut child = module.clone();
+                child.push(declared.ident.to_string());
+                found.insert(child);
+            }
+        }
+    }
+    found
+}
+
 /// Every import edge of `src/` between two files, the edges of a folder's
 /// `mod.rs` to the modules inside it left out: declaring and re-exporting
-/// its own children is what a `mod.rs` is for.
+/// its own children is what a `mod.rs` is for. Modules only tests compile
+/// are left out too.
 fn imports(src: &Path) -> BTreeMap<ModPath, BTreeSet<ModPath>> {
-    let modules = modules(src);
+    let mut modules = modules(src);
+    let tests = test_modules(&modules);
+    modules.retain(|module, _| !tests.iter().any(|test| module.starts_with(test)));
     let exports = root_exports(&parse(&src.join("lib.rs")));
     let mut graph: BTreeMap<ModPath, BTreeSet<ModPath>> = BTreeMap::new();
     for (module, file) in &modules {

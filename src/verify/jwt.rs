@@ -26,7 +26,10 @@
 //! small-order `R` values, which no signer holding a non-weak key's secret
 //! can be tricked into accepting as a forgery. With weak keys filtered at load
 //! time, plain `verify` gives the same unforgeability and costs less per
-//! token; `benches/verify.rs` measures both.
+//! token; `benches/verify.rs` measures both. The public Ed25519 vectors
+//! (Wycheproof, ed25519-speccheck) are checked against this policy in
+//! `src/verify/vectors.rs`: it differs from `verify_strict` on one
+//! speccheck case only, a small-order `R` under a key of mixed order.
 //!
 //! # Token types
 //!
@@ -137,17 +140,36 @@ fn parse_segments(token: &str) -> Result<Jws<'_>, TokenRule> {
     let (header, claims, signature) =
         (&token[..first], &token[first + 1..last], &token[last + 1..]);
     let kid = read_header(header)?;
-    let mut bytes = [0u8; 64];
-    match URL_SAFE_NO_PAD.decode_slice(signature, &mut bytes) {
-        Ok(64) => {}
-        _ => return Err(BAD_SIGNATURE),
-    }
+    let signature = decode_signature(signature)?;
     Ok(Jws {
         signing_input: &token[..last],
         claims: URL_SAFE_NO_PAD.decode(claims).map_err(|_| NOT_BASE64URL)?,
-        signature: Signature::from_bytes(&bytes),
+        signature,
         kid,
     })
+}
+
+/// Decodes a signature segment: exactly 64 bytes of unpadded base64url.
+pub(crate) fn decode_signature(segment: &str) -> Result<Signature, TokenRule> {
+    let mut bytes = [0u8; 64];
+    match URL_SAFE_NO_PAD.decode_slice(segment, &mut bytes) {
+        Ok(64) => Ok(Signature::from_bytes(&bytes)),
+        _ => Err(BAD_SIGNATURE),
+    }
+}
+
+/// The crate's one Ed25519 check, over any message. The key has passed the
+/// JWKS filters (so it is not weak) and the policy is this module's
+/// ("Signature policy" above). [`Jws::verify`] calls it with the signing
+/// input; the public test vectors (`src/verify/vectors.rs`), whose messages
+/// are arbitrary bytes that no signing input can equal, call it directly.
+pub(crate) fn check_signature(
+    key: &VerifyingKey,
+    message: &[u8],
+    signature: &Signature,
+) -> Result<(), TokenRule> {
+    key.verify(message, signature)
+        .map_err(|_| TokenRule::Signature)
 }
 
 /// The JWS algorithms of the IANA registry, which a refusal may name.
@@ -231,8 +253,7 @@ impl Jws<'_> {
 
     /// Verifies the signature; the claims' bytes, to be read only now.
     pub(crate) fn verify(self, key: &VerifyingKey) -> Result<Vec<u8>, TokenRule> {
-        key.verify(self.signing_input.as_bytes(), &self.signature)
-            .map_err(|_| TokenRule::Signature)?;
+        check_signature(key, self.signing_input.as_bytes(), &self.signature)?;
         Ok(self.claims)
     }
 

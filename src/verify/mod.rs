@@ -10,3 +10,5 @@ pub(crate) mod id_token;
 pub(crate) mod jwt;
 pub(crate) mod keys;
 pub(crate) mod object;
+#[cfg(test)]
+mod vectors;

@@ -5,8 +5,8 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
-use serde_json::{Value, json};
 use hmac::{Hmac, KeyInit as _, Mac as _};
+use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256, Sha512};
 
 pub(super) fn b64(bytes: impl AsRef<[u8]>) -> String {
