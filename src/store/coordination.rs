@@ -161,10 +161,11 @@ impl Coordination {
             // out would let a write expecting "none" land on an entry.
             Ok(Some(entry)) if entry.version == 0 => return self.finish(Err(version_zero())),
             Ok(Some(entry)) => entry,
-            // The sign-in was removed while this caller refreshed it: its
-            // new tokens end with it.
-            Ok(None) if self.rewriting => return self.drop_refreshed(Err(Error::SignedOut)),
+            // A lost write read again, and the store fails: the refreshed
+            // tokens are valid all the same.
             Err(_) if self.rewriting => return self.keep_refreshed(),
+            // No sign-in (removed, perhaps while this caller refreshed it:
+            // its new tokens end with it, never handed out).
             Ok(None) => return self.finish(Err(Error::SignedOut)),
             Err(error) => return self.finish(Err(Error::Store(error))),
         };
@@ -345,9 +346,8 @@ impl Coordination {
                 self.read = version;
                 Step::Restore(stored)
             }
-            (Some(Session::SignedOut), _) if !successor => {
-                self.drop_refreshed(Err(Error::SignedOut))
-            }
+            // Another sign-in's end (or, with nothing refreshed, this one's).
+            (Some(Session::SignedOut), _) => self.drop_refreshed(Err(Error::SignedOut)),
             _ => self.keep_refreshed(),
         }
     }
@@ -786,6 +786,57 @@ mod tests {
             released(c.loaded(Ok(None))),
             Err(Error::SignedOut)
         ));
+    }
+
+    /// A lost write read again, and the store fails to answer: the tokens
+    /// this caller refreshed are the user's valid ones, handed out at the
+    /// version read.
+    #[test]
+    fn a_store_failure_after_a_lost_write_keeps_the_refreshed_tokens() {
+        let mut c = leased_and_refreshing();
+        c.refreshed(Ok(tokens("new", 300)));
+        assert!(matches!(c.replaced(Ok(false)), Step::Load));
+        let down = StoreError::new(StoreErrorKind::Unavailable, "down");
+        let fresh = released(c.loaded(Err(down))).unwrap();
+        assert_eq!(fresh.tokens.access_token().expose_secret(), "new");
+        assert_eq!(fresh.version, 1);
+    }
+
+    /// A second lost write, after the marker was to be replaced: the
+    /// refreshed tokens are handed out, not written again and again.
+    #[test]
+    fn a_second_lost_write_keeps_the_refreshed_tokens_without_a_third() {
+        let mut c = leased_and_refreshing();
+        c.refreshed(Ok(tokens("new", 300)));
+        assert!(matches!(c.replaced(Ok(false)), Step::Load));
+        assert!(matches!(
+            c.loaded(entry(2, &Session::SignedOut)),
+            Step::Replace { expected: 2, .. }
+        ));
+        let fresh = released(c.replaced(Ok(false))).unwrap();
+        assert_eq!(fresh.tokens.access_token().expose_secret(), "new");
+        assert_eq!(fresh.version, 2, "kept at the version read");
+    }
+
+    /// Another replica holds the lease past the time callers wait: a
+    /// timeout, not a wait without end.
+    #[test]
+    fn a_lease_held_past_the_deadline_is_a_timeout() {
+        let stale = tokens("old", 0);
+        let deadline = Instant::now();
+        let (mut c, _) = Coordination::new(stale, 1, false, Arc::new(At), Duration::ZERO, deadline);
+        let stored = Session::Tokens(tokens("old", 0).to_stored());
+        assert!(matches!(c.loaded(entry(1, &stored)), Step::TryLease));
+        assert!(matches!(
+            c.leased(Ok(false), deadline - Duration::from_millis(1)),
+            Step::Sleep(_)
+        ));
+        match c.leased(Ok(false), deadline) {
+            Step::Done(Err(Error::Store(error))) => {
+                assert_eq!(error.kind, StoreErrorKind::Timeout);
+            }
+            _ => panic!("expected a timeout at the deadline"),
+        }
     }
 
     /// The sign-in was removed and another written while this caller
