@@ -1,0 +1,127 @@
+//! `verys-load api|faults|fleet [options]`: see `load/README.md`.
+
+use std::sync::Arc;
+
+use verys_load::api::{self, Cell, Mix, Route, Tokens};
+use verys_testing::VerysServer;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some(command) = args.first() else {
+        usage();
+    };
+    let options = Options::parse(&args[1..]);
+    match command.as_str() {
+        "api" => api_run(&options),
+        _ => usage(),
+    }
+}
+
+fn usage() -> ! {
+    eprintln!("usage: verys-load api [--clients N] [--requests N] [--rounds N]");
+    std::process::exit(2);
+}
+
+/// `--name value` pairs.
+struct Options(Vec<(String, String)>);
+
+impl Options {
+    fn parse(args: &[String]) -> Options {
+        let mut pairs = Vec::new();
+        let mut args = args.iter();
+        while let Some(name) = args.next() {
+            let Some(name) = name.strip_prefix("--") else {
+                usage();
+            };
+            let Some(value) = args.next() else { usage() };
+            pairs.push((name.to_owned(), value.clone()));
+        }
+        Options(pairs)
+    }
+
+    fn get(&self, name: &str, default: usize) -> usize {
+        self.0
+            .iter()
+            .find(|(n, _)| n == name)
+            .map_or(default, |(_, v)| v.parse().unwrap_or_else(|_| usage()))
+    }
+}
+
+fn api_run(options: &Options) {
+    let clients = options.get("clients", 32);
+    let requests = options.get("requests", 20_000);
+    let rounds = options.get("rounds", 3);
+    let verys = VerysServer::start();
+    eprintln!("issuing {} tokens...", clients + requests);
+    let tokens = Arc::new(Tokens::issue(&verys, clients, requests));
+    // Rounds interleave the cells, so that a neighbour's build slows them all alike.
+    let mut cells: Vec<Vec<Cell>> = Vec::new();
+    for round in 0..rounds {
+        let mut this_round = Vec::new();
+        for mix in Mix::ALL {
+            for route in Route::ALL {
+                let cell = api::run_cell(&verys, &tokens, route, mix, clients, requests);
+                eprintln!(
+                    "round {round} {:>6} {:>15}: {:>8.0} req/s",
+                    mix.name(),
+                    route.name(),
+                    cell.rate()
+                );
+                this_round.push(cell);
+            }
+        }
+        cells.push(this_round);
+    }
+    println!(
+        "{clients} keep-alive clients, {requests} requests per cell, {rounds} rounds; the median round of each cell\n"
+    );
+    println!("| mix | route | requests/s | p50 µs | p99 µs | not 200 |");
+    println!("| --- | --- | ---: | ---: | ---: | ---: |");
+    let mut medians = Vec::new();
+    for index in 0..cells[0].len() {
+        let mut of_cell: Vec<Cell> = cells.iter().map(|round| round[index].clone()).collect();
+        of_cell.sort_by(|a, b| a.rate().total_cmp(&b.rate()));
+        let mut median = of_cell[of_cell.len() / 2].clone();
+        let not_ok: usize = of_cell.iter().map(|c| c.not_ok).sum();
+        println!(
+            "| {} | {} | {:.0} | {} | {} | {} |",
+            median.mix.name(),
+            median.route.name(),
+            median.rate(),
+            median.latencies.percentile(50),
+            median.latencies.percentile(99),
+            not_ok
+        );
+        medians.push(median);
+    }
+    let rate = |mix: Mix, route: Route| {
+        medians
+            .iter()
+            .find(|c| c.mix == mix && c.route == route)
+            .map_or(f64::NAN, Cell::rate)
+    };
+    println!();
+    println!("| target | ratio | met |");
+    println!("| --- | ---: | --- |");
+    let targets = [
+        (
+            "reused: verys-client / unauthenticated ≥ 0.9",
+            rate(Mix::Reused, Route::Verys) / rate(Mix::Reused, Route::Open),
+            0.9,
+        ),
+        (
+            "half: verys-client / jsonwebtoken ≥ 1.5",
+            rate(Mix::Half, Route::Verys) / rate(Mix::Half, Route::Jwt),
+            1.5,
+        ),
+        (
+            "fresh: verys-client / jsonwebtoken > 1.0",
+            rate(Mix::Fresh, Route::Verys) / rate(Mix::Fresh, Route::Jwt),
+            1.0,
+        ),
+    ];
+    for (name, ratio, target) in targets {
+        let met = if ratio >= target { "yes" } else { "no" };
+        println!("| {name} | {ratio:.2} | {met} |");
+    }
+}
