@@ -14,6 +14,7 @@ use hyper_util::rt::TokioIo;
 pub(crate) struct Connection {
     sender: SendRequest<Empty<Bytes>>,
     host: String,
+    address: SocketAddr,
 }
 
 impl Connection {
@@ -34,7 +35,13 @@ impl Connection {
         Ok(Self {
             sender,
             host: address.to_string(),
+            address,
         })
+    }
+
+    /// Where it is connected.
+    pub(crate) fn address(&self) -> &SocketAddr {
+        &self.address
     }
 
     /// `GET path`, with `Authorization: Bearer token` if given: the status and the whole body.

@@ -1,8 +1,10 @@
 //! `verys-load api|faults|fleet [options]`: see `load/README.md`.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use verys_load::api::{self, Cell, Mix, Route, Tokens};
+use verys_load::faults::{self, FaultsConfig};
 use verys_testing::VerysServer;
 
 fn main() {
@@ -13,12 +15,16 @@ fn main() {
     let options = Options::parse(&args[1..]);
     match command.as_str() {
         "api" => api_run(&options),
+        "faults" => faults_run(&options),
         _ => usage(),
     }
 }
 
 fn usage() -> ! {
-    eprintln!("usage: verys-load api [--clients N] [--requests N] [--rounds N]");
+    eprintln!(
+        "usage: verys-load api [--clients N] [--requests N] [--rounds N]\n       \
+         verys-load faults [--clients N] [--phase-ms N] [--cooldown S] [--burst N] [--max-age S] [--made-up-kids 0|1]"
+    );
     std::process::exit(2);
 }
 
@@ -123,5 +129,85 @@ fn api_run(options: &Options) {
     for (name, ratio, target) in targets {
         let met = if ratio >= target { "yes" } else { "no" };
         println!("| {name} | {ratio:.2} | {met} |");
+    }
+}
+
+fn faults_run(options: &Options) {
+    let config = FaultsConfig {
+        clients: options.get("clients", 16),
+        phase: Duration::from_millis(options.get("phase-ms", 5_000) as u64),
+        cooldown: Duration::from_secs(options.get("cooldown", 30) as u64),
+        burst: u32::try_from(options.get("burst", 3)).unwrap_or_else(|_| usage()),
+        max_age: Duration::from_secs(options.get("max-age", 10) as u64),
+        made_up_kids: options.get("made-up-kids", 1) != 0,
+    };
+    let report = faults::run(&config);
+    println!(
+        "{} clients, phases of {:?}, JWKS cooldown {:?}, burst {}, max age {:?}, made-up kids {}\n",
+        config.clients,
+        config.phase,
+        config.cooldown,
+        config.burst,
+        config.max_age,
+        config.made_up_kids
+    );
+    println!("| count | value |");
+    println!("| --- | ---: |");
+    let rows: [(&str, String); 15] = [
+        ("requests", report.requests.to_string()),
+        ("duration", format!("{:.1} s", report.elapsed.as_secs_f64())),
+        ("answers by status", format!("{:?}", report.statuses)),
+        (
+            "answers other than 200/401/403/503, or none",
+            report.other_answers.to_string(),
+        ),
+        (
+            "valid tokens served (200, or 403 without the scope)",
+            report.valid_served.to_string(),
+        ),
+        (
+            "valid tokens refused inside their key's window",
+            report.valid_refused_in_window.to_string(),
+        ),
+        (
+            "… of which 503 (keys out of reach) rather than 401",
+            report.valid_unavailable_in_window.to_string(),
+        ),
+        (
+            "valid tokens refused outside any window",
+            report.valid_refused_outside_window.to_string(),
+        ),
+        (
+            "valid tokens without the scope answered 200",
+            report.scope_bypassed.to_string(),
+        ),
+        (
+            "withdrawn key's tokens accepted before the verifier could know",
+            report.withdrawn_accepted_in_window.to_string(),
+        ),
+        (
+            "invalid tokens accepted",
+            report.invalid_accepted.to_string(),
+        ),
+        ("invalid tokens refused", report.invalid_refused.to_string()),
+        (
+            "tokens straddling their key's withdrawal",
+            report.straddling.to_string(),
+        ),
+        ("JWKS fetches", report.jwks_fetches.to_string()),
+        (
+            "JWKS fetches the budget allows",
+            report.fetch_budget.to_string(),
+        ),
+    ];
+    for (name, value) in rows {
+        println!("| {name} | {value} |");
+    }
+    println!();
+    for (index, (kid, window)) in report.windows.iter().enumerate() {
+        let window = window.map_or("never closed".to_owned(), |w| {
+            format!("{} ms", w.as_millis())
+        });
+        println!("- key {} ({}…): window {window}", index + 1, &kid[..8]);
     }
 }
