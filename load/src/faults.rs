@@ -69,7 +69,7 @@ impl FaultsConfig {
             cooldown: Duration::from_secs(1),
             burst: 3,
             max_age: Duration::from_secs(2),
-            made_up_kids: true,
+            made_up_kids: false,
         }
     }
 }
