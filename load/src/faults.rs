@@ -10,9 +10,10 @@
 //! 1. steady;
 //! 2. a graceful rotation: a new key, the old one still published;
 //! 3. a hard rotation: a new key alone, the earlier ones withdrawn;
-//! 4. the JWKS answers 500, and a new key is rotated in (the previous one kept) while it does;
-//! 5. the JWKS answers again;
-//! 6. steady.
+//! 4. the JWKS answers 500, while the verifier's keys come due for a refresh (a short
+//!    maximum age): the known key must keep serving;
+//! 5. still failing, a new key is rotated in (the previous one kept);
+//! 6. the JWKS answers again, for two phases.
 //!
 //! # What counts as valid, and the window
 //!
@@ -46,7 +47,7 @@ use crate::client::Connection;
 pub struct FaultsConfig {
     /// Concurrent keep-alive clients.
     pub clients: usize,
-    /// How long each of the six phases lasts.
+    /// How long each of the phases lasts (the last one twice as long).
     pub phase: Duration,
     /// The verifier's `jwks_cooldown` (whole seconds, at least one).
     pub cooldown: Duration,
@@ -65,10 +66,10 @@ impl FaultsConfig {
     pub fn short() -> Self {
         Self {
             clients: 8,
-            phase: Duration::from_millis(800),
+            phase: Duration::from_millis(700),
             cooldown: Duration::from_secs(1),
             burst: 3,
-            max_age: Duration::from_secs(2),
+            max_age: Duration::from_secs(1),
             made_up_kids: false,
         }
     }
@@ -176,7 +177,7 @@ impl Timeline {
     }
 }
 
-/// Runs the six phases under load and counts.
+/// Runs the phases under load and counts.
 ///
 /// # Panics
 ///
@@ -234,7 +235,9 @@ pub fn run(config: &FaultsConfig) -> FaultsReport {
     std::thread::sleep(config.phase);
     timeline.rotate(&verys, false);
     std::thread::sleep(config.phase);
+    // The keys known, due for a refresh (a short maximum age) that fails: they keep serving.
     verys.set_jwks_failure(true);
+    std::thread::sleep(config.phase);
     timeline.rotate(&verys, true);
     std::thread::sleep(config.phase);
     verys.set_jwks_failure(false);
