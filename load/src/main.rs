@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use verys_load::api::{self, Cell, Mix, Route, Tokens};
 use verys_load::faults::{self, FaultsConfig};
+use verys_load::fleet::{self, FleetConfig};
 use verys_testing::VerysServer;
 
 fn main() {
@@ -16,6 +17,9 @@ fn main() {
     match command.as_str() {
         "api" => api_run(&options),
         "faults" => faults_run(&options),
+        "fleet" => fleet_run(&options),
+        // A process of the fleet, started by `fleet_run` (or the fleet test), not by hand.
+        "replica" => fleet::replica(),
         _ => usage(),
     }
 }
@@ -23,7 +27,9 @@ fn main() {
 fn usage() -> ! {
     eprintln!(
         "usage: verys-load api [--clients N] [--requests N] [--rounds N]\n       \
-         verys-load faults [--clients N] [--phase-ms N] [--cooldown S] [--burst N] [--max-age S] [--made-up-kids 0|1]"
+         verys-load faults [--clients N] [--phase-ms N] [--cooldown S] [--burst N] [--max-age S] [--made-up-kids 0|1]\n       \
+         verys-load fleet [--processes N] [--tasks N] [--sign-ins N] [--lifetime S] [--seconds S] \
+         [--lease-ms N] [--hold-ms N] [--redis-down-ms N] [--pause-ms N]"
     );
     std::process::exit(2);
 }
@@ -209,5 +215,96 @@ fn faults_run(options: &Options) {
             format!("{} ms", w.as_millis())
         });
         println!("- key {} ({}…): window {window}", index + 1, &kid[..8]);
+    }
+}
+
+fn fleet_run(options: &Options) {
+    let short = FleetConfig::short();
+    let config = FleetConfig {
+        processes: options.get("processes", 4),
+        tasks: options.get("tasks", 8),
+        sign_ins: options.get("sign-ins", 4),
+        lifetime_secs: options.get("lifetime", 4) as i64,
+        duration: Duration::from_secs(options.get("seconds", 80) as u64),
+        lease: Duration::from_millis(options.get("lease-ms", 3_000) as u64),
+        hold: Duration::from_millis(options.get("hold-ms", 2_000) as u64),
+        redis_down: Duration::from_millis(options.get("redis-down-ms", 2_000) as u64),
+        pause: Duration::from_millis(
+            options.get("pause-ms", short.pause.as_millis() as usize) as u64
+        ),
+    };
+    let executable = std::env::current_exe().expect("this binary's path");
+    let report = fleet::run(&config, &executable);
+    println!(
+        "{} processes × {} tasks sharing {} sign-ins, access tokens of {} s, {:.1} s, lease {:?}, \
+         /token held {:?} for the kill, Redis down {:?}\n",
+        config.processes,
+        config.tasks,
+        config.sign_ins,
+        config.lifetime_secs,
+        report.elapsed.as_secs_f64(),
+        config.lease,
+        config.hold,
+        config.redis_down
+    );
+    println!(
+        "| sign-in | refresh requests | expiries (refreshes that succeeded) | refresh tokens \
+         presented twice | refreshed tokens never served | sign-ins | tokens served | SignedOut \
+         answers | lost |"
+    );
+    println!("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
+    for (index, s) in report.sign_ins.iter().enumerate() {
+        println!(
+            "| {index} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            s.refreshes,
+            s.expiries,
+            s.presented_twice,
+            s.refreshed_never_served,
+            s.sign_ins,
+            s.served,
+            s.signed_out,
+            s.lost
+        );
+    }
+    println!();
+    println!("| count | value |");
+    println!("| --- | ---: |");
+    let killed = report
+        .killed
+        .as_ref()
+        .map_or("none caught".to_owned(), |(replica, held)| {
+            format!("replica {replica}, holding the refresh of sign-ins {held:?}")
+        });
+    let rows = [
+        ("killed holding a lease", killed),
+        (
+            "replicas that reported",
+            report.replicas_reported.to_string(),
+        ),
+        (
+            "tokens not valid when served",
+            report.served_invalid.to_string(),
+        ),
+        (
+            "tokens of another sign-in (user or scopes)",
+            report.crossed_users.to_string(),
+        ),
+        (
+            "tokens served for two sign-ins",
+            report.shared_between_sign_ins.to_string(),
+        ),
+        ("Error::Store answers", report.store_errors.to_string()),
+        (
+            "… of which from the Redis kill to 6 s after its restart",
+            report.store_errors_in_outage.to_string(),
+        ),
+        ("other errors", report.other_errors.len().to_string()),
+        ("calls without an answer", report.hangs.to_string()),
+    ];
+    for (name, value) in rows {
+        println!("| {name} | {value} |");
+    }
+    for error in &report.other_errors {
+        println!("\n    {error}");
     }
 }
