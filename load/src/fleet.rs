@@ -119,6 +119,8 @@ pub struct FleetReport {
     /// Of those, the ones from the Redis kill to 6 s after its restart (a manager hands a
     /// failure to its callers for 5 s before it tries again).
     pub store_errors_in_outage: usize,
+    /// All of them by when (around the Redis outage) and kind.
+    pub store_errors_by: BTreeMap<String, usize>,
     /// Other errors, their texts.
     pub other_errors: Vec<String>,
     /// Calls that had no answer within the hang limit.
@@ -367,8 +369,20 @@ pub fn run(config: &FleetConfig, executable: &Path) -> FleetReport {
             }
             Some("STOREERR") => {
                 let at: u128 = words.next().and_then(|w| w.parse().ok()).unwrap_or(0);
-                report.store_errors_in_outage +=
-                    usize::from((outage_start..=outage_end).contains(&at));
+                let in_outage = (outage_start..=outage_end).contains(&at);
+                report.store_errors_in_outage += usize::from(in_outage);
+                let when = if in_outage {
+                    "from the Redis kill to 6 s after its restart"
+                } else if at < outage_start {
+                    "before the Redis kill"
+                } else {
+                    "later"
+                };
+                let kind = words.next().unwrap_or_default();
+                *report
+                    .store_errors_by
+                    .entry(format!("{when}, {kind}"))
+                    .or_default() += 1;
             }
             Some("ERROR") => report.other_errors.push(line.clone()),
             _ => {}
@@ -596,7 +610,7 @@ struct Tally {
     store_errors: usize,
     signed_out: usize,
     hangs: usize,
-    store_error_times: Vec<u128>,
+    store_error_times: Vec<(u128, String)>,
     tokens: HashSet<String>,
     errors: Vec<String>,
 }
@@ -679,19 +693,18 @@ pub fn replica() {
                         match (outcome, verified) {
                             (Ok(Ok(token)), Some(verified)) => {
                                 tally.served += 1;
-                                let text = token.expose_secret();
-                                tally
-                                    .tokens
-                                    .insert(text[text.len().saturating_sub(16)..].to_owned());
+                                tally.tokens.insert(fingerprint(token.expose_secret()));
                                 match verified {
-                                    Ok(claims) if claims.sub() == user(index).1 => {}
+                                    Ok(claims) if belongs(&claims, index) => {}
                                     Ok(_) => tally.crossed += 1,
                                     Err(_) => tally.invalid += 1,
                                 }
                             }
-                            (Ok(Err(Error::Store(_))), _) => {
+                            (Ok(Err(Error::Store(error))), _) => {
                                 tally.store_errors += 1;
-                                tally.store_error_times.push(unix_millis());
+                                tally
+                                    .store_error_times
+                                    .push((unix_millis(), error.kind.to_string()));
                             }
                             (Ok(Err(Error::SignedOut)), _) => tally.signed_out += 1,
                             (Ok(Err(error)), _) => tally.errors.push(format!("{error:?}")),
@@ -724,8 +737,8 @@ pub fn replica() {
                 tally.signed_out,
                 tally.hangs
             );
-            for at in &tally.store_error_times {
-                println!("STOREERR {at}");
+            for (at, kind) in &tally.store_error_times {
+                println!("STOREERR {at} {kind}");
             }
             let tokens: Vec<&str> = tally.tokens.iter().map(String::as_str).collect();
             println!("TOKENS {index} {}", tokens.join(" "));

@@ -18,6 +18,16 @@ fn main() {
         "api" => api_run(&options),
         "faults" => faults_run(&options),
         "fleet" => fleet_run(&options),
+        "all" => {
+            // Everything with its defaults, one after the other: the figures of load/README.md.
+            api_run(&options);
+            println!();
+            faults_run(&Options(vec![("made-up-kids".into(), "0".into())]));
+            println!();
+            faults_run(&Options(vec![("made-up-kids".into(), "1".into())]));
+            println!();
+            fleet_run(&Options(Vec::new()));
+        }
         // A process of the fleet, started by `fleet_run` (or the fleet test), not by hand.
         "replica" => fleet::replica(),
         _ => usage(),
@@ -26,7 +36,8 @@ fn main() {
 
 fn usage() -> ! {
     eprintln!(
-        "usage: verys-load api [--clients N] [--requests N] [--rounds N]\n       \
+        "usage: verys-load all   (api with its options, then faults without and with made-up kids, then fleet)\n       \
+         verys-load api [--clients N] [--requests N] [--rounds N]\n       \
          verys-load faults [--clients N] [--phase-ms N] [--cooldown S] [--burst N] [--max-age S] [--made-up-kids 0|1]\n       \
          verys-load fleet [--processes N] [--tasks N] [--sign-ins N] [--lifetime S] [--seconds S] \
          [--lease-ms N] [--hold-ms N] [--redis-down-ms N] [--pause-ms N]"
@@ -142,9 +153,9 @@ fn faults_run(options: &Options) {
     let config = FaultsConfig {
         clients: options.get("clients", 16),
         phase: Duration::from_millis(options.get("phase-ms", 5_000) as u64),
-        cooldown: Duration::from_secs(options.get("cooldown", 30) as u64),
+        cooldown: Duration::from_secs(options.get("cooldown", 5) as u64),
         burst: u32::try_from(options.get("burst", 3)).unwrap_or_else(|_| usage()),
-        max_age: Duration::from_secs(options.get("max-age", 10) as u64),
+        max_age: Duration::from_secs(options.get("max-age", 4) as u64),
         made_up_kids: options.get("made-up-kids", 1) != 0,
     };
     let report = faults::run(&config);
@@ -303,6 +314,9 @@ fn fleet_run(options: &Options) {
     ];
     for (name, value) in rows {
         println!("| {name} | {value} |");
+    }
+    for (when, count) in &report.store_errors_by {
+        println!("| Error::Store answers {when} | {count} |");
     }
     for error in &report.other_errors {
         println!("\n    {error}");
