@@ -316,7 +316,7 @@ impl Tokens {
         match mix {
             Mix::Reused => reused,
             Mix::Fresh => fresh,
-            Mix::Half if request % 2 == 0 => reused,
+            Mix::Half if request.is_multiple_of(2) => reused,
             Mix::Half => fresh,
         }
     }

@@ -276,7 +276,7 @@ async fn client_loop(
     let mut request = 0usize;
     while !stop.load(Ordering::Relaxed) {
         let sub = format!("client-{client}-{request}");
-        if request % 64 == 0 {
+        if request.is_multiple_of(64) {
             reused = verys.issue_access_token(&sub, &issuer, &["api.read"], 3600);
         }
         let (kind, token) = match request % 8 {

@@ -144,7 +144,7 @@ fn key(sign_in: usize) -> String {
 }
 
 fn user(sign_in: usize) -> (&'static str, &'static str) {
-    if sign_in % 2 == 0 {
+    if sign_in.is_multiple_of(2) {
         (seed::USER_EMAIL, seed::USER_SUB)
     } else {
         (seed::OTHER_USER_EMAIL, seed::OTHER_USER_SUB)
