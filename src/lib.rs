@@ -139,8 +139,8 @@ pub use services::userinfo::UserInfo;
 pub use transport::Async;
 pub use transport::Blocking;
 pub use verify::access::AccessClaims;
-pub use verify::claims::Audience;
 pub use verify::id_token::IdTokenClaims;
+pub use verify::names::{Names, NamesIter};
 
 /// The `http` crate whose types make the [`transport`] seam:
 /// [`http::Request<Vec<u8>>`](http::Request) in,

@@ -26,8 +26,9 @@ use crate::transport::Blocking;
 /// [`TokenManager::tokens`], to persist the newest refresh token.
 ///
 /// A failed refresh is handed to every caller for the next five seconds
-/// (measured on the clock's [monotonic](crate::Clock::monotonic) time)
-/// instead of being retried by each. One that
+/// ([`retry_after`](Self::retry_after); measured on the clock's
+/// [monotonic](crate::Clock::monotonic) time) instead of being retried by
+/// each. One that
 /// [requires a sign-in](Error::requires_sign_in) (Verys answered
 /// `invalid_grant`: the refresh token is dead) is not retried: every later
 /// call reads the store again, answers [`Error::SignedOut`] without a
@@ -91,6 +92,7 @@ pub struct TokenManager<K: ClientKind, T: Transport = Blocking> {
     /// Set by [`TokenManager::wait`]; otherwise the lease and 5 s.
     wait: Option<Duration>,
     margin: Duration,
+    retry_after: Duration,
     on_refresh: Option<OnRefresh>,
     /// Shared with the async manager's refresh task (see
     /// [`TokenManager::sharing`]).
@@ -174,6 +176,7 @@ impl<K: ClientKind, T: Transport> TokenManager<K, T> {
             lease,
             wait: None,
             margin: Duration::from_secs(30),
+            retry_after: Duration::from_secs(5),
             on_refresh: None,
             state: Arc::new(State {
                 current: RwLock::new((tokens, version)),
@@ -195,6 +198,7 @@ impl<K: ClientKind, T: Transport> TokenManager<K, T> {
             lease: self.lease,
             wait: self.wait,
             margin: self.margin,
+            retry_after: self.retry_after,
             on_refresh: self.on_refresh.clone(),
             state: Arc::clone(&self.state),
         }
@@ -216,6 +220,18 @@ impl<K: ClientKind, T: Transport> TokenManager<K, T> {
     /// seconds.
     pub fn wait(mut self, wait: Duration) -> Self {
         self.wait = Some(wait);
+        self
+    }
+
+    /// How long a transient failure of a refresh (Verys unavailable, the
+    /// store down, a timeout) is handed to later callers instead of being
+    /// tried again: each caller would otherwise wait for the same failure,
+    /// and a fleet would retry a struggling Verys or store at the rate of
+    /// its requests. A shorter pause recovers sooner after a short outage
+    /// (callers see the failure for up to this long after it ends);
+    /// `Duration::ZERO` tries again on every call. Default: 5 seconds.
+    pub fn retry_after(mut self, pause: Duration) -> Self {
+        self.retry_after = pause;
         self
     }
 
@@ -295,7 +311,7 @@ impl<K: ClientKind, T: Transport> TokenManager<K, T> {
                 Some(Err(error.clone()))
             }
             Some((at, error))
-                if !error.requires_sign_in() && now < at.saturating_add(RETRY_AFTER) =>
+                if !error.requires_sign_in() && now < at.saturating_add(self.retry_after) =>
             {
                 Some(Err(error.clone()))
             }
@@ -368,9 +384,6 @@ impl<K: ClientKind, T: Transport> TokenManager<K, T> {
 
 /// What [`TokenManager::on_refresh`] was given.
 type OnRefresh = Arc<dyn Fn(&Tokens) + Send + Sync>;
-
-/// How long a transient refresh failure is shared rather than retried.
-const RETRY_AFTER: Duration = Duration::from_secs(5);
 
 impl<K: ClientKind> TokenManager<K, Blocking> {
     /// An access token valid beyond the margin, refreshed first if needed.

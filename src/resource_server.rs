@@ -235,8 +235,8 @@ impl Operation for BearerCheck<'_> {
         "verify_access_token"
     }
     fn start(&mut self, _: u64) -> Result<Step<AccessClaims>, Error> {
-        let jws = jwt::parse(self.token).map_err(Error::InvalidAccessToken)?;
-        let kid = jws.kid().to_owned();
+        let mut jws = jwt::parse(self.token).map_err(Error::InvalidAccessToken)?;
+        let kid = jws.take_kid();
         self.pending = Some(Pending {
             jws,
             removals: self.shared.jwks.removals(),

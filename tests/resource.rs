@@ -37,7 +37,7 @@ fn access_token_of_a_sign_in_verifies_with_typed_claims<F: Flavor>() {
     let claims = F::verify(&verifier, tokens.access_token().expose_secret()).unwrap();
     assert_eq!(claims.sub(), seed::USER_SUB);
     assert_eq!(claims.issuer(), server.issuer());
-    assert_eq!(claims.audience().as_slice(), [server.issuer()]);
+    assert_eq!(claims.audience(), [server.issuer()]);
     assert_eq!(claims.roles(), ["admin", "reader"]);
     assert!(claims.scopes().iter().any(|s| s == "api.read"));
     assert!(claims.expires_at() > claims.issued_at());

@@ -29,6 +29,7 @@ scenarios!(
     token_manager_refreshes_once_for_many_callers_at_expiry,
     token_manager_reports_a_failed_refresh_without_a_storm,
     token_manager_retries_a_transient_failure_after_a_pause,
+    the_pause_after_a_failed_refresh_is_the_one_set,
     token_manager_reports_each_refresh_once_and_when_the_next_is_due,
     token_manager_says_a_dead_refresh_token_requires_a_sign_in,
     token_manager_keeps_the_refresh_when_on_refresh_panics,
@@ -548,6 +549,49 @@ fn token_manager_retries_a_transient_failure_after_a_pause<F: Flavor>() {
         2,
         "one attempt met the 503, one retry after the pause"
     );
+}
+
+/// `retry_after` sets the pause: a failure is shared until it has passed
+/// (to the second), and with no pause each call tries again.
+fn the_pause_after_a_failed_refresh_is_the_one_set<F: Flavor>() {
+    let server = VerysServer::start();
+    let clock = manual_clock();
+    let client = F::build(confidential_builder(&server).clock(clock.clone())).unwrap();
+    let tokens = sign_in::<F, _>(&server, &client);
+    let manager = TokenManager::new(client, tokens).retry_after(Duration::from_secs(2));
+    clock.advance(300);
+    server.set_clock_offset(300);
+    let unavailable = RawResponse::new(503, "text/html", "<h1>503</h1>");
+    server.override_response("/token", Some(unavailable.clone()));
+    assert!(F::managed_access_token(&manager).is_err());
+    server.override_response("/token", None);
+    clock.advance(1);
+    server.set_clock_offset(301);
+    assert!(
+        matches!(F::managed_access_token(&manager), Err(Error::TokenRequest(ref e)) if e.status == 503),
+        "within the pause the failure is shared"
+    );
+    assert_eq!(server.token_requests("refresh_token"), 1);
+    clock.advance(1);
+    server.set_clock_offset(302);
+    F::managed_access_token(&manager).expect("a retry once the pause is over");
+    assert_eq!(server.token_requests("refresh_token"), 2);
+
+    let tokens = sign_in::<F, _>(
+        &server,
+        &F::build(confidential_builder(&server).clock(clock.clone())).unwrap(),
+    );
+    let client = F::build(confidential_builder(&server).clock(clock.clone())).unwrap();
+    let manager = TokenManager::new(client, tokens).retry_after(Duration::ZERO);
+    clock.advance(300);
+    server.set_clock_offset(602);
+    server.override_response("/token", Some(unavailable));
+    assert!(F::managed_access_token(&manager).is_err());
+    assert!(F::managed_access_token(&manager).is_err());
+    assert_eq!(server.token_requests("refresh_token"), 4, "each call tried");
+    server.override_response("/token", None);
+    F::managed_access_token(&manager).expect("no pause to wait for");
+    assert_eq!(server.token_requests("refresh_token"), 5);
 }
 
 fn token_manager_reports_each_refresh_once_and_when_the_next_is_due<F: Flavor>() {

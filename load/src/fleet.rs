@@ -167,7 +167,7 @@ fn scopes(sign_in: usize) -> Vec<&'static str> {
 
 /// Whether a token's claims are those of `sign_in`: its user and its scopes.
 fn belongs(claims: &verys_client::AccessClaims, sign_in: usize) -> bool {
-    let mut got: Vec<&str> = claims.scopes().iter().map(String::as_str).collect();
+    let mut got: Vec<&str> = claims.scopes().iter().collect();
     let mut wanted = scopes(sign_in);
     got.sort_unstable();
     wanted.sort_unstable();

@@ -88,8 +88,8 @@ impl Grant {
         };
         match (&response.id_token, &self.kind) {
             (Some(id_token), _) => {
-                let jws = jwt::parse(id_token).map_err(Error::InvalidIdToken)?;
-                Ok(Step::Key(jws.kid().to_owned()))
+                let mut jws = jwt::parse(id_token).map_err(Error::InvalidIdToken)?;
+                Ok(Step::Key(jws.take_kid()))
             }
             (None, GrantKind::Refresh { previous }) => {
                 let (id_token, claims) =

@@ -39,8 +39,8 @@ impl Operation for IdTokenCheck<'_> {
         "verify_id_token"
     }
     fn start(&mut self, _: u64) -> Result<Step<IdTokenClaims>, Error> {
-        let jws = jwt::parse(self.token).map_err(Error::InvalidIdToken)?;
-        let kid = jws.kid().to_owned();
+        let mut jws = jwt::parse(self.token).map_err(Error::InvalidIdToken)?;
+        let kid = jws.take_kid();
         self.jws = Some(jws);
         Ok(Step::Key(kid))
     }
@@ -89,8 +89,8 @@ impl Operation for Restore<'_> {
     }
     fn start(&mut self, _: u64) -> Result<Step<Tokens>, Error> {
         let stored = self.stored.as_ref().ok_or_else(|| unexpected("a start"))?;
-        let jws = jwt::parse(stored.id_token()).map_err(Error::InvalidIdToken)?;
-        Ok(Step::Key(jws.kid().to_owned()))
+        let mut jws = jwt::parse(stored.id_token()).map_err(Error::InvalidIdToken)?;
+        Ok(Step::Key(jws.take_kid()))
     }
     fn on_response(&mut self, _: HttpResponse, _: u64) -> Result<Step<Tokens>, Error> {
         Err(unexpected("a response"))

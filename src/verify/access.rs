@@ -13,28 +13,34 @@ use std::time::SystemTime;
 
 use crate::clock::system_time;
 use crate::error::{Error, TokenRule};
-use crate::verify::claims::{Audience, Claims, CommonRules, Times};
+use crate::verify::claims::{Claims, CommonRules, Times};
 use crate::verify::jwt::Jws;
+use crate::verify::names::{Append, List, Lists, Names};
 use crate::verify::object::{Member, Members};
 
 struct Inner {
-    iss: String,
-    sub: String,
-    aud: Audience,
+    /// The issuer, subject, audiences, roles and scopes.
+    names: Lists,
+    iss: List,
+    sub: List,
+    aud: List,
+    roles: List,
+    /// A JSON list at Verys, never a space-separated string.
+    scopes: List,
     exp: u64,
     iat: u64,
     /// Kept, with `exp` and `iat`, for the time rules of a cache hit.
     nbf: Option<u64>,
-    roles: Vec<String>,
-    /// A JSON list at Verys, never a space-separated string.
-    scopes: Vec<String>,
 }
 
 /// The claims only access tokens have.
 #[derive(Default)]
 pub(crate) struct AccessMembers {
-    roles: Option<Vec<String>>,
-    scopes: Option<Vec<String>>,
+    /// Where `roles` and `scopes` are read to, and the claims' other names
+    /// are added once the rules pass.
+    names: Lists,
+    roles: Option<List>,
+    scopes: Option<List>,
     /// The ID-token-only claims the token carries: `nonce`, `at_hash`,
     /// `auth_time`.
     id_token_claims: [bool; 3],
@@ -62,11 +68,25 @@ impl<'de> Members<'de> for AccessMembers {
     ) -> Result<Option<u32>, A::Error> {
         Ok(Some(match &*name {
             "roles" => {
-                self.roles = value.read("roles")?;
+                let lists = &mut self.names;
+                self.roles = value.read_seed(
+                    "roles",
+                    Append {
+                        lists,
+                        nullable: true,
+                    },
+                )?;
                 0
             }
             "scopes" => {
-                self.scopes = Some(value.read("scopes")?);
+                let lists = &mut self.names;
+                self.scopes = value.read_seed(
+                    "scopes",
+                    Append {
+                        lists,
+                        nullable: false,
+                    },
+                )?;
                 1
             }
             id_token_claim @ ("nonce" | "at_hash" | "auth_time") => {
@@ -97,15 +117,18 @@ pub struct AccessClaims(Arc<Inner>);
 impl serde::Serialize for AccessClaims {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct as _;
-        let claims = &self.0;
         let mut object = serializer.serialize_struct("AccessClaims", 7)?;
-        object.serialize_field("iss", &claims.iss)?;
-        object.serialize_field("sub", &claims.sub)?;
-        object.serialize_field("aud", &claims.aud)?;
-        object.serialize_field("exp", &claims.exp)?;
-        object.serialize_field("iat", &claims.iat)?;
-        object.serialize_field("roles", &claims.roles)?;
-        object.serialize_field("scopes", &claims.scopes)?;
+        object.serialize_field("iss", self.issuer())?;
+        object.serialize_field("sub", self.sub())?;
+        // As the token had it: a string for one audience, a list for several.
+        match self.audience() {
+            one if one.len() == 1 => object.serialize_field("aud", one.get(0).unwrap_or_default()),
+            many => object.serialize_field("aud", &many),
+        }?;
+        object.serialize_field("exp", &self.0.exp)?;
+        object.serialize_field("iat", &self.0.iat)?;
+        object.serialize_field("roles", &self.roles())?;
+        object.serialize_field("scopes", &self.scopes())?;
         object.end()
     }
 }
@@ -113,28 +136,28 @@ impl serde::Serialize for AccessClaims {
 impl AccessClaims {
     /// The user's subject identifier.
     pub fn sub(&self) -> &str {
-        &self.0.sub
+        self.0.names.one(self.0.sub)
     }
 
     /// The issuer.
     pub fn issuer(&self) -> &str {
-        &self.0.iss
+        self.0.names.one(self.0.iss)
     }
 
     /// The audience: the issuer for ordinary tokens, a client id for tokens
     /// obtained by token exchange.
-    pub fn audience(&self) -> &Audience {
-        &self.0.aud
+    pub fn audience(&self) -> Names<'_> {
+        self.0.names.names(self.0.aud)
     }
 
     /// The user's roles.
-    pub fn roles(&self) -> &[String] {
-        &self.0.roles
+    pub fn roles(&self) -> Names<'_> {
+        self.0.names.names(self.0.roles)
     }
 
     /// The scopes granted to the token.
-    pub fn scopes(&self) -> &[String] {
-        &self.0.scopes
+    pub fn scopes(&self) -> Names<'_> {
+        self.0.names.names(self.0.scopes)
     }
 
     /// When the token expires (at the latest 9999-12-31, whatever the token
@@ -150,12 +173,12 @@ impl AccessClaims {
 
     /// Whether the token grants `scope`.
     pub fn has_scope(&self, scope: &str) -> bool {
-        self.0.scopes.iter().any(|s| s == scope)
+        self.scopes().contains(scope)
     }
 
     /// Whether the user has `role`.
     pub fn has_role(&self, role: &str) -> bool {
-        self.0.roles.iter().any(|r| r == role)
+        self.roles().contains(role)
     }
 
     /// `Ok` if the token grants `scope`.
@@ -203,13 +226,13 @@ impl AccessClaims {
 impl fmt::Debug for AccessClaims {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AccessClaims")
-            .field("iss", &self.0.iss)
-            .field("sub", &self.0.sub)
-            .field("aud", &self.0.aud)
+            .field("iss", &self.issuer())
+            .field("sub", &self.sub())
+            .field("aud", &self.audience())
             .field("exp", &self.0.exp)
             .field("iat", &self.0.iat)
-            .field("roles", &self.0.roles)
-            .field("scopes", &self.0.scopes)
+            .field("roles", &self.roles())
+            .field("scopes", &self.scopes())
             .finish()
     }
 }
@@ -233,7 +256,11 @@ pub(crate) fn verify(
 /// Reads the claims of a token whose signature holds and applies `rules`,
 /// in this order.
 pub(crate) fn check(bytes: &[u8], rules: &AccessRules<'_>) -> Result<AccessClaims, TokenRule> {
-    let (core, own) = Claims::<AccessMembers>::read(bytes).and_then(Claims::split)?;
+    let members = AccessMembers {
+        names: Lists::for_claims(bytes.len()),
+        ..AccessMembers::default()
+    };
+    let (core, mut own) = Claims::read(bytes, members).and_then(Claims::split)?;
     // An ID token is not an access token, whatever its audience
     // (RFC 8725 §3.12): it carries its own claims, and no `scopes`.
     if let Some(claim) = own.id_token_claim() {
@@ -248,15 +275,17 @@ pub(crate) fn check(bytes: &[u8], rules: &AccessRules<'_>) -> Result<AccessClaim
     if !core.aud.contains(rules.audience) {
         return Err(TokenRule::Audience);
     }
+    let names = &mut own.names;
     Ok(AccessClaims(Arc::new(Inner {
-        iss: core.iss.into_owned(),
-        sub: core.sub.into_owned(),
-        aud: core.aud.to_audience(),
+        iss: names.push(&core.iss),
+        sub: names.push(&core.sub),
+        aud: names.extend(core.aud.iter()),
+        roles: own.roles.unwrap_or_default(),
+        scopes,
+        names: own.names,
         exp: core.exp,
         iat: core.iat,
         nbf: core.nbf,
-        roles: own.roles.unwrap_or_default(),
-        scopes,
     })))
 }
 
@@ -315,10 +344,33 @@ mod tests {
             check(bytes.as_bytes(), &rules()),
             Err(TokenRule::MalformedJson { reason, .. }) if reason == "the scopes member has the wrong type"
         ));
+        for wrong in [
+            json!(null),
+            json!(["api.read", 3]),
+            json!({"api.read": true}),
+        ] {
+            let mut claims = good();
+            claims["scopes"] = wrong;
+            assert!(matches!(
+                check(claims.to_string().as_bytes(), &rules()),
+                Err(TokenRule::MalformedJson { reason, .. }) if reason == "the scopes member has the wrong type"
+            ));
+        }
         let bytes = good().to_string();
         let verified = check(bytes.as_bytes(), &rules()).unwrap();
         assert_eq!(verified.scopes(), ["api.read"]);
         assert_eq!(verified.roles(), ["reader"]);
+        // No roles, said with null or an empty list or not at all.
+        for roles in [Some(json!(null)), Some(json!([])), None] {
+            let mut claims = good();
+            match roles {
+                Some(roles) => claims["roles"] = roles,
+                None => drop(claims.as_object_mut().unwrap().remove("roles")),
+            }
+            let verified = check(claims.to_string().as_bytes(), &rules()).unwrap();
+            assert!(verified.roles().is_empty());
+            assert_eq!(verified.scopes(), ["api.read"]);
+        }
     }
 
     #[test]
@@ -336,6 +388,20 @@ mod tests {
         assert!(verified.has_scope("api.read") && !verified.has_scope("api.write"));
         assert!(verified.audience().contains("api-b"));
         assert!(!verified.audience().contains("api-c"));
+        assert_eq!(verified.issuer(), "https://issuer");
+        assert_eq!(verified.sub(), "u");
+        assert_eq!(verified.audience(), ["https://issuer", "api-b"]);
+        assert_eq!(
+            serde_json::to_value(&verified).unwrap(),
+            json!({"iss": "https://issuer", "sub": "u", "aud": ["https://issuer", "api-b"],
+                   "exp": 1_300, "iat": 1_000, "roles": ["reader", "auditor"],
+                   "scopes": ["api.read"]})
+        );
+        let one = check(good().to_string().as_bytes(), &rules()).unwrap();
+        assert_eq!(
+            serde_json::to_value(&one).unwrap()["aud"],
+            json!("https://issuer")
+        );
         let debug = format!("{verified:?}");
         assert!(debug.starts_with("AccessClaims"), "{debug}");
         assert!(

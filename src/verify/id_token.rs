@@ -15,8 +15,9 @@ use std::time::SystemTime;
 
 use crate::clock::system_time;
 use crate::error::{Error, TokenRule};
-use crate::verify::claims::{Audience, Claims, CommonRules, Core};
+use crate::verify::claims::{Claims, CommonRules, Core};
 use crate::verify::jwt::{self, Jws};
+use crate::verify::names::{Append, Keep, Kept, List, Lists, Names};
 use crate::verify::object::{Member, Members, Text};
 
 /// The claims of a verified ID token.
@@ -43,23 +44,25 @@ impl serde::Serialize for IdTokenClaims {
 }
 
 struct Inner {
-    iss: String,
-    sub: String,
-    aud: Audience,
+    /// The issuer, subject, audiences and roles.
+    names: Lists,
+    iss: List,
+    sub: List,
+    aud: List,
     exp: u64,
     iat: u64,
     nbf: Option<u64>,
     auth_time: Option<u64>,
-    nonce: Option<String>,
-    azp: Option<String>,
-    at_hash: Option<String>,
-    roles: Vec<String>,
+    nonce: Option<List>,
+    azp: Option<List>,
+    at_hash: Option<List>,
+    roles: List,
     profile: Profile,
     other: Map<String, Value>,
 }
 
 /// The profile claims the protocol names, in the order of [`PROFILE`].
-type Profile = [Option<Value>; 6];
+type Profile = [Option<Kept>; 6];
 
 const PROFILE: [&str; 6] = [
     "email",
@@ -78,7 +81,10 @@ pub(crate) struct IdMembers<'a> {
     nonce: Option<Cow<'a, str>>,
     azp: Option<Cow<'a, str>>,
     at_hash: Option<Cow<'a, str>>,
-    roles: Option<Vec<String>>,
+    /// Where `roles` is read to, and the claims' other names are added
+    /// once the rules pass.
+    names: Lists,
+    roles: Option<List>,
     profile: Profile,
     /// What makes the token an access token: its `scopes`, or else its
     /// `scope`, whatever the order of its claims.
@@ -112,7 +118,14 @@ impl<'de> Members<'de> for IdMembers<'de> {
                 3
             }
             "roles" => {
-                self.roles = value.read("roles")?;
+                let lists = &mut self.names;
+                self.roles = value.read_seed(
+                    "roles",
+                    Append {
+                        lists,
+                        nullable: true,
+                    },
+                )?;
                 4
             }
             "scopes" => {
@@ -127,7 +140,8 @@ impl<'de> Members<'de> for IdMembers<'de> {
             }
             other => match PROFILE.iter().position(|claim| *claim == other) {
                 Some(at) => {
-                    self.profile[at] = Some(value.keep()?);
+                    let lists = &mut self.names;
+                    self.profile[at] = Some(value.read_seed(PROFILE[at], Keep(lists))?);
                     8 + at as u32
                 }
                 None => {
@@ -202,7 +216,11 @@ impl IdTokenClaims {
     /// `rules`, in this order.
     pub(crate) fn check(bytes: &[u8], rules: &IdTokenRules<'_>) -> Result<Self, Error> {
         let invalid = Error::InvalidIdToken;
-        let (core, own) = Claims::<IdMembers<'_>>::read(bytes)
+        let members = IdMembers {
+            names: Lists::for_claims(bytes.len()),
+            ..IdMembers::default()
+        };
+        let (core, own) = Claims::read(bytes, members)
             .and_then(Claims::split)
             .map_err(invalid)?;
         // An access token is not an ID token, whatever its audience
@@ -294,19 +312,22 @@ impl IdTokenClaims {
         Ok(claims)
     }
 
-    fn new(core: Core<'_>, own: IdMembers<'_>) -> Self {
-        let owned = |text: Option<Cow<'_, str>>| text.map(Cow::into_owned);
+    fn new(core: Core<'_>, mut own: IdMembers<'_>) -> Self {
+        let names = &mut own.names;
+        let mut text = |text: Option<Cow<'_, str>>| text.map(|text| names.push(&text));
+        let (nonce, azp, at_hash) = (text(own.nonce), text(own.azp), text(own.at_hash));
         Self(Arc::new(Inner {
-            iss: core.iss.into_owned(),
-            sub: core.sub.into_owned(),
-            aud: core.aud.to_audience(),
+            iss: names.push(&core.iss),
+            sub: names.push(&core.sub),
+            aud: names.extend(core.aud.iter()),
+            names: own.names,
             exp: core.exp,
             iat: core.iat,
             nbf: core.nbf,
             auth_time: own.auth_time,
-            nonce: owned(own.nonce),
-            azp: owned(own.azp),
-            at_hash: owned(own.at_hash),
+            nonce,
+            azp,
+            at_hash,
             roles: own.roles.unwrap_or_default(),
             profile: own.profile,
             other: own.other,
@@ -331,17 +352,17 @@ impl NonceRule<'_> {
 impl IdTokenClaims {
     /// Issuer: the Verys base URL.
     pub fn issuer(&self) -> &str {
-        &self.0.iss
+        self.0.names.one(self.0.iss)
     }
 
     /// Subject: the user's stable identifier (a UUID at Verys).
     pub fn sub(&self) -> &str {
-        &self.0.sub
+        self.0.names.one(self.0.sub)
     }
 
-    /// Audience: this client's id.
-    pub fn audience(&self) -> &Audience {
-        &self.0.aud
+    /// Audience: this client's id, and the audiences it trusts besides.
+    pub fn audience(&self) -> Names<'_> {
+        self.0.names.names(self.0.aud)
     }
 
     /// When the token expires (at the latest 9999-12-31, whatever the token
@@ -362,26 +383,29 @@ impl IdTokenClaims {
 
     /// The nonce sent with the authorization request (absent after a refresh).
     pub fn nonce(&self) -> Option<&str> {
-        self.0.nonce.as_deref()
+        self.0.nonce.map(|list| self.0.names.one(list))
     }
 
     /// Authorized party (`azp`), present when there are several audiences.
     pub fn authorized_party(&self) -> Option<&str> {
-        self.0.azp.as_deref()
+        self.0.azp.map(|list| self.0.names.one(list))
     }
 
     /// Hash of the access token issued with this ID token (`at_hash`).
     pub fn access_token_hash(&self) -> Option<&str> {
-        self.0.at_hash.as_deref()
+        self.0.at_hash.map(|list| self.0.names.one(list))
     }
 
-    fn profile(&self, claim: &str) -> Option<&Value> {
+    fn profile(&self, claim: &str) -> Option<&Kept> {
         let at = PROFILE.iter().position(|name| *name == claim)?;
         self.0.profile[at].as_ref()
     }
 
     fn text(&self, claim: &str) -> Option<&str> {
-        self.profile(claim).and_then(Value::as_str)
+        match self.profile(claim)? {
+            Kept::Text(list) => Some(self.0.names.one(*list)),
+            Kept::Json(_) => None,
+        }
     }
 
     /// E-mail address (scope `email`).
@@ -391,7 +415,10 @@ impl IdTokenClaims {
 
     /// Whether Verys has verified the e-mail address (scope `email`).
     pub fn email_verified(&self) -> Option<bool> {
-        self.profile("email_verified").and_then(Value::as_bool)
+        match self.profile("email_verified")? {
+            Kept::Json(value) => value.as_bool(),
+            Kept::Text(_) => None,
+        }
     }
 
     /// Full name (scope `profile`).
@@ -415,8 +442,8 @@ impl IdTokenClaims {
     }
 
     /// The user's roles.
-    pub fn roles(&self) -> &[String] {
-        &self.0.roles
+    pub fn roles(&self) -> Names<'_> {
+        self.0.names.names(self.0.roles)
     }
 
     /// Every claim of the token as JSON, including those without a method
@@ -426,13 +453,14 @@ impl IdTokenClaims {
         let mut put = |name: &str, value: Value| {
             json.insert(name.to_owned(), value);
         };
-        put("iss", self.0.iss.clone().into());
-        put("sub", self.0.sub.clone().into());
+        put("iss", self.issuer().into());
+        put("sub", self.sub().into());
+        let aud = self.audience();
         put(
             "aud",
-            match self.0.aud.as_slice() {
-                [one] => one.clone().into(),
-                many => many.to_vec().into(),
+            match aud.len() {
+                1 => aud.get(0).unwrap_or_default().into(),
+                _ => aud.to_vec().into(),
             },
         );
         put("exp", self.0.exp.into());
@@ -440,15 +468,16 @@ impl IdTokenClaims {
         let optional = [
             ("nbf", self.0.nbf.map(Value::from)),
             ("auth_time", self.0.auth_time.map(Value::from)),
-            ("nonce", self.0.nonce.clone().map(Value::from)),
-            ("azp", self.0.azp.clone().map(Value::from)),
-            ("at_hash", self.0.at_hash.clone().map(Value::from)),
+            ("nonce", self.nonce().map(Value::from)),
+            ("azp", self.authorized_party().map(Value::from)),
+            ("at_hash", self.access_token_hash().map(Value::from)),
             (
                 "roles",
-                (!self.0.roles.is_empty()).then(|| self.0.roles.clone().into()),
+                (!self.roles().is_empty()).then(|| self.roles().to_vec().into()),
             ),
         ];
-        let profile = PROFILE.into_iter().zip(self.0.profile.iter().cloned());
+        let profile = (PROFILE.into_iter().zip(&self.0.profile))
+            .map(|(name, kept)| (name, kept.as_ref().map(|kept| kept.to_json(&self.0.names))));
         for (name, value) in optional.into_iter().chain(profile) {
             if let Some(value) = value {
                 put(name, value);
@@ -459,8 +488,11 @@ impl IdTokenClaims {
 
     /// One claim by name, typed ones and others alike.
     pub fn get(&self, name: &str) -> Option<Value> {
-        match self.0.other.get(name).or_else(|| self.profile(name)) {
-            Some(value) => Some(value.clone()),
+        if let Some(value) = self.0.other.get(name) {
+            return Some(value.clone());
+        }
+        match self.profile(name) {
+            Some(kept) => Some(kept.to_json(&self.0.names)),
             None => self.to_json().remove(name),
         }
     }
@@ -469,15 +501,15 @@ impl IdTokenClaims {
 impl fmt::Debug for IdTokenClaims {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("IdTokenClaims")
-            .field("iss", &self.0.iss)
-            .field("sub", &self.0.sub)
-            .field("aud", &self.0.aud)
+            .field("iss", &self.issuer())
+            .field("sub", &self.sub())
+            .field("aud", &self.audience())
             .field("exp", &self.0.exp)
             .field("iat", &self.0.iat)
             .field("auth_time", &self.0.auth_time)
             .field("email", &self.email())
             .field("name", &self.name())
-            .field("roles", &self.0.roles)
+            .field("roles", &self.roles())
             .finish_non_exhaustive()
     }
 }
@@ -632,7 +664,7 @@ mod tests {
         let verified = check(&claims).unwrap();
         assert_eq!(verified.issuer(), ISSUER);
         assert_eq!(verified.sub(), "u");
-        assert_eq!(verified.audience().as_slice(), [CLIENT]);
+        assert_eq!(verified.audience(), [CLIENT]);
         assert_eq!(verified.expires_at(), system_time(1_300));
         assert_eq!(verified.issued_at(), system_time(990));
         assert_eq!(verified.authenticated_at(), Some(system_time(950)));

@@ -46,8 +46,18 @@ impl<'de, A: MapAccess<'de>> Member<'_, 'de, A> {
     /// The value as `T`. `name` (a name the reader knows, never the
     /// token's own text) is what a failure will name.
     pub(crate) fn read<T: Deserialize<'de>>(self, name: &'static str) -> Result<T, A::Error> {
+        self.read_seed(name, PhantomData)
+    }
+
+    /// The value as `seed` reads it, for a value read into memory the
+    /// caller already holds.
+    pub(crate) fn read_seed<S: DeserializeSeed<'de>>(
+        self,
+        name: &'static str,
+        seed: S,
+    ) -> Result<S::Value, A::Error> {
         *self.failure = Some(Failure::Member(name));
-        let value = self.map.next_value()?;
+        let value = self.map.next_value_seed(seed)?;
         *self.failure = None;
         Ok(value)
     }
