@@ -15,7 +15,7 @@ use crate::clock::system_time;
 use crate::error::{Error, TokenRule};
 use crate::verify::claims::{Claims, CommonRules, Times};
 use crate::verify::jwt::Jws;
-use crate::verify::names::{Append, List, Lists, Names};
+use crate::verify::names::{List, Lists, Names, read_list};
 use crate::verify::object::{Member, Members};
 
 struct Inner {
@@ -68,25 +68,11 @@ impl<'de> Members<'de> for AccessMembers {
     ) -> Result<Option<u32>, A::Error> {
         Ok(Some(match &*name {
             "roles" => {
-                let lists = &mut self.names;
-                self.roles = value.read_seed(
-                    "roles",
-                    Append {
-                        lists,
-                        nullable: true,
-                    },
-                )?;
+                self.roles = read_list(value, "roles", &mut self.names, true)?;
                 0
             }
             "scopes" => {
-                let lists = &mut self.names;
-                self.scopes = value.read_seed(
-                    "scopes",
-                    Append {
-                        lists,
-                        nullable: false,
-                    },
-                )?;
+                self.scopes = read_list(value, "scopes", &mut self.names, false)?;
                 1
             }
             id_token_claim @ ("nonce" | "at_hash" | "auth_time") => {

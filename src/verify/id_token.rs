@@ -17,7 +17,7 @@ use crate::clock::system_time;
 use crate::error::{Error, TokenRule};
 use crate::verify::claims::{Claims, CommonRules, Core};
 use crate::verify::jwt::{self, Jws};
-use crate::verify::names::{Append, Keep, Kept, List, Lists, Names};
+use crate::verify::names::{Keep, Kept, List, Lists, Names, read_list};
 use crate::verify::object::{Member, Members, Text};
 
 /// The claims of a verified ID token.
@@ -118,14 +118,7 @@ impl<'de> Members<'de> for IdMembers<'de> {
                 3
             }
             "roles" => {
-                let lists = &mut self.names;
-                self.roles = value.read_seed(
-                    "roles",
-                    Append {
-                        lists,
-                        nullable: true,
-                    },
-                )?;
+                self.roles = read_list(value, "roles", &mut self.names, true)?;
                 4
             }
             "scopes" => {

@@ -12,7 +12,7 @@ use serde_json::Value;
 use std::fmt;
 use std::iter::FusedIterator;
 
-use crate::verify::object::Text;
+use crate::verify::object::{Member, Text};
 
 /// Where one name lies in the text: byte offsets.
 type Span = (usize, usize);
@@ -225,11 +225,22 @@ impl ExactSizeIterator for NamesIter<'_> {}
 
 impl FusedIterator for NamesIter<'_> {}
 
+/// Reads the member `name`, a JSON array of strings (or `null` when
+/// `nullable`), into `lists`.
+pub(crate) fn read_list<'de, A: MapAccess<'de>>(
+    value: Member<'_, 'de, A>,
+    name: &'static str,
+    lists: &mut Lists,
+    nullable: bool,
+) -> Result<Option<List>, A::Error> {
+    value.read_seed(name, Append { lists, nullable })
+}
+
 /// Reads a JSON array of strings straight into a [`Lists`], without a
 /// `String` or `Vec` of its own; `null` too when `nullable`.
-pub(crate) struct Append<'l> {
-    pub(crate) lists: &'l mut Lists,
-    pub(crate) nullable: bool,
+struct Append<'l> {
+    lists: &'l mut Lists,
+    nullable: bool,
 }
 
 impl<'de> DeserializeSeed<'de> for Append<'_> {
