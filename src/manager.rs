@@ -26,7 +26,7 @@ use crate::transport::Blocking;
 /// [`TokenManager::tokens`], to persist the newest refresh token.
 ///
 /// A failed refresh is handed to every caller for the next five seconds
-/// ([`retry_after`](Self::retry_after); measured on the clock's
+/// ([`retry_after`](Self::retry_after) sets the pause; measured on the clock's
 /// [monotonic](crate::Clock::monotonic) time) instead of being retried by
 /// each. One that
 /// [requires a sign-in](Error::requires_sign_in) (Verys answered
@@ -223,13 +223,17 @@ impl<K: ClientKind, T: Transport> TokenManager<K, T> {
         self
     }
 
-    /// How long a transient failure of a refresh (Verys unavailable, the
-    /// store down, a timeout) is handed to later callers instead of being
-    /// tried again: each caller would otherwise wait for the same failure,
-    /// and a fleet would retry a struggling Verys or store at the rate of
-    /// its requests. A shorter pause recovers sooner after a short outage
-    /// (callers see the failure for up to this long after it ends);
-    /// `Duration::ZERO` tries again on every call. Default: 5 seconds.
+    /// How long a failed refresh that did not end the sign-in (Verys
+    /// unavailable, the store down, a timeout, an invalid answer: any error
+    /// but those that [require a sign-in](Error::requires_sign_in)) is handed
+    /// to later callers instead of being tried again: each caller would
+    /// otherwise wait for the same failure, and a fleet would retry a
+    /// struggling Verys or store at the rate of its requests. A shorter pause
+    /// recovers sooner after a short outage (callers see the failure for up
+    /// to this long after it ends); `Duration::ZERO` tries again on every
+    /// call, callers queued behind a failing refresh one after another. A
+    /// very long pause means no refresh is tried again for as long (with
+    /// `Duration::MAX`, never). Default: 5 seconds.
     pub fn retry_after(mut self, pause: Duration) -> Self {
         self.retry_after = pause;
         self
@@ -391,8 +395,8 @@ impl<K: ClientKind> TokenManager<K, Blocking> {
     /// # Errors
     ///
     /// Those of [`Client::refresh`] when a refresh was due, the same error for
-    /// every caller that waited on it; a refresh that failed less than five
-    /// seconds ago is reported again without a request. Once the sign-in
+    /// every caller that waited on it; a refresh that failed within
+    /// [`retry_after`](Self::retry_after) is reported again without a request. Once the sign-in
     /// ended ([`Error::requires_sign_in`]), [`Error::SignedOut`] from the
     /// store, without a request, until a new sign-in is stored under the
     /// key; [`Error::Store`] when the store fails.
@@ -506,8 +510,8 @@ impl<K: ClientKind> TokenManager<K, crate::transport::Async> {
     /// # Errors
     ///
     /// Those of [`Client::refresh`] when a refresh was due, the same error for
-    /// every caller that waited on it; a refresh that failed less than five
-    /// seconds ago is reported again without a request. Once the sign-in
+    /// every caller that waited on it; a refresh that failed within
+    /// [`retry_after`](Self::retry_after) is reported again without a request. Once the sign-in
     /// ended ([`Error::requires_sign_in`]), [`Error::SignedOut`] from the
     /// store, without a request, until a new sign-in is stored under the
     /// key; [`Error::Store`] when the store fails.

@@ -313,7 +313,10 @@ impl IdTokenClaims {
             iss: names.push(&core.iss),
             sub: names.push(&core.sub),
             aud: names.extend(core.aud.iter()),
-            names: own.names,
+            names: {
+                own.names.shrink();
+                own.names
+            },
             exp: core.exp,
             iat: core.iat,
             nbf: core.nbf,

@@ -24,6 +24,10 @@ pub(crate) struct List {
     end: usize,
 }
 
+/// How much unused room [`Lists::shrink`] leaves alone: a Verys token's
+/// unread JSON (quotes, names, numbers) is about this much.
+const SLACK: usize = 512;
+
 /// The names of one token, one buffer for their text and one for where
 /// each lies.
 #[derive(Default)]
@@ -60,6 +64,22 @@ impl Lists {
             start,
             end: self.spans.len(),
         }
+    }
+
+    /// Gives back the room a claims object's unread members took, when
+    /// there is much of it: the names live as long as the claims (in a
+    /// verifier's cache, thousands of them), and a token may carry large
+    /// claims the crate does not read.
+    pub(crate) fn shrink(&mut self) {
+        if self.text.capacity() - self.text.len() > SLACK {
+            self.text.shrink_to_fit();
+        }
+    }
+
+    /// The bytes the text holds room for.
+    #[cfg(test)]
+    pub(crate) fn room(&self) -> usize {
+        self.text.capacity()
     }
 
     /// The names of `list`.
@@ -190,6 +210,12 @@ impl<S: AsRef<str>, const N: usize> PartialEq<[S; N]> for Names<'_> {
     }
 }
 
+impl<S: AsRef<str>, const N: usize> PartialEq<&[S; N]> for Names<'_> {
+    fn eq(&self, other: &&[S; N]) -> bool {
+        *self == other[..]
+    }
+}
+
 impl<S: AsRef<str>> PartialEq<Vec<S>> for Names<'_> {
     fn eq(&self, other: &Vec<S>) -> bool {
         *self == other[..]
@@ -197,7 +223,7 @@ impl<S: AsRef<str>> PartialEq<Vec<S>> for Names<'_> {
 }
 
 /// The names of a [`Names`], in order.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct NamesIter<'a> {
     text: &'a str,
     spans: std::slice::Iter<'a, Span>,
@@ -222,6 +248,14 @@ impl DoubleEndedIterator for NamesIter<'_> {
 }
 
 impl ExactSizeIterator for NamesIter<'_> {}
+
+/// The names left, and nothing else of the buffer they are in (which holds
+/// the token's other texts, an ID token's nonce among them).
+impl fmt::Debug for NamesIter<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.clone()).finish()
+    }
+}
 
 impl FusedIterator for NamesIter<'_> {}
 
@@ -385,6 +419,24 @@ mod tests {
     }
 
     #[test]
+    fn much_unused_room_is_given_back_and_little_is_kept() {
+        let mut lists = Lists::for_claims(100 + SLACK);
+        lists.push(&"n".repeat(100));
+        let room = lists.text.capacity();
+        lists.shrink();
+        assert_eq!(lists.text.capacity(), room, "{SLACK} bytes unused are kept");
+        let mut lists = Lists::for_claims(101 + SLACK);
+        lists.push(&"n".repeat(100));
+        lists.shrink();
+        assert!(
+            lists.text.capacity() < 100 + SLACK,
+            "{}",
+            lists.text.capacity()
+        );
+        assert_eq!(lists.one(List { start: 0, end: 1 }), "n".repeat(100));
+    }
+
+    #[test]
     fn null_is_a_list_only_where_it_may_be() {
         let (_, list) = append("null", true).unwrap();
         assert_eq!(list, None);
@@ -438,6 +490,13 @@ mod tests {
         assert_eq!(serde_json::to_string(&names).unwrap(), r#"["x","y"]"#);
         assert_eq!(format!("{names:?}"), r#"["x", "y"]"#);
         assert!(lists.names(empty).is_empty());
+        assert_eq!(names, &["x", "y"]);
+        // An iterator shows its own names, not the rest of the buffer.
+        let mut secret = Lists::default();
+        secret.push("a-nonce");
+        let roles = secret.extend(["admin"]);
+        let iter = secret.names(roles).iter();
+        assert_eq!(format!("{iter:?}"), r#"["admin"]"#);
         assert_ne!(names, lists.names(empty));
     }
 }
