@@ -512,6 +512,53 @@ fn two_instances_share_sign_ins_refreshes_and_sign_outs() {
     assert_eq!(tokens.live(), 0);
 }
 
+/// `retry_after` reaches the managers of the sign-ins, those made at the callback and those
+/// read back from the store (here, by a second instance sharing the sessions and tokens):
+/// with no pause, the request after a failed refresh tries again, where by default the
+/// failure is answered again for 5 s.
+#[test]
+fn the_pause_after_a_failed_refresh_is_the_sign_ins_setting() {
+    for (pause, elsewhere) in [
+        (None, false),
+        (Some(Duration::ZERO), false),
+        (Some(Duration::ZERO), true),
+    ] {
+        let world = World::new();
+        let (listener_a, a) = world.bind();
+        let (listener_b, b) = world.bind();
+        let (tokens, sessions) = (
+            world.tokens(Tokens::Memory),
+            tower_sessions::MemoryStore::default(),
+        );
+        for listener in [listener_a, listener_b] {
+            let mut sign_in = world.sign_in(&a, tokens.clone());
+            if let Some(pause) = pause {
+                sign_in = sign_in.retry_after(pause);
+            }
+            world.serve(listener, sign_in, sessions.clone());
+        }
+        let browser = Browser::new(&world.verys);
+        assert_eq!(browser.get(&format!("{a}/account")).status(), 200);
+        // On B, the sign-in made on A is read from the store.
+        let account = format!("{}/account", if elsewhere { &b } else { &a });
+        world.advance(600);
+        let unavailable = verys_testing::RawResponse::new(503, "text/html", "<h1>503</h1>");
+        world.verys.override_response("/token", Some(unavailable));
+        let failed = browser.fetch(&account);
+        assert_ne!(failed.status(), 200, "{pause:?} {elsewhere}");
+        world.verys.override_response("/token", None);
+        let next = browser.fetch(&account);
+        let case = format!("{pause:?}, elsewhere {elsewhere}: {}", next.body());
+        if pause.is_some() {
+            assert_eq!(next.status(), 200, "{case}");
+            assert_eq!(world.verys.token_requests("refresh_token"), 2, "{case}");
+        } else {
+            assert_eq!(next.status(), failed.status(), "{case}");
+            assert_eq!(world.verys.token_requests("refresh_token"), 1, "{case}");
+        }
+    }
+}
+
 /// The session id a browser had before signing in (one an attacker may have planted) is not
 /// the signed-in session's: the callback sets a new one.
 #[test]

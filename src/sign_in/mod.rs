@@ -147,6 +147,18 @@ struct Shared<K: ClientKind> {
     /// one refresh goes out per expiry.
     managers: quick_cache::sync::Cache<String, Arc<TokenManager<K, Async>>>,
     paths: Paths,
+    /// Given to each manager ([`TokenManager::retry_after`]).
+    retry_after: Option<std::time::Duration>,
+}
+
+impl<K: ClientKind> Shared<K> {
+    /// A sign-in's manager with this instance's settings.
+    fn configure(&self, manager: TokenManager<K, Async>) -> TokenManager<K, Async> {
+        match self.retry_after {
+            Some(pause) => manager.retry_after(pause),
+            None => manager,
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -197,6 +209,7 @@ impl<K: ClientKind> SignIn<K> {
                     signed_out: String::new(),
                     signed_out_url: String::new(),
                 },
+                retry_after: None,
                 client,
             }),
         };
@@ -218,6 +231,15 @@ impl<K: ClientKind> SignIn<K> {
     #[must_use]
     pub fn capacity(self, sign_ins: usize) -> Self {
         self.change(|shared| shared.managers = quick_cache::sync::Cache::new(sign_ins.max(1)))
+    }
+
+    /// How long a failed refresh of a user's tokens that did not end the
+    /// sign-in (Verys or the store unavailable) is answered again to that
+    /// user's requests before the next try: [`TokenManager::retry_after`],
+    /// 5 seconds by default.
+    #[must_use]
+    pub fn retry_after(self, pause: std::time::Duration) -> Self {
+        self.change(|shared| shared.retry_after = Some(pause))
     }
 
     /// The path of the route that starts a sign-in. Default: `/login`.
@@ -263,6 +285,7 @@ impl<K: ClientKind> SignIn<K> {
                     store: Arc::clone(&shared.store),
                     managers: quick_cache::sync::Cache::new(shared.managers.capacity() as usize),
                     paths: shared.paths.clone(),
+                    retry_after: shared.retry_after,
                 };
                 set(&mut copy);
                 self.shared = Arc::new(copy);
@@ -311,7 +334,7 @@ impl<K: ClientKind> SignIn<K> {
                 let client = shared.client.clone();
                 TokenManager::from_store_async(client, Arc::clone(&shared.store), key)
                     .await
-                    .map(Arc::new)
+                    .map(|manager| Arc::new(shared.configure(manager)))
             })
             .await
     }
@@ -399,7 +422,9 @@ async fn callback<K: ClientKind>(
         tokens,
     )
     .await?;
-    shared.managers.insert(key.clone(), Arc::new(manager));
+    shared
+        .managers
+        .insert(key.clone(), Arc::new(shared.configure(manager)));
     session.insert(KEY, &key).await?;
     Ok(Redirect::to(&pending.return_to))
 }
