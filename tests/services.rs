@@ -556,38 +556,33 @@ fn token_manager_retries_a_transient_failure_after_a_pause<F: Flavor>() {
 fn the_pause_after_a_failed_refresh_is_the_one_set<F: Flavor>() {
     let server = VerysServer::start();
     let clock = manual_clock();
+    let unavailable = RawResponse::new(503, "text/html", "<h1>503</h1>");
+    let refused = |manager: &TokenManager<_, _>| matches!(F::managed_access_token(manager), Err(Error::TokenRequest(ref e)) if e.status == 503);
     let client = F::build(confidential_builder(&server).clock(clock.clone())).unwrap();
     let tokens = sign_in::<F, _>(&server, &client);
     let manager = TokenManager::new(client, tokens).retry_after(Duration::from_secs(2));
     clock.advance(300);
     server.set_clock_offset(300);
-    let unavailable = RawResponse::new(503, "text/html", "<h1>503</h1>");
     server.override_response("/token", Some(unavailable.clone()));
-    assert!(F::managed_access_token(&manager).is_err());
+    assert!(refused(&manager));
     server.override_response("/token", None);
     clock.advance(1);
     server.set_clock_offset(301);
-    assert!(
-        matches!(F::managed_access_token(&manager), Err(Error::TokenRequest(ref e)) if e.status == 503),
-        "within the pause the failure is shared"
-    );
+    assert!(refused(&manager), "within the pause the failure is shared");
     assert_eq!(server.token_requests("refresh_token"), 1);
     clock.advance(1);
     server.set_clock_offset(302);
     F::managed_access_token(&manager).expect("a retry once the pause is over");
     assert_eq!(server.token_requests("refresh_token"), 2);
 
-    let tokens = sign_in::<F, _>(
-        &server,
-        &F::build(confidential_builder(&server).clock(clock.clone())).unwrap(),
-    );
     let client = F::build(confidential_builder(&server).clock(clock.clone())).unwrap();
+    let tokens = sign_in::<F, _>(&server, &client);
     let manager = TokenManager::new(client, tokens).retry_after(Duration::ZERO);
     clock.advance(300);
     server.set_clock_offset(602);
     server.override_response("/token", Some(unavailable));
-    assert!(F::managed_access_token(&manager).is_err());
-    assert!(F::managed_access_token(&manager).is_err());
+    assert!(refused(&manager));
+    assert!(refused(&manager));
     assert_eq!(server.token_requests("refresh_token"), 4, "each call tried");
     server.override_response("/token", None);
     F::managed_access_token(&manager).expect("no pause to wait for");

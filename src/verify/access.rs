@@ -106,11 +106,7 @@ impl serde::Serialize for AccessClaims {
         let mut object = serializer.serialize_struct("AccessClaims", 7)?;
         object.serialize_field("iss", self.issuer())?;
         object.serialize_field("sub", self.sub())?;
-        // As the token had it: a string for one audience, a list for several.
-        match self.audience() {
-            one if one.len() == 1 => object.serialize_field("aud", one.get(0).unwrap_or_default()),
-            many => object.serialize_field("aud", &many),
-        }?;
+        object.serialize_field("aud", &self.audience().to_audience_json())?;
         object.serialize_field("exp", &self.0.exp)?;
         object.serialize_field("iat", &self.0.iat)?;
         object.serialize_field("roles", &self.roles())?;

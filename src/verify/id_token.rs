@@ -44,7 +44,8 @@ impl serde::Serialize for IdTokenClaims {
 }
 
 struct Inner {
-    /// The issuer, subject, audiences and roles.
+    /// The issuer, subject, audiences, roles, nonce, `azp`, `at_hash` and
+    /// the profile claims that are strings.
     names: Lists,
     iss: List,
     sub: List,
@@ -451,14 +452,7 @@ impl IdTokenClaims {
         };
         put("iss", self.issuer().into());
         put("sub", self.sub().into());
-        let aud = self.audience();
-        put(
-            "aud",
-            match aud.len() {
-                1 => aud.get(0).unwrap_or_default().into(),
-                _ => aud.to_vec().into(),
-            },
-        );
+        put("aud", self.audience().to_audience_json());
         put("exp", self.0.exp.into());
         put("iat", self.0.iat.into());
         let optional = [

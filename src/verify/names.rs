@@ -154,6 +154,17 @@ impl<'a> Names<'a> {
     pub fn to_vec(&self) -> Vec<String> {
         self.iter().map(str::to_owned).collect()
     }
+
+    /// The names as an `aud` claim writes them ([RFC 7519 §4.1.3]): a
+    /// string for one audience, an array for several.
+    ///
+    /// [RFC 7519 §4.1.3]: https://www.rfc-editor.org/rfc/rfc7519#section-4.1.3
+    pub(crate) fn to_audience_json(self) -> Value {
+        match (self.len(), self.get(0)) {
+            (1, Some(one)) => one.into(),
+            _ => self.to_vec().into(),
+        }
+    }
 }
 
 impl<'a> IntoIterator for Names<'a> {
@@ -488,6 +499,11 @@ mod tests {
         assert_ne!(names, ["x", "z"]);
         assert_eq!(names.to_vec(), ["x", "y"]);
         assert_eq!(serde_json::to_string(&names).unwrap(), r#"["x","y"]"#);
+        assert_eq!(names.to_audience_json(), serde_json::json!(["x", "y"]));
+        assert_eq!(lists.names(empty).to_audience_json(), serde_json::json!([]));
+        let mut app = Lists::default();
+        let one = app.push("app");
+        assert_eq!(app.names(one).to_audience_json(), serde_json::json!("app"));
         assert_eq!(format!("{names:?}"), r#"["x", "y"]"#);
         assert!(lists.names(empty).is_empty());
         assert_eq!(names, &["x", "y"]);
